@@ -1,0 +1,27 @@
+"""Exceptions for bad input from a user: each message is one line saying what was
+wrong and what to do. The CLI prints them without a traceback and exits 2.
+
+This module imports nothing from Ascent, so every layer may raise these.
+"""
+
+from __future__ import annotations
+
+
+class AscentError(Exception):
+    """Base class: a problem with what the user asked for, not a bug in Ascent."""
+
+
+class ConfigError(AscentError, ValueError):
+    """A configuration value is invalid; the message names the field."""
+
+
+class EnvError(AscentError, ValueError):
+    """An unknown environment id, or spaces the chosen algorithm cannot handle."""
+
+
+class CheckpointError(AscentError):
+    """A checkpoint is missing, truncated, tampered with or of another layout."""
+
+
+class TrainingError(AscentError, FloatingPointError):
+    """Training produced a non-finite quantity; the message names the step and quantity."""
