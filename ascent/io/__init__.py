@@ -1,0 +1,38 @@
+"""I/O: the only layer that writes files. It knows no algorithm.
+
+Checkpoints (any pytree, safetensors + JSON), metric logs (CSV + TensorBoard), the progress
+display, learning-curve plots, run folders and JAX's persistent compilation cache.
+"""
+
+from __future__ import annotations
+
+from ascent.io.cache import enable_compile_cache
+from ascent.io.checkpoint import (
+    checkpoint_path,
+    latest_checkpoint,
+    load_checkpoint,
+    read_meta,
+    save_checkpoint,
+)
+from ascent.io.metrics import MetricsLogger, read_metrics
+from ascent.io.plots import plot_curve, plot_runs
+from ascent.io.progress import TrainingProgress, print_table
+from ascent.io.run_dir import new_run_dir, read_json, write_json
+
+__all__ = [
+    "MetricsLogger",
+    "TrainingProgress",
+    "checkpoint_path",
+    "enable_compile_cache",
+    "latest_checkpoint",
+    "load_checkpoint",
+    "new_run_dir",
+    "plot_curve",
+    "plot_runs",
+    "print_table",
+    "read_json",
+    "read_meta",
+    "read_metrics",
+    "save_checkpoint",
+    "write_json",
+]

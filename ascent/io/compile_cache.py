@@ -1,0 +1,20 @@
+"""JAX's persistent compilation cache, so a second run skips most compiling."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def enable_compile_cache(path: str | Path | None = None) -> Path:
+    """Point JAX's persistent compilation cache at `path` (default: $ASCENT_CACHE_DIR,
+    else ~/.cache/ascent/jax). Programs that took 0.1 s or more to compile are kept."""
+    import jax
+
+    folder = Path(
+        path or os.environ.get("ASCENT_CACHE_DIR") or Path.home() / ".cache" / "ascent" / "jax"
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    jax.config.update("jax_compilation_cache_dir", str(folder))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.1)
+    return folder

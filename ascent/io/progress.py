@@ -1,0 +1,202 @@
+"""Training progress on the terminal (a rich bar) or in logs (a plain line every ~10%)."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping, Sequence
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+from rich.text import Text
+
+REPORT_FRACTION = 0.1  # plain mode prints a line each time this much more of the run is done
+
+
+class _RateColumn(ProgressColumn):
+    """Steps per second, estimated by rich over its recent samples."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text("? steps/s" if speed is None else f"{speed:,.0f} steps/s")
+
+
+def _format_duration(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "?"
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+def _format_return(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+class TrainingProgress:
+    """Progress of a training run: steps done/total, steps/s, last mean return, elapsed, ETA.
+
+    On a terminal it draws a rich progress bar. With `enabled=False`, or when stdout is not a
+    terminal (CI, a log file), it prints one plain line each time another ~10% of the steps is
+    done, and a last one at the end, so logs stay readable. Use as a context manager:
+
+        with TrainingProgress(total_steps) as progress:
+            ...
+            progress.update(steps_done, episode_return=mean_return)
+
+    `start_steps` is where a resumed run starts, so its speed counts only new steps.
+    """
+
+    def __init__(
+        self,
+        total_steps: int,
+        description: str = "training",
+        enabled: bool = True,
+        *,
+        start_steps: int = 0,
+        console: Console | None = None,
+    ) -> None:
+        if total_steps <= 0:
+            raise ValueError(f"total_steps must be > 0, got {total_steps}")
+        self.total_steps = int(total_steps)
+        self.description = description
+        self.console = console if console is not None else Console()
+        self.interactive = enabled and (self.console.is_terminal or self.console.is_jupyter)
+        self._start_steps = int(start_steps)
+        self._steps = int(start_steps)
+        self._return: float | None = None
+        self._start_time: float | None = None
+        self._reported_steps: int | None = None
+        self._next_report = self._report_mark_after(self._start_steps)
+        self._progress: Progress | None = None
+        self._task: Any = None
+
+    def _report_mark_after(self, steps: int) -> int:
+        interval = max(1, math.ceil(self.total_steps * REPORT_FRACTION))
+        return min(self.total_steps, (steps // interval + 1) * interval)
+
+    def start(self) -> None:
+        """Start the clock (and draw the bar); `update` calls this if needed."""
+        if self._start_time is not None:
+            return
+        self._start_time = time.perf_counter()
+        if self.interactive:
+            self._progress = Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                TextColumn("{task.completed:,.0f}/{task.total:,.0f}"),
+                _RateColumn(),
+                TextColumn("return {task.fields[episode_return]}"),
+                TimeElapsedColumn(),
+                TextColumn("eta"),
+                TimeRemainingColumn(),
+                console=self.console,
+            )
+            self._progress.start()
+            self._task = self._progress.add_task(
+                self.description,
+                total=self.total_steps,
+                completed=self._start_steps,
+                episode_return=_format_return(None),
+            )
+
+    def update(self, steps_done: int, episode_return: float | None = None) -> None:
+        """Record that `steps_done` steps (in total, not since the last call) are done.
+
+        `episode_return` is the latest mean episode return; None keeps the previous one.
+        """
+        self.start()
+        self._steps = int(steps_done)
+        if episode_return is not None:
+            self._return = float(episode_return)
+        if self._progress is not None:
+            self._progress.update(
+                self._task, completed=self._steps, episode_return=_format_return(self._return)
+            )
+        elif self._steps >= self._next_report:
+            self._print_line()
+            self._next_report = self._report_mark_after(self._steps)
+
+    def summary(self) -> str:
+        """One plain line: steps, percent, steps/s, return, elapsed and ETA."""
+        elapsed = 0.0 if self._start_time is None else time.perf_counter() - self._start_time
+        new_steps = self._steps - self._start_steps
+        rate = new_steps / elapsed if elapsed > 0 and new_steps > 0 else math.nan
+        left = max(0, self.total_steps - self._steps)
+        eta = 0.0 if left == 0 else left / rate if rate > 0 else math.inf
+        rate_text = "?" if math.isnan(rate) else f"{rate:,.0f}"
+        percent = 100.0 * self._steps / self.total_steps
+        return (
+            f"{self.description}: {self._steps:,}/{self.total_steps:,} steps ({percent:.0f}%)"
+            f" | {rate_text} steps/s | return {_format_return(self._return)}"
+            f" | elapsed {_format_duration(elapsed)} | eta {_format_duration(eta)}"
+        )
+
+    def _print_line(self) -> None:
+        print(self.summary(), file=self.console.file, flush=True)
+        self._reported_steps = self._steps
+
+    def close(self) -> None:
+        """Stop the bar, or print the final plain line if the last one is out of date."""
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+        elif self._start_time is not None and self._reported_steps != self._steps:
+            self._print_line()
+
+    def __enter__(self) -> TrainingProgress:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _format_cell(value: Any) -> str:
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return str(value)
+        if value == int(value) and abs(value) < 1e12:
+            return f"{int(value):,}"
+        return f"{value:,.1f}" if abs(value) >= 1000 else f"{value:.4g}"
+    return str(value)
+
+
+def print_table(
+    title: str, rows: Sequence[Mapping[str, Any]], *, console: Console | None = None
+) -> None:
+    """Print `rows` as a table; columns are the keys in order of first appearance."""
+    columns: list[str] = []
+    for row in rows:
+        columns.extend(key for key in row if key not in columns)
+    table = Table(title=title)
+    for key in columns:
+        numeric = all(isinstance(row.get(key), int | float | np.number | None) for row in rows)
+        table.add_column(key, justify="right" if numeric else "left")
+    for row in rows:
+        table.add_row(*(_format_cell(row.get(key)) for key in columns))
+    (console if console is not None else Console()).print(table)

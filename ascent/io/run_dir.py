@@ -1,0 +1,83 @@
+"""Run folders and small JSON files.
+
+A run lives in `runs/<algo>-<env>-<YYYYmmdd-HHMMSS>/` with `config.json`, `metrics.csv`,
+`tb/`, `checkpoints/`, `final/`, `curve.png` and `eval.json` (DESIGN.md, "Contracts: Run folder").
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from ascent.errors import AscentError
+from ascent.io._files import dumps_json, write_bytes_atomic
+
+STAMP_FORMAT = "%Y%m%d-%H%M%S"
+
+
+def _safe_part(text: str) -> str:
+    """A path component from a name: separators (as in `ALE/Pong-v5`) become `_`."""
+    for sep in {"/", "\\", os.sep}:
+        text = text.replace(sep, "_")
+    return text
+
+
+def new_run_dir(
+    algo: str,
+    env_id: str,
+    base: str | os.PathLike[str] = "runs",
+    stamp: str | _dt.datetime | None = None,
+) -> Path:
+    """Create and return `base/<algo>-<env>-<stamp>`; `-1`, `-2`, ... is appended if taken.
+
+    `stamp` defaults to the local time now as `YYYYmmdd-HHMMSS`; a datetime is formatted the
+    same way, a string is used as given. The folder is created here (`mkdir` without
+    `exist_ok`), so two runs started in the same second never share a folder.
+    """
+    if stamp is None:
+        stamp = _dt.datetime.now()
+    if isinstance(stamp, _dt.datetime):
+        stamp = stamp.strftime(STAMP_FORMAT)
+    name = f"{_safe_part(algo)}-{_safe_part(env_id)}-{_safe_part(stamp)}"
+    base_path = Path(base)
+    base_path.mkdir(parents=True, exist_ok=True)
+    suffix = 0
+    while True:
+        candidate = base_path / (name if suffix == 0 else f"{name}-{suffix}")
+        try:
+            candidate.mkdir()
+        except FileExistsError:
+            suffix += 1
+            continue
+        return candidate
+
+
+def write_json(path: str | os.PathLike[str], obj: Any) -> Path:
+    """Write `obj` as JSON (indent=2) to `path` atomically; numpy values become Python ones.
+
+    Returns the path. Raises TypeError for values JSON cannot represent.
+    """
+    path = Path(path)
+    write_bytes_atomic(path, dumps_json(obj).encode("utf-8"))
+    return path
+
+
+def read_json(path: str | os.PathLike[str]) -> Any:
+    """Parse the JSON file at `path`; any failure is an `AscentError` naming the file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise AscentError(f"file {path} does not exist — check the path") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise AscentError(f"file {path} cannot be read ({e})") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise AscentError(
+            f"file {path} is not valid JSON (line {e.lineno}, column {e.colno}: {e.msg}) "
+            "— fix or delete it"
+        ) from None
