@@ -1,0 +1,35 @@
+"""The maths: returns and advantages, losses, distributions, schedules.
+
+Pure, jittable `jnp` functions with no state and no I/O; each formula's docstring
+gives the equation, the shapes and its source. Algorithms compose these.
+"""
+
+from __future__ import annotations
+
+from ascent.core.distributions import Categorical, DiagGaussian
+from ascent.core.losses import (
+    clipped_surrogate_loss,
+    explained_variance,
+    masked_mean,
+    policy_gradient_loss,
+    value_loss,
+)
+from ascent.core.returns import discounted_returns, ends_within, gae, n_step_returns, td_errors
+from ascent.core.schedules import Schedule, as_schedule
+
+__all__ = [
+    "Categorical",
+    "DiagGaussian",
+    "Schedule",
+    "as_schedule",
+    "clipped_surrogate_loss",
+    "discounted_returns",
+    "ends_within",
+    "explained_variance",
+    "gae",
+    "masked_mean",
+    "n_step_returns",
+    "policy_gradient_loss",
+    "td_errors",
+    "value_loss",
+]

@@ -1,0 +1,109 @@
+"""Action distributions as NamedTuples, so they are pytrees that cross `jit` and `vmap`.
+
+Batch dims lead. `Categorical` is over the last axis of its logits; `DiagGaussian`
+has its event dim last, and log-probabilities and entropies sum over it.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jax import Array
+from jax.typing import ArrayLike
+
+_LOG_2PI = math.log(2 * math.pi)
+
+
+class Categorical(NamedTuple):
+    """π(a) = softmax(logits)_a over K actions. logits: [..., K]; samples: int32 [...].
+
+    A logit of −inf gives an action probability 0 (action masking); entropy and KL
+    stay finite there.
+    """
+
+    logits: Array
+
+    def log_probs(self) -> Array:
+        """log π = logits − logsumexp(logits), computed stably. Returns [..., K]."""
+        return jax.nn.log_softmax(self.logits, axis=-1)
+
+    def sample(self, key: Array) -> Array:
+        """a ~ π via the Gumbel-max trick (jax.random.categorical). Returns int32 [...]."""
+        return jax.random.categorical(key, self.logits, axis=-1).astype(jnp.int32)
+
+    def log_prob(self, x: ArrayLike) -> Array:
+        """log π(x). x: integer, broadcastable against the batch dims [...]. Returns [...]."""
+        logp = self.log_probs()
+        x = jnp.asarray(x).astype(jnp.int32)
+        batch = jnp.broadcast_shapes(x.shape, logp.shape[:-1])
+        logp = jnp.broadcast_to(logp, (*batch, logp.shape[-1]))
+        index = jnp.broadcast_to(x, batch)[..., None]
+        return jnp.take_along_axis(logp, index, axis=-1)[..., 0]
+
+    def entropy(self) -> Array:
+        """H = −Σ_a π(a) log π(a), with 0·log 0 = 0. Returns [...]. (Shannon 1948.)"""
+        logp = self.log_probs()
+        probs = jnp.exp(logp)
+        # Zero the log where π = 0 so the product (and its gradient) is 0, not NaN.
+        return -jnp.sum(probs * jnp.where(probs > 0, logp, 0.0), axis=-1)
+
+    def mode(self) -> Array:
+        """argmax_a π(a). Returns int32 [...]."""
+        return jnp.argmax(self.logits, axis=-1).astype(jnp.int32)
+
+    def kl(self, other: Categorical) -> Array:
+        """KL(π ‖ q) = Σ_a π(a) (log π(a) − log q(a)). Returns [...]. (Kullback & Leibler 1951.)"""
+        logp, logq = self.log_probs(), other.log_probs()
+        probs = jnp.exp(logp)
+        # Where π = 0 both logs may be −inf; zero the difference inside, so neither the
+        # value nor its gradient sees −inf − (−inf).
+        return jnp.sum(probs * jnp.where(probs > 0, logp - logq, 0.0), axis=-1)
+
+
+class DiagGaussian(NamedTuple):
+    """N(mean, diag(exp(log_std)²)). mean: [..., D]; log_std broadcastable to it (e.g. [D]).
+
+    Log-probabilities and entropies sum over the last (event) axis D.
+    """
+
+    mean: Array
+    log_std: Array
+
+    def _log_std(self) -> Array:
+        return jnp.broadcast_to(self.log_std, jnp.shape(self.mean))
+
+    def sample(self, key: Array) -> Array:
+        """x = μ + σ·ε, ε ~ N(0, I) (reparameterised). Returns [..., D]."""
+        noise = jax.random.normal(key, jnp.shape(self.mean), jnp.result_type(self.mean))
+        return self.mean + jnp.exp(self._log_std()) * noise
+
+    def log_prob(self, x: ArrayLike) -> Array:
+        """log p(x) = Σ_d [−½((x_d − μ_d)/σ_d)² − log σ_d − ½ log 2π]. x: [..., D]. Returns [...].
+
+        (Bishop 2006, eq. 2.43, diagonal covariance.)
+        """
+        log_std = self._log_std()
+        z = (jnp.asarray(x) - self.mean) * jnp.exp(-log_std)
+        return jnp.sum(-0.5 * jnp.square(z) - log_std - 0.5 * _LOG_2PI, axis=-1)
+
+    def entropy(self) -> Array:
+        """H = Σ_d [½ + ½ log 2π + log σ_d]. Returns [...]. (Cover & Thomas 2006, Thm 8.4.1.)"""
+        return jnp.sum(0.5 + 0.5 * _LOG_2PI + self._log_std(), axis=-1)
+
+    def mode(self) -> Array:
+        """The mean μ. Returns [..., D]."""
+        return jnp.asarray(self.mean)
+
+    def kl(self, other: DiagGaussian) -> Array:
+        """KL(p ‖ q) = Σ_d [log(σ_q/σ_p) + (σ_p² + (μ_p − μ_q)²)/(2σ_q²) − ½]. Returns [...].
+
+        (Kullback & Leibler 1951 in closed form for two Gaussians, summed over the
+        independent dims.)
+        """
+        log_std_p, log_std_q = self._log_std(), other._log_std()
+        var_ratio = jnp.exp(2 * (log_std_p - log_std_q))  # σ_p² / σ_q²
+        mean_term = jnp.square((self.mean - other.mean) * jnp.exp(-log_std_q))
+        return jnp.sum(log_std_q - log_std_p + 0.5 * (var_ratio + mean_term) - 0.5, axis=-1)

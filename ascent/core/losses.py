@@ -1,0 +1,116 @@
+"""Policy and value losses. Each returns `(scalar_loss, stats)`, stats a dict of scalars.
+
+Inputs are per-sample arrays of one shape (`[T, N]` or a flat minibatch `[B]`);
+an optional `mask` of the same shape (0/1 weights) turns every mean into a masked
+mean, so padded or invalid samples contribute nothing.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from jax import Array
+from jax.typing import ArrayLike
+
+
+def masked_mean(x: ArrayLike, mask: ArrayLike | None = None) -> Array:
+    """mean_m(x) = Σ m·x / Σ m (plain mean when mask is None; 0 when Σ m = 0).
+
+    x: any shape; mask: broadcastable to x. Returns a scalar.
+    """
+    x = jnp.asarray(x)
+    if mask is None:
+        return jnp.mean(x)
+    mask = jnp.broadcast_to(jnp.asarray(mask, x.dtype), x.shape)
+    total = jnp.sum(mask)
+    # An all-zero mask (an empty minibatch) gives 0, not NaN.
+    return jnp.where(total > 0, jnp.sum(x * mask) / jnp.where(total > 0, total, 1), 0)
+
+
+def explained_variance(pred: ArrayLike, target: ArrayLike, mask: ArrayLike | None = None) -> Array:
+    """EV = 1 − Var(target − pred) / Var(target); 1 is perfect, ≤ 0 no better than a constant.
+
+    pred, target: same shape; mask: optional 0/1 weights. Returns a scalar, 0 when
+    Var(target) = 0 (undefined there; 0 keeps the metric finite for NaN checks).
+    (Stable-Baselines3 `explained_variance`.)
+    """
+    pred = jnp.asarray(pred)
+    target = jnp.asarray(target, pred.dtype)
+
+    def var(x: Array) -> Array:
+        return masked_mean(jnp.square(x - masked_mean(x, mask)), mask)
+
+    var_target = var(target)
+    safe = jnp.where(var_target > 0, var_target, 1)
+    return jnp.where(var_target > 0, 1 - var(target - pred) / safe, 0)
+
+
+def policy_gradient_loss(
+    log_probs: ArrayLike, advantages: ArrayLike, mask: ArrayLike | None = None
+) -> tuple[Array, dict[str, Array]]:
+    """REINFORCE surrogate L = −mean(log π(a|s) · sg(A)); its gradient is the policy gradient.
+
+    log_probs, advantages: [T, N] or [B]. Returns (scalar, {}). (Williams 1992.)
+    """
+    advantages = jax.lax.stop_gradient(jnp.asarray(advantages))
+    return -masked_mean(jnp.asarray(log_probs) * advantages, mask), {}
+
+
+def clipped_surrogate_loss(
+    log_probs: ArrayLike,
+    old_log_probs: ArrayLike,
+    advantages: ArrayLike,
+    *,
+    clip_eps: float,
+    mask: ArrayLike | None = None,
+) -> tuple[Array, dict[str, Array]]:
+    """PPO-clip L = −mean(min(ρ·A, clip(ρ, 1−ε, 1+ε)·A)), ρ = exp(log π − log π_old).
+
+    log_probs, old_log_probs, advantages: [T, N] or [B]; old log-probs and
+    advantages are constants (stop_gradient). Returns (scalar, stats) with
+    `approx_kl` = mean((ρ−1) − log ρ) (Schulman 2020, "Approximating KL
+    divergence") and `clipfrac` = fraction with |ρ−1| > ε.
+    (Schulman et al. 2017, eq. 7.)
+    """
+    log_probs = jnp.asarray(log_probs)
+    old_log_probs = jax.lax.stop_gradient(jnp.asarray(old_log_probs, log_probs.dtype))
+    advantages = jax.lax.stop_gradient(jnp.asarray(advantages, log_probs.dtype))
+    logratio = log_probs - old_log_probs
+    ratio = jnp.exp(logratio)
+    clipped = jnp.clip(ratio, 1 - clip_eps, 1 + clip_eps)
+    surrogate = jnp.minimum(ratio * advantages, clipped * advantages)
+    loss = -masked_mean(surrogate, mask)
+    ratio, logratio = jax.lax.stop_gradient(ratio), jax.lax.stop_gradient(logratio)
+    stats = {
+        "approx_kl": masked_mean((ratio - 1) - logratio, mask),
+        "clipfrac": masked_mean((jnp.abs(ratio - 1) > clip_eps).astype(ratio.dtype), mask),
+    }
+    return loss, stats
+
+
+def value_loss(
+    values: ArrayLike,
+    targets: ArrayLike,
+    *,
+    old_values: ArrayLike | None = None,
+    clip_eps: float | None = None,
+    mask: ArrayLike | None = None,
+) -> tuple[Array, dict[str, Array]]:
+    """L = mean((V − t)²), or with clipping mean(max((V − t)², (V_old + clip(V − V_old, ±ε) − t)²)).
+
+    values, targets (constants), old_values: [T, N] or [B]. No ½ factor
+    (Stable-Baselines3 / RL-Zoo convention). Clipping applies only when both
+    old_values and clip_eps are given. Returns (scalar, {"explained_variance"}).
+    (Clipped form: Schulman et al. 2017, PPO reference code; Engstrom et al. 2020.)
+    """
+    values = jnp.asarray(values)
+    targets = jax.lax.stop_gradient(jnp.asarray(targets, values.dtype))
+    if clip_eps is not None and old_values is None:
+        raise ValueError("value_loss: clip_eps needs old_values")
+    squared = jnp.square(values - targets)
+    if old_values is not None and clip_eps is not None:
+        old_values = jax.lax.stop_gradient(jnp.asarray(old_values, values.dtype))
+        clipped = old_values + jnp.clip(values - old_values, -clip_eps, clip_eps)
+        squared = jnp.maximum(squared, jnp.square(clipped - targets))
+    stats = {"explained_variance": explained_variance(jax.lax.stop_gradient(values), targets, mask)}
+    return masked_mean(squared, mask), stats

@@ -1,0 +1,181 @@
+"""Returns and advantages over a time-major rollout.
+
+Every input is `[T, N]` (T steps of N environments; any trailing batch dims are
+fine), flags are bool or 0/1 arrays. Two flags, never `done`: `terminated[t]`
+stops bootstrapping, `truncated[t]` bootstraps from `next_values[t]`, the value of
+the true observation step t led to. The last step of a rollout is treated like a
+truncation: its successor is unknown, so it bootstraps from `next_values[-1]`.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from jax import Array
+from jax.typing import ArrayLike
+
+
+def _floats(x: ArrayLike) -> Array:
+    """`x` as a floating array (integer rewards become float32)."""
+    x = jnp.asarray(x)
+    return x if jnp.issubdtype(x.dtype, jnp.floating) else x.astype(jnp.float32)
+
+
+def _flag(x: ArrayLike) -> Array:
+    """A bool or 0/1 flag array as bool."""
+    return jnp.asarray(x).astype(bool)
+
+
+def _last_step(shape: tuple[int, ...]) -> Array:
+    """Bool array of `shape`, True only on the last time step (row T-1)."""
+    return jnp.zeros(shape, bool).at[-1].set(True)
+
+
+def discounted_returns(
+    rewards: ArrayLike,
+    terminated: ArrayLike,
+    truncated: ArrayLike,
+    next_values: ArrayLike | None = None,
+    *,
+    gamma: float,
+) -> Array:
+    """Reward-to-go G_t = r_t + γ(1−term_t)·B_t, B_t = V(s'_t) if trunc_t or t = T−1 else G_{t+1}.
+
+    rewards, terminated, truncated, next_values: [T, N]. Returns [T, N]. With
+    `next_values=None` nothing is bootstrapped (B_t = 0 at truncations and at the
+    rollout end): the pure Monte-Carlo return. Computed backwards with lax.scan.
+    (Sutton & Barto 2018, eq. 3.8.)
+    """
+    rewards = _floats(rewards)
+    if next_values is None:
+        next_values = jnp.zeros_like(rewards)
+    next_values = jnp.asarray(next_values, rewards.dtype)
+    not_term = 1.0 - _flag(terminated).astype(rewards.dtype)
+    # A truncated step and the last step of the rollout both bootstrap from V(s'_t).
+    cut = _flag(truncated) | _last_step(rewards.shape)
+
+    def step(g_next: Array, xs: tuple[Array, ...]) -> tuple[Array, Array]:
+        r, nt, c, v_next = xs
+        g = r + gamma * nt * jnp.where(c, v_next, g_next)
+        return g, g
+
+    _, returns = jax.lax.scan(
+        step, jnp.zeros_like(rewards[0]), (rewards, not_term, cut, next_values), reverse=True
+    )
+    return returns
+
+
+def td_errors(
+    rewards: ArrayLike,
+    values: ArrayLike,
+    next_values: ArrayLike,
+    terminated: ArrayLike,
+    *,
+    gamma: float,
+) -> Array:
+    """One-step TD error δ_t = r_t + γ(1−term_t)·V(s'_t) − V(s_t).
+
+    rewards, values, next_values, terminated: [T, N]. Returns [T, N].
+    (Sutton & Barto 2018, eq. 6.5.)
+    """
+    rewards = _floats(rewards)
+    not_term = 1.0 - _flag(terminated).astype(rewards.dtype)
+    values = jnp.asarray(values, rewards.dtype)
+    next_values = jnp.asarray(next_values, rewards.dtype)
+    return rewards + gamma * not_term * next_values - values
+
+
+def n_step_returns(
+    rewards: ArrayLike,
+    next_values: ArrayLike,
+    terminated: ArrayLike,
+    truncated: ArrayLike,
+    *,
+    gamma: float,
+    n: int,
+) -> Array:
+    """G^(n)_t = Σ_{k<m} γ^k r_{t+k} + γ^m (1−term_{t+m−1}) V(s'_{t+m−1}), m ≤ n.
+
+    m is cut short at the first episode end (terminated or truncated) at or after
+    t, or at the rollout end. rewards, next_values, terminated, truncated: [T, N];
+    n is a static int ≥ 1. Returns [T, N]. n = 1 is the one-step target
+    r + γ(1−term)V(s'); n ≥ T is `discounted_returns(..., next_values)`.
+    A lax.scan over the window offset k = 0..min(n, T)−1 (a recursion backwards in
+    t does not exist for a fixed window). (Sutton & Barto 2018, eq. 7.1.)
+    """
+    if not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be an int >= 1, got {n!r}")
+    rewards = _floats(rewards)
+    horizon = rewards.shape[0]
+    steps = min(n, horizon)
+    next_values = jnp.asarray(next_values, rewards.dtype)
+    not_term = 1.0 - _flag(terminated).astype(rewards.dtype)
+    ended = _flag(terminated) | _flag(truncated)
+
+    def pad(x: Array) -> Array:
+        # steps−1 extra rows so the window [k, k+T) is always in range; they are
+        # never read with weight, because the rollout end stops every window first.
+        return jnp.concatenate([x, jnp.zeros((steps - 1, *x.shape[1:]), x.dtype)])
+
+    padded = tuple(pad(x) for x in (rewards, not_term, next_values, ended))
+    t = jnp.arange(horizon).reshape((horizon,) + (1,) * (rewards.ndim - 1))
+
+    def window(
+        carry: tuple[Array, Array, Array], k: Array
+    ) -> tuple[tuple[Array, Array, Array], None]:
+        g, discount, alive = carry  # [T, N], scalar γ^k, [T, N] 1 while the window is open
+        r, nt, v_next, end = (jax.lax.dynamic_slice_in_dim(x, k, horizon) for x in padded)
+        stop = (end | (t + k == horizon - 1) | (k == steps - 1)).astype(rewards.dtype)
+        g = g + alive * discount * (r + gamma * stop * nt * v_next)
+        return (g, discount * gamma, alive * (1.0 - stop)), None
+
+    init = (jnp.zeros_like(rewards), jnp.ones((), rewards.dtype), jnp.ones_like(rewards))
+    (returns, _, _), _ = jax.lax.scan(window, init, jnp.arange(steps))
+    return returns
+
+
+def gae(
+    rewards: ArrayLike,
+    values: ArrayLike,
+    next_values: ArrayLike,
+    terminated: ArrayLike,
+    truncated: ArrayLike,
+    *,
+    gamma: float,
+    gae_lambda: float,
+) -> Array:
+    """Generalised advantage A_t = δ_t + γλ(1−done_t)·A_{t+1}, done = term ∨ trunc, A_T = 0.
+
+    δ_t is `td_errors` (a truncated step bootstraps from V(s'_t), a terminated one
+    does not). rewards, values, next_values, terminated, truncated: [T, N].
+    Returns advantages [T, N]; the value targets are advantages + values.
+    Computed backwards with lax.scan. (Schulman et al. 2016, eq. 16.)
+    """
+    deltas = td_errors(rewards, values, next_values, terminated, gamma=gamma)
+    not_done = 1.0 - (_flag(terminated) | _flag(truncated)).astype(deltas.dtype)
+
+    def step(a_next: Array, xs: tuple[Array, Array]) -> tuple[Array, Array]:
+        delta, nd = xs
+        a = delta + gamma * gae_lambda * nd * a_next
+        return a, a
+
+    _, advantages = jax.lax.scan(step, jnp.zeros_like(deltas[0]), (deltas, not_done), reverse=True)
+    return advantages
+
+
+def ends_within(terminated: ArrayLike, truncated: ArrayLike) -> Array:
+    """E_t = end_t ∨ E_{t+1}, end = term ∨ trunc: an episode ends at some t' ≥ t.
+
+    terminated, truncated: [T, N]. Returns bool [T, N]; False marks the unfinished
+    tail of each column, whose Monte-Carlo return is not a full episode's.
+    Computed backwards with lax.scan. (Monte-Carlo needs complete episodes:
+    Sutton & Barto 2018, §5.1.)
+    """
+    ended = _flag(terminated) | _flag(truncated)
+
+    def step(later: Array, end: Array) -> tuple[Array, Array]:
+        e = end | later
+        return e, e
+
+    _, within = jax.lax.scan(step, jnp.zeros_like(ended[0]), ended, reverse=True)
+    return within

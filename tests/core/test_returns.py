@@ -1,0 +1,256 @@
+"""Returns, TD errors, n-step returns, GAE and ends_within: hand-computed cases,
+identities between them, and plain-Python loop references on random rollouts."""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+import pytest
+
+from ascent.core.returns import discounted_returns, ends_within, gae, n_step_returns, td_errors
+
+# Compiled once per shape and reused across tests (gamma, lambda are traced).
+returns_fn = jax.jit(discounted_returns)
+td_fn = jax.jit(td_errors)
+n_step_fn = jax.jit(n_step_returns, static_argnames="n")
+gae_fn = jax.jit(gae)
+ends_fn = jax.jit(ends_within)
+
+
+def col(*xs: float) -> np.ndarray:
+    """A single-environment rollout [T, 1]."""
+    return np.asarray(xs, np.float32)[:, None]
+
+
+def random_rollout(seed: int, t: int = 9, n: int = 4) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    terminated = rng.random((t, n)) < 0.2
+    truncated = (rng.random((t, n)) < 0.2) & ~terminated
+    values = rng.normal(size=(t, n)).astype(np.float32)
+    # Consistent data: V(s'_t) is V(s_{t+1}) unless the episode ended or the rollout did.
+    done = terminated | truncated
+    next_values = np.concatenate([values[1:], rng.normal(size=(1, n))]).astype(np.float32)
+    next_values = np.where(done, rng.normal(size=(t, n)), next_values).astype(np.float32)
+    return {
+        "rewards": rng.normal(size=(t, n)).astype(np.float32),
+        "values": values,
+        "next_values": next_values,
+        "terminated": terminated,
+        "truncated": truncated,
+    }
+
+
+def reference_returns(r, term, trunc, nv, gamma):
+    t_len, n = r.shape
+    out = np.zeros_like(r, dtype=np.float64)
+    for j in range(n):
+        g = 0.0
+        for t in reversed(range(t_len)):
+            boot = nv[t, j] if (trunc[t, j] or t == t_len - 1) else g
+            g = r[t, j] + gamma * (1 - term[t, j]) * boot
+            out[t, j] = g
+    return out
+
+
+def reference_n_step(r, nv, term, trunc, gamma, n_steps):
+    t_len, n = r.shape
+    out = np.zeros_like(r, dtype=np.float64)
+    for j in range(n):
+        for t in range(t_len):
+            g, k = 0.0, 0
+            while True:
+                g += gamma**k * r[t + k, j]
+                end = term[t + k, j] or trunc[t + k, j] or t + k == t_len - 1 or k + 1 == n_steps
+                if end:
+                    g += gamma ** (k + 1) * (1 - term[t + k, j]) * nv[t + k, j]
+                    break
+                k += 1
+            out[t, j] = g
+    return out
+
+
+def reference_gae(r, v, nv, term, trunc, gamma, lam):
+    t_len, n = r.shape
+    out = np.zeros_like(r, dtype=np.float64)
+    for j in range(n):
+        a = 0.0
+        for t in reversed(range(t_len)):
+            delta = r[t, j] + gamma * (1 - term[t, j]) * nv[t, j] - v[t, j]
+            a = delta + gamma * lam * (1 - (term[t, j] or trunc[t, j])) * a
+            out[t, j] = a
+    return out
+
+
+def test_discounted_returns_hand_computed():
+    zeros = col(0, 0, 0)
+    out = returns_fn(col(1, 1, 1), zeros, zeros, gamma=0.5)
+    np.testing.assert_allclose(out[:, 0], [1.75, 1.5, 1.0])
+
+
+def test_discounted_returns_restart_after_terminal():
+    # Episode 1 is steps 0-1 (terminal at 1); episode 2 starts at step 2.
+    term = col(0, 1, 0, 0)
+    out = returns_fn(col(1, 2, 3, 4), term, col(0, 0, 0, 0), col(9, 9, 9, 0), gamma=0.5)
+    np.testing.assert_allclose(out[:, 0], [2.0, 2.0, 5.0, 4.0])
+
+
+def test_discounted_returns_truncation_and_rollout_end_bootstrap():
+    r, trunc, nv = col(1, 1, 1), col(0, 1, 0), col(9, 10, 4)
+    out = returns_fn(r, col(0, 0, 0), trunc, nv, gamma=0.5)
+    # G2 = 1 + .5·4 (rollout end), G1 = 1 + .5·10 (truncated), G0 = 1 + .5·G1.
+    np.testing.assert_allclose(out[:, 0], [4.0, 6.0, 3.0])
+    # Without next_values nothing is bootstrapped.
+    out = returns_fn(r, col(0, 0, 0), trunc, gamma=0.5)
+    np.testing.assert_allclose(out[:, 0], [1.5, 1.0, 1.0])
+    # Terminated and truncated together: terminated wins, no bootstrap.
+    out = returns_fn(r, col(0, 1, 0), trunc, nv, gamma=0.5)
+    np.testing.assert_allclose(out[:, 0], [1.5, 1.0, 3.0])
+
+
+def test_discounted_returns_gamma_zero_is_rewards():
+    d = random_rollout(0)
+    out = returns_fn(d["rewards"], d["terminated"], d["truncated"], d["next_values"], gamma=0.0)
+    np.testing.assert_allclose(out, d["rewards"], rtol=1e-6)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_discounted_returns_matches_loop(seed):
+    d = random_rollout(seed)
+    args = (d["rewards"], d["terminated"], d["truncated"])
+    out = returns_fn(*args, d["next_values"], gamma=0.9)
+    ref = reference_returns(*args, d["next_values"], 0.9)
+    np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-5)
+
+
+def test_flags_as_floats_and_trailing_batch_dims():
+    d = random_rollout(3)
+    args = (d["rewards"], d["terminated"], d["truncated"], d["next_values"])
+    expected = returns_fn(*args, gamma=0.9)
+    as_float = returns_fn(
+        d["rewards"],
+        d["terminated"].astype(np.float32),
+        d["truncated"].astype(np.int32),
+        d["next_values"],
+        gamma=0.9,
+    )
+    np.testing.assert_allclose(as_float, expected, rtol=1e-6)
+    # [T, N] → [T, 2, 2]: the same numbers, reshaped.
+    t = d["rewards"].shape[0]
+    stacked = discounted_returns(*(x.reshape(t, 2, 2) for x in args), gamma=0.9)
+    np.testing.assert_allclose(stacked.reshape(t, 4), expected, rtol=1e-6)
+
+
+def test_td_errors_hand_computed():
+    out = td_fn(col(1, 2), col(0.5, 1), col(1, 3), col(0, 1), gamma=0.9)
+    np.testing.assert_allclose(out[:, 0], [1.4, 1.0], rtol=1e-6)
+
+
+def test_n_step_hand_computed():
+    r, nv, no = col(1, 2, 3, 4), col(10, 20, 30, 40), col(0, 0, 0, 0)
+    out = n_step_fn(r, nv, no, no, gamma=0.5, n=2)
+    np.testing.assert_allclose(out[:, 0], [7.0, 11.0, 15.0, 24.0])
+    # A terminal at t=1 stops the window there with no bootstrap.
+    out = n_step_fn(r, nv, col(0, 1, 0, 0), no, gamma=0.5, n=2)
+    np.testing.assert_allclose(out[:, 0], [2.0, 2.0, 15.0, 24.0])
+    # n=3 with a truncation at t=1: windows starting at 0 and 1 bootstrap from nv[1].
+    out = n_step_fn(r, nv, no, col(0, 1, 0, 0), gamma=0.5, n=3)
+    np.testing.assert_allclose(out[:, 0], [7.0, 12.0, 15.0, 24.0])
+    out = n_step_fn(r, nv, no, no, gamma=0.5, n=3)
+    np.testing.assert_allclose(out[:, 0], [6.5, 9.5, 15.0, 24.0])
+
+
+def test_n_step_one_is_one_step_target():
+    d = random_rollout(4)
+    out = n_step_fn(d["rewards"], d["next_values"], d["terminated"], d["truncated"], gamma=0.9, n=1)
+    expected = d["rewards"] + 0.9 * (1 - d["terminated"]) * d["next_values"]
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("n", [9, 20])
+def test_n_step_long_is_discounted_returns(n):
+    d = random_rollout(5)  # T = 9
+    out = n_step_fn(d["rewards"], d["next_values"], d["terminated"], d["truncated"], gamma=0.9, n=n)
+    expected = returns_fn(
+        d["rewards"], d["terminated"], d["truncated"], d["next_values"], gamma=0.9
+    )
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_n_step_matches_loop(n):
+    d = random_rollout(6)
+    args = (d["rewards"], d["next_values"], d["terminated"], d["truncated"])
+    out = n_step_fn(*args, gamma=0.9, n=n)
+    np.testing.assert_allclose(out, reference_n_step(*args, 0.9, n), rtol=1e-5, atol=1e-5)
+
+
+def test_n_step_rejects_bad_n():
+    with pytest.raises(ValueError, match="n must be"):
+        n_step_returns(col(1), col(1), col(0), col(0), gamma=0.9, n=0)
+
+
+def test_gae_hand_computed():
+    r, v, nv = col(1, 1), col(0.5, 0.5), col(0.5, 2)
+    no = col(0, 0)
+    out = gae_fn(r, v, nv, no, no, gamma=0.5, gae_lambda=0.5)
+    # δ = [0.75, 1.5]; A1 = 1.5; A0 = 0.75 + 0.25·1.5.
+    np.testing.assert_allclose(out[:, 0], [1.125, 1.5])
+    # A truncation at t=0 cuts the recursion but keeps the bootstrap in δ0.
+    out = gae_fn(r, v, nv, no, col(1, 0), gamma=0.5, gae_lambda=0.5)
+    np.testing.assert_allclose(out[:, 0], [0.75, 1.5])
+
+
+def test_gae_truncated_bootstraps_terminated_does_not():
+    r, v, nv, yes, no = col(1), col(0), col(5), col(1), col(0)
+    terminated = gae_fn(r, v, nv, yes, no, gamma=0.9, gae_lambda=0.95)
+    truncated = gae_fn(r, v, nv, no, yes, gamma=0.9, gae_lambda=0.95)
+    np.testing.assert_allclose(terminated[:, 0], [1.0])
+    np.testing.assert_allclose(truncated[:, 0], [5.5])
+
+
+def test_gae_lambda_zero_is_td_error():
+    d = random_rollout(7)
+    out = gae_fn(
+        d["rewards"],
+        d["values"],
+        d["next_values"],
+        d["terminated"],
+        d["truncated"],
+        gamma=0.9,
+        gae_lambda=0.0,
+    )
+    expected = td_fn(d["rewards"], d["values"], d["next_values"], d["terminated"], gamma=0.9)
+    np.testing.assert_allclose(out, expected, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("seed", [8, 9])
+def test_gae_lambda_one_is_return_minus_value(seed):
+    d = random_rollout(seed)
+    out = gae_fn(
+        d["rewards"],
+        d["values"],
+        d["next_values"],
+        d["terminated"],
+        d["truncated"],
+        gamma=0.9,
+        gae_lambda=1.0,
+    )
+    returns = returns_fn(d["rewards"], d["terminated"], d["truncated"], d["next_values"], gamma=0.9)
+    np.testing.assert_allclose(out, returns - d["values"], rtol=1e-5, atol=1e-5)
+
+
+def test_gae_matches_loop():
+    d = random_rollout(10)
+    args = (d["rewards"], d["values"], d["next_values"], d["terminated"], d["truncated"])
+    out = gae_fn(*args, gamma=0.99, gae_lambda=0.95)
+    np.testing.assert_allclose(out, reference_gae(*args, 0.99, 0.95), rtol=1e-5, atol=1e-5)
+
+
+def test_ends_within():
+    term = np.array([[0, 0, 0], [1, 0, 0], [0, 0, 0], [0, 0, 0]], bool)
+    trunc = np.array([[0, 0, 0], [0, 0, 0], [0, 0, 0], [0, 1, 0]], bool)
+    out = np.asarray(ends_fn(term, trunc))
+    assert out.dtype == bool
+    np.testing.assert_array_equal(out[:, 0], [True, True, False, False])
+    np.testing.assert_array_equal(out[:, 1], [True, True, True, True])
+    np.testing.assert_array_equal(out[:, 2], [False, False, False, False])
