@@ -1,12 +1,12 @@
 """I/O: the only layer that writes files. It knows no algorithm.
 
 Checkpoints (any pytree, safetensors + JSON), metric logs (CSV + TensorBoard), the progress
-display, learning-curve plots, run folders and JAX's persistent compilation cache.
+display, learning-curve plots, run folders and JAX's persistent compilation cache
+(`compile_cache`).
 """
 
 from __future__ import annotations
 
-from ascent.io.cache import enable_compile_cache
 from ascent.io.checkpoint import (
     checkpoint_path,
     latest_checkpoint,
@@ -14,6 +14,7 @@ from ascent.io.checkpoint import (
     read_meta,
     save_checkpoint,
 )
+from ascent.io.compile_cache import enable_compile_cache
 from ascent.io.metrics import MetricsLogger, read_metrics
 from ascent.io.plots import plot_curve, plot_runs
 from ascent.io.progress import TrainingProgress, print_table
