@@ -1,1 +1,32 @@
-__version__ = "0.1.0"
+"""Ascent: policy-based reinforcement learning in JAX.
+
+import ascent
+agent = ascent.make("ppo", env="CartPole-v1", seed=0)
+agent.learn(total_steps=100_000)
+print(agent.evaluate(episodes=20).mean_return)
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ascent._version import __version__
+
+if TYPE_CHECKING:
+    from ascent.api import load, make
+    from ascent.train.agent import Agent
+
+__all__ = ["Agent", "__version__", "load", "make"]
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy, so `import ascent` stays cheap and the CLI can set XLA flags before JAX starts.
+    if name in ("make", "load"):
+        from ascent import api
+
+        return getattr(api, name)
+    if name == "Agent":
+        from ascent.train.agent import Agent
+
+        return Agent
+    raise AttributeError(f"module 'ascent' has no attribute {name!r}")

@@ -11,6 +11,7 @@ from ascent.io.checkpoint import (
     checkpoint_path,
     latest_checkpoint,
     load_checkpoint,
+    prune_checkpoints,
     read_meta,
     save_checkpoint,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "plot_curve",
     "plot_runs",
     "print_table",
+    "prune_checkpoints",
     "read_json",
     "read_meta",
     "read_metrics",

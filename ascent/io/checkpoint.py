@@ -479,3 +479,19 @@ def latest_checkpoint(folder: PathLike) -> Path | None:
         if (child / STATE_FILE).is_file():
             return child
     return None
+
+
+def prune_checkpoints(folder: PathLike, keep: int) -> list[Path]:
+    """Delete all but the `keep` newest `step_<n>` checkpoints in `folder`; returns the deleted."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    steps = sorted(
+        (int(m.group(1)), child)
+        for child in folder.iterdir()
+        if (m := _STEP_NAME.fullmatch(child.name)) and child.is_dir()
+    )
+    doomed = [child for _, child in steps[: max(0, len(steps) - keep)]]
+    for child in doomed:
+        shutil.rmtree(child, ignore_errors=True)
+    return doomed

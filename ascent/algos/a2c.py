@@ -1,0 +1,149 @@
+"""Advantage actor-critic, synchronous (A2C; Mnih et al. 2016, Algorithm S3).
+
+N environments each take T steps; n-step returns bootstrapped from the value of
+the last (or truncated) observation give the advantages — GAE with λ = 1 by
+default, any λ allowed — and one gradient step minimises
+−log π(a|s)·Â + vf_coef·(V − R)² − ent_coef·H on the whole rollout.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import gymnasium as gym
+import jax
+import jax.numpy as jnp
+import optax
+
+from ascent.algos.base import (
+    OnPolicyConfig,
+    ScheduleLike,
+    _in_unit_interval,
+    _nonnegative,
+    check_on_policy_spaces,
+    make_optimizer,
+    sample_action,
+    schedule_fn,
+    set_lr,
+)
+from ascent.buffers import Rollout
+from ascent.core.losses import masked_mean, policy_gradient_loss, value_loss
+from ascent.core.returns import gae
+from ascent.errors import ConfigError
+from ascent.nn import ActorCriticNet, action_head_size
+
+
+@dataclass(frozen=True)
+class A2CConfig(OnPolicyConfig):
+    """A2C settings; defaults follow Stable-Baselines3's."""
+
+    n_steps: int = 5
+    """Steps T per environment in each rollout (the n of the n-step return)."""
+    lr: ScheduleLike = 7e-4
+    """Learning rate (a number or a schedule)."""
+    gae_lambda: float = 1.0
+    """GAE's λ: 1 gives the classic n-step advantage."""
+    vf_coef: float = 0.5
+    """Weight of the value loss."""
+    optimizer: str = "rmsprop"
+    """rmsprop (as in the A3C paper) or adam."""
+    rms_decay: float = 0.99
+    """RMSprop's decay of the squared-gradient average."""
+    opt_eps: float = 1e-5
+    """The optimiser's ε."""
+    normalize_advantages: bool = False
+    """Normalise advantages to zero mean, unit variance within each rollout."""
+    shared_trunk: bool = False
+    """One MLP for policy and value instead of two."""
+
+    def validate(self) -> None:
+        super().validate()
+        _in_unit_interval(self, "gae_lambda", "rms_decay")
+        _nonnegative(self, "vf_coef")
+        if self.optimizer not in ("rmsprop", "adam"):
+            raise ConfigError(f"optimizer must be 'rmsprop' or 'adam', got {self.optimizer!r}")
+        if not self.opt_eps > 0:
+            raise ConfigError(f"opt_eps must be > 0, got {self.opt_eps}")
+
+
+class A2CState(NamedTuple):
+    params: Any
+    opt_state: Any
+    updates: jax.Array
+
+
+class A2C:
+    """Synchronous advantage actor-critic with n-step returns over N environments."""
+
+    name = "a2c"
+    Config = A2CConfig
+
+    def __init__(self, config: A2CConfig, observation_space: gym.Space, action_space: gym.Space):
+        check_on_policy_spaces(self.name, observation_space, action_space)
+        self.config = config
+        self.obs_shape = tuple(observation_space.shape)
+        discrete, n_out = action_head_size(action_space)
+        self.net = ActorCriticNet(
+            discrete=discrete,
+            n_out=n_out,
+            obs_ndim=len(self.obs_shape),
+            hidden=config.hidden,
+            activation=config.activation,
+            shared_trunk=config.shared_trunk,
+            state_dependent_std=config.state_dependent_std,
+            log_std_init=config.log_std_init,
+        )
+        self.optimizer = make_optimizer(
+            config.max_grad_norm, config.optimizer, eps=config.opt_eps, rms_decay=config.rms_decay
+        )
+        self.lr = schedule_fn(config.lr, config.total_updates)
+        self.ent_coef = schedule_fn(config.ent_coef, config.total_updates)
+
+    def init(self, key: jax.Array) -> A2CState:
+        params = self.net.init(key, jnp.zeros((1, *self.obs_shape), jnp.float32))
+        return A2CState(params, self.optimizer.init(params), jnp.zeros((), jnp.int32))
+
+    def act(
+        self, state: A2CState, obs: jax.Array, key: jax.Array, deterministic: bool = False
+    ) -> tuple[jax.Array, jax.Array]:
+        dist = self.net.apply(state.params, obs, method=ActorCriticNet.dist)
+        return sample_action(dist, key, deterministic)
+
+    def update(self, state: A2CState, rollout: Rollout, key: jax.Array) -> tuple[A2CState, dict]:
+        del key  # one deterministic gradient step
+        cfg = self.config
+        next_values = self.net.apply(state.params, rollout.next_obs, method=ActorCriticNet.value)
+        ent_coef = self.ent_coef(state.updates)
+
+        def loss_fn(params: Any) -> tuple[jax.Array, dict]:
+            dist, values = self.net.apply(params, rollout.obs)
+            advantages = gae(
+                rollout.rewards,
+                jax.lax.stop_gradient(values),
+                next_values,
+                rollout.terminated,
+                rollout.truncated,
+                gamma=cfg.gamma,
+                gae_lambda=cfg.gae_lambda,
+            )
+            returns = advantages + jax.lax.stop_gradient(values)
+            if cfg.normalize_advantages:
+                advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+            pg_loss, _ = policy_gradient_loss(dist.log_prob(rollout.actions), advantages)
+            v_loss, v_stats = value_loss(values, returns)
+            entropy = masked_mean(dist.entropy())
+            loss = pg_loss + cfg.vf_coef * v_loss - ent_coef * entropy
+            return loss, {
+                "policy_loss": pg_loss,
+                "value_loss": v_loss,
+                "entropy": entropy,
+                **v_stats,
+            }
+
+        (loss, stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+        opt_state = set_lr(state.opt_state, self.lr(state.updates))
+        updates, opt_state = self.optimizer.update(grads, opt_state, state.params)
+        params = optax.apply_updates(state.params, updates)
+        metrics = {"loss": loss, **stats, "lr": self.lr(state.updates), "ent_coef": ent_coef}
+        return A2CState(params, opt_state, state.updates + 1), metrics

@@ -1,0 +1,68 @@
+"""The algorithms by name, their presets, and building a validated config."""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from importlib import resources
+from typing import Any
+
+from ascent.algos.a2c import A2C
+from ascent.algos.actor_critic import ActorCritic
+from ascent.algos.base import build_config
+from ascent.algos.ppo import PPO
+from ascent.algos.reinforce import Reinforce
+from ascent.errors import ConfigError
+
+ALGORITHMS: dict[str, type] = {
+    "reinforce": Reinforce,
+    "actor-critic": ActorCritic,
+    "a2c": A2C,
+    "ppo": PPO,
+}
+
+
+def algorithm_class(name: str) -> type:
+    key = name.lower().replace("_", "-")
+    if key not in ALGORITHMS:
+        close = difflib.get_close_matches(key, ALGORITHMS, n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        raise ConfigError(f"unknown algorithm '{name}'{hint} (known: {', '.join(ALGORITHMS)})")
+    return ALGORITHMS[key]
+
+
+def preset_key(env_id: str) -> str:
+    """The preset table name for an env id: the id without its door prefix."""
+    return env_id.split("/", 1)[1] if env_id.startswith(("gymnax/", "ascent/")) else env_id
+
+
+def preset(algo: str, env_id: str) -> dict[str, Any]:
+    """The tuned settings for `algo` on `env_id`, or {} when there is none."""
+    name = algorithm_class(algo).name
+    path = resources.files("ascent.presets").joinpath(f"{name}.toml")
+    if not path.is_file():
+        return {}
+    with path.open("rb") as f:
+        tables = tomllib.load(f)
+    return dict(tables.get(preset_key(env_id), {}))
+
+
+def presets() -> dict[str, list[str]]:
+    """Algorithm name -> environments with a preset (for `ascent list`)."""
+    out = {}
+    for name in ALGORITHMS:
+        path = resources.files("ascent.presets").joinpath(f"{name}.toml")
+        if path.is_file():
+            with path.open("rb") as f:
+                out[name] = sorted(tomllib.load(f))
+    return out
+
+
+def make_config(
+    algo: str, env_id: str, overrides: dict[str, Any] | None = None, *, use_preset: bool = True
+) -> Any:
+    """Defaults, then the preset for (algo, env) if any, then `overrides`; validated."""
+    cls = algorithm_class(algo)
+    values = preset(algo, env_id) if use_preset else {}
+    values.update(overrides or {})
+    return build_config(cls.Config, values, algo=cls.name)

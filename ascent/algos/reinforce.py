@@ -1,0 +1,181 @@
+"""REINFORCE: Monte-Carlo policy gradient with reward-to-go (Williams 1992).
+
+∇J ≈ mean_t ∇log π(a_t|s_t)·(G_t − b(s_t)) with G_t the reward-to-go and the
+baseline b none, a running mean of returns, or a learned V(s) fitted to G_t by
+regression (Sutton & Barto §13.4). The reward-to-go needs the episode's end, so
+steps whose episode is still running when the rollout stops are left out of the
+estimate (`ends_within`); make n_steps longer than a typical episode. An episode
+cut by a time limit bootstraps G from V(final observation) when V is learned.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import gymnasium as gym
+import jax
+import jax.numpy as jnp
+import optax
+
+from ascent.algos.base import (
+    OnPolicyConfig,
+    ScheduleLike,
+    _in_unit_interval,
+    _positive_schedule,
+    check_on_policy_spaces,
+    make_optimizer,
+    sample_action,
+    schedule_fn,
+    set_lr,
+)
+from ascent.buffers import Rollout
+from ascent.core.losses import masked_mean, policy_gradient_loss, value_loss
+from ascent.core.returns import discounted_returns, ends_within
+from ascent.errors import ConfigError
+from ascent.nn import PolicyNet, ValueNet, action_head_size
+
+BASELINES = ("none", "mean", "learned")
+
+
+@dataclass(frozen=True)
+class ReinforceConfig(OnPolicyConfig):
+    """REINFORCE settings."""
+
+    n_envs: int = 4
+    """Parallel environments N."""
+    n_steps: int = 1000
+    """Steps T per environment per rollout; unfinished episode tails are dropped."""
+    lr: ScheduleLike = 1e-3
+    """Policy learning rate (a number or a schedule)."""
+    baseline: str = "learned"
+    """none, mean (running mean of returns) or learned (a V(s) network)."""
+    critic_lr: ScheduleLike = 1e-3
+    """Learning rate of the learned baseline."""
+    baseline_decay: float = 0.95
+    """mean baseline: weight of the old value in its exponential moving average."""
+    normalize_advantages: bool = False
+    """Normalise G − b to zero mean, unit variance within each rollout."""
+
+    def validate(self) -> None:
+        super().validate()
+        if self.baseline not in BASELINES:
+            raise ConfigError(
+                f"baseline must be one of {', '.join(BASELINES)}; got {self.baseline!r}"
+            )
+        _positive_schedule(self, "critic_lr")
+        _in_unit_interval(self, "baseline_decay")
+
+
+class ReinforceState(NamedTuple):
+    params: Any  # {"actor": ..., "critic": ...}
+    opt_state: Any  # {"actor": ..., "critic": ...}
+    mean_return: jax.Array  # the running-mean baseline
+    updates: jax.Array
+
+
+class Reinforce:
+    """Monte-Carlo policy gradient with reward-to-go and an optional baseline."""
+
+    name = "reinforce"
+    Config = ReinforceConfig
+
+    def __init__(
+        self, config: ReinforceConfig, observation_space: gym.Space, action_space: gym.Space
+    ):
+        check_on_policy_spaces(self.name, observation_space, action_space)
+        self.config = config
+        self.obs_shape = tuple(observation_space.shape)
+        discrete, n_out = action_head_size(action_space)
+        ndim = len(self.obs_shape)
+        self.actor = PolicyNet(
+            discrete,
+            n_out,
+            ndim,
+            config.hidden,
+            config.activation,
+            config.state_dependent_std,
+            config.log_std_init,
+        )
+        self.critic = ValueNet(ndim, config.hidden, config.activation)
+        self.optimizer = make_optimizer(config.max_grad_norm)
+        total = config.total_updates
+        self.lr = {
+            "actor": schedule_fn(config.lr, total),
+            "critic": schedule_fn(config.critic_lr, total),
+        }
+        self.ent_coef = schedule_fn(config.ent_coef, total)
+
+    def init(self, key: jax.Array) -> ReinforceState:
+        actor_key, critic_key = jax.random.split(key)
+        obs = jnp.zeros((1, *self.obs_shape), jnp.float32)
+        params = {
+            "actor": self.actor.init(actor_key, obs),
+            "critic": self.critic.init(critic_key, obs),
+        }
+        opt_state = {k: self.optimizer.init(p) for k, p in params.items()}
+        zero = jnp.zeros((), jnp.int32)
+        return ReinforceState(params, opt_state, jnp.zeros((), jnp.float32), zero)
+
+    def act(
+        self, state: ReinforceState, obs: jax.Array, key: jax.Array, deterministic: bool = False
+    ) -> tuple[jax.Array, jax.Array]:
+        return sample_action(self.actor.apply(state.params["actor"], obs), key, deterministic)
+
+    def update(
+        self, state: ReinforceState, rollout: Rollout, key: jax.Array
+    ) -> tuple[ReinforceState, dict]:
+        del key
+        cfg = self.config
+        learned = cfg.baseline == "learned"
+        next_values = (
+            self.critic.apply(state.params["critic"], rollout.next_obs) if learned else None
+        )
+        returns = discounted_returns(
+            rollout.rewards, rollout.terminated, rollout.truncated, next_values, gamma=cfg.gamma
+        )
+        mask = ends_within(rollout.terminated, rollout.truncated).astype(jnp.float32)
+        ent_coef = self.ent_coef(state.updates)
+        mean_return = jnp.where(
+            state.updates == 0,
+            masked_mean(returns, mask),
+            cfg.baseline_decay * state.mean_return
+            + (1 - cfg.baseline_decay) * masked_mean(returns, mask),
+        )
+
+        def loss_fn(params: dict) -> tuple[jax.Array, dict]:
+            dist = self.actor.apply(params["actor"], rollout.obs)
+            values = self.critic.apply(params["critic"], rollout.obs)
+            if cfg.baseline == "learned":
+                baseline = jax.lax.stop_gradient(values)
+            elif cfg.baseline == "mean":
+                baseline = state.mean_return  # the average before this rollout's returns
+            else:
+                baseline = 0.0
+            advantages = returns - baseline
+            if cfg.normalize_advantages:
+                mu = masked_mean(advantages, mask)
+                sigma = jnp.sqrt(masked_mean((advantages - mu) ** 2, mask))
+                advantages = (advantages - mu) / (sigma + 1e-8)
+            pg_loss, _ = policy_gradient_loss(dist.log_prob(rollout.actions), advantages, mask)
+            entropy = masked_mean(dist.entropy(), mask)
+            v_loss, v_stats = value_loss(values, returns, mask=mask) if learned else (0.0, {})
+            loss = pg_loss - ent_coef * entropy + v_loss
+            stats = {"policy_loss": pg_loss, "value_loss": v_loss, "entropy": entropy, **v_stats}
+            return loss, stats
+
+        (loss, stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+        params, opt_state = {}, {}
+        for part in ("actor", "critic"):
+            opt = set_lr(state.opt_state[part], self.lr[part](state.updates))
+            step, opt_state[part] = self.optimizer.update(grads[part], opt, state.params[part])
+            params[part] = optax.apply_updates(state.params[part], step)
+        metrics = {
+            "loss": loss,
+            **stats,
+            "used_fraction": mask.mean(),
+            "mean_return": mean_return,
+            "lr": self.lr["actor"](state.updates),
+            "ent_coef": ent_coef,
+        }
+        return ReinforceState(params, opt_state, mean_return, state.updates + 1), metrics

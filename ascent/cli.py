@@ -1,0 +1,227 @@
+"""The `ascent` command: train, eval, plot, list. Thin: parse, call, print.
+
+Bad input (config, environment, checkpoint) is an `ascent.errors.AscentError`: the
+message is printed as one line without a traceback and the exit status is 2.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import tyro
+
+from ascent.errors import AscentError, ConfigError
+
+XLA_FLAGS = (
+    "--xla_cpu_multi_thread_eigen={multi} intra_op_parallelism_threads={threads} "
+    # seen to hang a vmapped program on its second call with jax 0.10.2
+    "--xla_cpu_enable_concurrency_optimized_scheduler=false"
+)
+
+
+@dataclass
+class Train:
+    """Train an algorithm on an environment and evaluate the result."""
+
+    algo: Annotated[str | None, tyro.conf.Positional] = None
+    """Algorithm: ppo, a2c, reinforce, actor-critic (see `ascent list`)."""
+    env: str | None = None
+    """Environment id: a Gymnasium id (CartPole-v1), gymnax/<id> or ascent/<id>."""
+    seed: int = 0
+    """Random seed of the run."""
+    total_steps: int | None = None
+    """Environment steps to train for (the preset's or the config's by default)."""
+    n_envs: int | None = None
+    """Parallel environments."""
+    set: Annotated[tuple[str, ...], tyro.conf.UseAppendAction] = ()
+    """A config field override, field=value; repeat for several."""
+    config: Path | None = None
+    """A TOML file of config fields, applied after the preset and before --set."""
+    run_dir: Path | None = None
+    """Run folder (default: runs/<algo>-<env>-<stamp>)."""
+    eval_episodes: int = 20
+    """Deterministic evaluation episodes at the end."""
+    resume: Path | None = None
+    """Continue the run in this folder from its latest checkpoint."""
+    no_preset: bool = False
+    """Ignore the tuned preset for this algorithm and environment."""
+    progress: bool = True
+    """Show a progress bar."""
+    checkpoint_every: int | None = None
+    """Updates between checkpoints (default: about ten per run)."""
+    threads: int = 1
+    """CPU threads for XLA; one is fastest for the small networks of RL."""
+
+
+@dataclass
+class Eval:
+    """Evaluate a run's final (or latest) policy."""
+
+    run_dir: Annotated[Path, tyro.conf.Positional]
+    """A run folder or a checkpoint folder."""
+    episodes: int = 20
+    """Episodes to run."""
+    stochastic: bool = False
+    """Sample actions instead of taking the most likely one."""
+    seed: int | None = None
+    """Seed of the evaluation environments."""
+    json: bool = False
+    """Print the result as JSON."""
+    threads: int = 1
+    """CPU threads for XLA."""
+
+
+@dataclass
+class Plot:
+    """Plot learning curves (episode return against environment steps)."""
+
+    run_dirs: Annotated[tuple[Path, ...], tyro.conf.Positional]
+    """Run folders."""
+    output: Annotated[Path, tyro.conf.arg(aliases=["-o"])] = Path("curves.png")
+    """Image file to write."""
+
+
+@dataclass
+class List:
+    """List algorithms, presets and environments."""
+
+
+def _parse_sets(pairs: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise ConfigError(f"--set expects field=value, got {pair!r}")
+        key, value = pair.split("=", 1)
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _read_toml(path: Path) -> dict:
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except OSError as e:
+        raise ConfigError(f"cannot read config file {path}: {e.strerror}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"config file {path} is not valid TOML: {e}") from None
+
+
+def train(args: Train) -> int:
+    from ascent.algos.registry import make_config
+    from ascent.io import new_run_dir
+    from ascent.train.agent import Agent, resume
+
+    if args.resume is not None:
+        agent = resume(args.resume)
+        print(f"resuming {agent.run_dir} at step {agent.env_steps}")
+    else:
+        if args.algo is None or args.env is None:
+            raise ConfigError(
+                "ascent train needs an algorithm and --env, e.g. ascent train ppo --env CartPole-v1"
+            )
+        overrides: dict = {}
+        if args.config is not None:
+            overrides.update(_read_toml(args.config))
+        if args.total_steps is not None:
+            overrides["total_steps"] = args.total_steps
+        if args.n_envs is not None:
+            overrides["n_envs"] = args.n_envs
+        overrides.update(_parse_sets(args.set))
+        config = make_config(args.algo, args.env, overrides, use_preset=not args.no_preset)
+        agent = Agent(args.algo, args.env, config, args.seed)
+        run_dir = args.run_dir or new_run_dir(agent.algo_name, args.env)
+        agent.attach_run_dir(Path(run_dir))
+        print(f"run folder: {agent.run_dir}")
+    agent.learn(progress=args.progress, checkpoint_every=args.checkpoint_every)
+    result = agent.finish(args.eval_episodes)
+    agent.close()
+    print(
+        f"evaluation over {len(result.returns)} episodes: "
+        f"mean return {result.mean_return:.2f} ± {result.std_return:.2f}"
+    )
+    return 0
+
+
+def evaluate(args: Eval) -> int:
+    from ascent.api import load
+
+    agent = load(args.run_dir)
+    result = agent.evaluate(args.episodes, deterministic=not args.stochastic, seed=args.seed)
+    agent.close()
+    if args.json:
+        print(json.dumps(result.to_dict()))
+    else:
+        print(
+            f"{agent.algo_name} on {agent.env_id} at step {agent.env_steps}: mean return "
+            f"{result.mean_return:.2f} ± {result.std_return:.2f} "
+            f"over {len(result.returns)} episodes"
+        )
+    return 0
+
+
+def plot(args: Plot) -> int:
+    from ascent.io import plot_runs
+
+    out = plot_runs(list(args.run_dirs), args.output)
+    print(f"wrote {out}")
+    return 0
+
+
+def list_all(_: List) -> int:
+    from ascent.algos.registry import ALGORITHMS, presets
+    from ascent.envs import list_envs
+    from ascent.io import print_table
+
+    tuned = presets()
+    print_table(
+        "algorithms",
+        [
+            {
+                "algorithm": name,
+                "presets": ", ".join(tuned.get(name, [])) or "-",
+                "about": (cls.__doc__ or "").strip().splitlines()[0],
+            }
+            for name, cls in ALGORITHMS.items()
+        ],
+    )
+    print_table(
+        "environments", [{"door": door, "ids": ", ".join(ids)} for door, ids in list_envs().items()]
+    )
+    return 0
+
+
+COMMANDS = {
+    "train": (Train, train),
+    "eval": (Eval, evaluate),
+    "plot": (Plot, plot),
+    "list": (List, list_all),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = tyro.extras.subcommand_cli_from_dict(
+        {name: cls for name, (cls, _) in COMMANDS.items()}, args=argv, prog="ascent"
+    )
+    handler = next(fn for cls, fn in COMMANDS.values() if isinstance(args, cls))
+    # XLA reads its flags when its CPU client starts, which is after this point
+    if "XLA_FLAGS" not in os.environ:
+        threads = getattr(args, "threads", 1)
+        os.environ["XLA_FLAGS"] = XLA_FLAGS.format(multi=str(threads > 1).lower(), threads=threads)
+    try:
+        from ascent.io import enable_compile_cache
+
+        enable_compile_cache()
+        return handler(args)
+    except AscentError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

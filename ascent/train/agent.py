@@ -1,0 +1,316 @@
+"""An agent: an algorithm, its environment, its training state and its run folder.
+
+`Agent.learn` drives the on-policy loop in chunks of updates; between chunks the
+host logs metrics, moves the progress bar, checks that everything stayed finite
+and writes checkpoints. `Agent.save` / `Agent.load` use the checkpoint format of
+`ascent.io.checkpoint`, so a saved agent and a run's checkpoint are the same thing.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+
+from ascent.algos.base import config_to_dict
+from ascent.algos.registry import algorithm_class, make_config
+from ascent.envs import HostVecEnv, clip_action
+from ascent.envs import make as make_env
+from ascent.errors import CheckpointError, TrainingError
+from ascent.io import (
+    MetricsLogger,
+    TrainingProgress,
+    latest_checkpoint,
+    load_checkpoint,
+    plot_curve,
+    prune_checkpoints,
+    read_json,
+    read_meta,
+    save_checkpoint,
+    write_json,
+)
+from ascent.train.evaluate import EvalResult, Evaluator
+from ascent.train.onpolicy import LoopState, OnPolicyLoop
+
+EVAL_SEED_OFFSET = 1_000_003  # evaluation environments never share seeds with training ones
+KEEP_CHECKPOINTS = 3
+FINITE_CHECKS = {
+    "finite_obs": "observation",
+    "finite_reward": "reward",
+    "finite_loss": "loss",
+    "finite_params": "parameters",
+}
+
+
+class Agent:
+    """Build with `ascent.make(...)` or `ascent.load(path)`."""
+
+    def __init__(self, algo: str, env_id: str, config: Any, seed: int = 0):
+        cls = algorithm_class(algo)
+        self.algo_name = cls.name
+        self.env_id = env_id
+        self.config = config
+        self.seed = seed
+        self.env = make_env(env_id, n_envs=config.n_envs, seed=seed)
+        self.algorithm = cls(config, self.env.observation_space, self.env.action_space)
+        self.loop = OnPolicyLoop(self.algorithm, self.env, config.n_envs, config.n_steps)
+        self.evaluator = Evaluator(self.algorithm, self.env)
+        self.state: LoopState = self.loop.init(seed)
+        self.run_dir: Path | None = None
+        self.last_checkpoint: Path | None = None
+        self._host_obs: np.ndarray | None = None
+        self._act = jax.jit(self.algorithm.act, static_argnames="deterministic")
+        self._act_key = jax.random.PRNGKey(seed + EVAL_SEED_OFFSET)
+        # updates per compiled chunk (one metrics row each) and between checkpoints;
+        # saved with the state so a resumed run cuts its chunks where the original did
+        self.log_every = max(1, config.total_updates // 100)
+        self.checkpoint_every = self.log_every * max(
+            1, config.total_updates // (10 * self.log_every)
+        )
+
+    # --- counters -----------------------------------------------------------------
+
+    @property
+    def env_steps(self) -> int:
+        return int(self.state.env_steps)
+
+    @property
+    def updates(self) -> int:
+        return int(self.state.algo.updates)
+
+    @property
+    def is_jax_door(self) -> bool:
+        return self.loop.is_jax
+
+    def meta(self) -> dict[str, Any]:
+        return {
+            "algo": self.algo_name,
+            "env_id": self.env_id,
+            "seed": self.seed,
+            "config": config_to_dict(self.config),
+            "env_steps": self.env_steps,
+            "updates": self.updates,
+            "door": "jax" if self.is_jax_door else "host",
+            "log_every": self.log_every,
+            "checkpoint_every": self.checkpoint_every,
+        }
+
+    # --- training -----------------------------------------------------------------
+
+    def learn(
+        self,
+        total_steps: int | None = None,
+        *,
+        run_dir: str | Path | None = None,
+        progress: bool = True,
+        log_every: int | None = None,
+        checkpoint_every: int | None = None,
+    ) -> Agent:
+        """Train until `total_steps` environment steps (default: the config's).
+
+        With `run_dir` (or a run folder already attached), writes metrics.csv,
+        TensorBoard events and checkpoints there. Chunks of `log_every` updates run
+        between host round trips; a checkpoint is written every `checkpoint_every`
+        updates (by default about ten per run).
+        """
+        total_steps = self.config.total_steps if total_steps is None else int(total_steps)
+        updates_total = math.ceil(total_steps / self.config.batch_size)
+        log_every = log_every or max(1, self.config.total_updates // 100)
+        checkpoint_every = checkpoint_every or max(log_every, self.config.total_updates // 10)
+        if run_dir is not None:
+            self.attach_run_dir(Path(run_dir))
+        logger = MetricsLogger(self.run_dir) if self.run_dir else None
+        bar = TrainingProgress(
+            total_steps,
+            description=f"{self.algo_name} {self.env_id}",
+            enabled=progress,
+            start_steps=self.env_steps,
+        )
+        try:
+            with bar:
+                last_return = None
+                while self.updates < updates_total:
+                    # chunk boundaries fall on multiples of log_every, resumed or not
+                    n = min(log_every - self.updates % log_every, updates_total - self.updates)
+                    start_updates, start_steps, t0 = (
+                        self.updates,
+                        self.env_steps,
+                        time.perf_counter(),
+                    )
+                    state, metrics = self._run_chunk(n)
+                    self._check_finite(metrics, start_updates, start_steps)
+                    self.state = state
+                    row = _summarise(
+                        metrics, self.env_steps - start_steps, time.perf_counter() - t0
+                    )
+                    last_return = row.get("episode_return", last_return)
+                    if logger:
+                        logger.log(self.env_steps, {"updates": self.updates, **row})
+                    bar.update(self.env_steps, last_return)
+                    if self.run_dir and self.updates % checkpoint_every == 0:
+                        self.checkpoint()
+        finally:
+            if logger:
+                logger.close()
+        if self.run_dir:
+            self.checkpoint()
+        return self
+
+    def _run_chunk(self, n: int) -> tuple[LoopState, dict[str, np.ndarray]]:
+        if self.is_jax_door:
+            return self.loop.run_jax_chunk(self.state, n)
+        if self._host_obs is None:
+            # a resumed host-door run starts fresh episodes, seeded by the update count
+            self._host_obs = self.env.reset(seed=self.seed + self.updates)
+        state, metrics, self._host_obs = self.loop.run_host_chunk(self.state, n, self._host_obs)
+        return state, metrics
+
+    def _check_finite(
+        self, metrics: dict[str, np.ndarray], start_updates: int, start_steps: int
+    ) -> None:
+        for flag, quantity in FINITE_CHECKS.items():
+            bad = np.flatnonzero(metrics[flag] < 0.5)
+            if bad.size:
+                i = int(bad[0])
+                step = start_steps + (i + 1) * self.config.batch_size
+                kept = (
+                    f"last good checkpoint: {self.last_checkpoint}"
+                    if self.last_checkpoint
+                    else "no checkpoint was written"
+                )
+                raise TrainingError(
+                    f"non-finite {quantity} at update {start_updates + i + 1} "
+                    f"(environment step {step}); training stopped, {kept}"
+                )
+
+    # --- run folders and checkpoints ----------------------------------------------
+
+    def attach_run_dir(self, run_dir: Path) -> None:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        self.run_dir = run_dir
+        write_json(run_dir / "config.json", self.meta())
+
+    def checkpoint(self) -> Path:
+        """Write `checkpoints/step_<n>` in the run folder, keeping the newest few."""
+        assert self.run_dir is not None
+        folder = self.run_dir / "checkpoints"
+        path = save_checkpoint(folder / f"step_{self.env_steps:012d}", self.state, self.meta())
+        self.last_checkpoint = path
+        prune_checkpoints(folder, KEEP_CHECKPOINTS)
+        return path
+
+    def save(self, path: str | Path) -> Path:
+        """Save the whole training state (a checkpoint folder) at `path`."""
+        return save_checkpoint(Path(path), self.state, self.meta())
+
+    @classmethod
+    def load(cls, path: str | Path) -> Agent:
+        """An agent from a checkpoint folder, a run folder (its final or latest
+        checkpoint) or a path given to `save`."""
+        path = Path(path)
+        checkpoint = _resolve_checkpoint(path)
+        meta = read_meta(checkpoint)
+        try:
+            config = make_config(meta["algo"], meta["env_id"], meta["config"], use_preset=False)
+            agent = cls(meta["algo"], meta["env_id"], config, int(meta["seed"]))
+        except KeyError as missing:
+            raise CheckpointError(
+                f"{checkpoint / 'meta.json'} lacks {missing}; it is not an Ascent checkpoint"
+            ) from None
+        agent.state, _ = load_checkpoint(checkpoint, template=agent.state)
+        agent.log_every = int(meta.get("log_every", agent.log_every))
+        agent.checkpoint_every = int(meta.get("checkpoint_every", agent.checkpoint_every))
+        agent.last_checkpoint = checkpoint
+        if path.is_dir() and (path / "config.json").is_file():
+            agent.run_dir = path
+        return agent
+
+    def finish(self, eval_episodes: int) -> EvalResult:
+        """End a run: final checkpoint, evaluation (eval.json) and curve.png."""
+        assert self.run_dir is not None
+        save_checkpoint(self.run_dir / "final", self.state, self.meta())
+        result = self.evaluate(eval_episodes)
+        write_json(self.run_dir / "eval.json", result.to_dict())
+        if (self.run_dir / "metrics.csv").is_file():
+            plot_curve(self.run_dir)
+        return result
+
+    # --- using the policy ---------------------------------------------------------
+
+    def evaluate(
+        self, episodes: int = 20, *, deterministic: bool = True, seed: int | None = None
+    ) -> EvalResult:
+        """Returns of `episodes` whole episodes on fresh environments."""
+        seed = self.seed + EVAL_SEED_OFFSET if seed is None else seed
+        return self.evaluator(self.state.algo, episodes, seed, deterministic=deterministic)
+
+    def act(
+        self, obs: Any, state: Any = None, deterministic: bool = True
+    ) -> tuple[np.ndarray, Any]:
+        """The action for one observation (or a batch), ready for `env.step`.
+
+        Returns (action, state); `state` is the recurrent state of memory policies
+        and passes through unchanged (None) for feed-forward ones.
+        """
+        obs = np.asarray(obs, np.float32)
+        single = obs.shape == tuple(self.env.observation_space.shape)
+        batch = obs[None] if single else obs
+        self._act_key, key = jax.random.split(self._act_key)
+        action, _ = self._act(self.state.algo, batch, key, deterministic=deterministic)
+        action = clip_action(np.asarray(action), self.env.action_space)
+        return (action[0] if single else action), state
+
+    def close(self) -> None:
+        if isinstance(self.env, HostVecEnv):
+            self.env.close()
+
+
+def _summarise(metrics: dict[str, np.ndarray], steps: int, seconds: float) -> dict[str, float]:
+    """One metrics row for a chunk: means over its updates, episode-weighted returns."""
+    row = {
+        k: float(np.mean(v)) for k, v in metrics.items() if not k.startswith(("finite_", "episode"))
+    }
+    row.pop("episodes", None)
+    episodes = float(metrics["episodes"].sum())
+    if episodes > 0:
+        row["episode_return"] = float(metrics["episode_return_sum"].sum()) / episodes
+        row["episode_length"] = float(metrics["episode_length_sum"].sum()) / episodes
+    row["episodes"] = episodes
+    row["steps_per_second"] = steps / max(seconds, 1e-9)
+    return row
+
+
+def _resolve_checkpoint(path: Path) -> Path:
+    if (path / "meta.json").is_file():
+        return path
+    if (path / "final" / "meta.json").is_file():
+        return path / "final"
+    latest = latest_checkpoint(path / "checkpoints") if (path / "checkpoints").is_dir() else None
+    if latest is not None:
+        return latest
+    raise CheckpointError(
+        f"no checkpoint at {path}: expected meta.json, final/ or checkpoints/ there"
+    )
+
+
+def resume(run_dir: str | Path) -> Agent:
+    """The agent of a run folder at its latest checkpoint, ready to `learn` on."""
+    run_dir = Path(run_dir)
+    config = read_json(run_dir / "config.json")
+    latest = latest_checkpoint(run_dir / "checkpoints")
+    if latest is None:
+        agent_config = make_config(
+            config["algo"], config["env_id"], config["config"], use_preset=False
+        )
+        agent = Agent(config["algo"], config["env_id"], agent_config, int(config["seed"]))
+        agent.log_every = int(config.get("log_every", agent.log_every))
+        agent.checkpoint_every = int(config.get("checkpoint_every", agent.checkpoint_every))
+        agent.run_dir = run_dir
+        return agent
+    agent = Agent.load(latest)
+    agent.run_dir = run_dir
+    return agent
