@@ -41,11 +41,13 @@ from ascent.nn import PolicyNet, QNet, ValueNet, action_head_size
 class ActorCriticConfig(OnPolicyConfig):
     """One-step actor-critic settings."""
 
+    n_envs: int = 16
+    """Parallel environments N; each update averages N one-step errors."""
     n_steps: int = 1
     """Steps T per environment between updates (1: update after every step)."""
     critic: str = "v"
     """v (state values, TD(0) error) or q (action values, SARSA error)."""
-    lr: ScheduleLike = 5e-4
+    lr: ScheduleLike = 2.5e-4
     """Actor learning rate (a number or a schedule)."""
     critic_lr: ScheduleLike = 2e-3
     """Critic learning rate (a number or a schedule)."""

@@ -42,7 +42,7 @@ BASELINES = ("none", "mean", "learned")
 class ReinforceConfig(OnPolicyConfig):
     """REINFORCE settings."""
 
-    n_envs: int = 4
+    n_envs: int = 2
     """Parallel environments N."""
     n_steps: int = 1000
     """Steps T per environment per rollout; unfinished episode tails are dropped."""
