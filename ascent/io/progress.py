@@ -47,9 +47,9 @@ def _format_return(value: float | None) -> str:
 class TrainingProgress:
     """Progress of a training run: steps done/total, steps/s, last mean return, elapsed, ETA.
 
-    On a terminal it draws a rich progress bar. With `enabled=False`, or when stdout is not a
-    terminal (CI, a log file), it prints one plain line each time another ~10% of the steps is
-    done, and a last one at the end, so logs stay readable. Use as a context manager:
+    On a terminal it draws a rich progress bar. When stdout is not a terminal (CI, a log
+    file), it prints one plain line each time another ~10% of the steps is done, and a last
+    one at the end, so logs stay readable. With `enabled=False` it prints nothing. Use as a context manager:
 
         with TrainingProgress(total_steps) as progress:
             ...
@@ -72,6 +72,7 @@ class TrainingProgress:
         self.total_steps = int(total_steps)
         self.description = description
         self.console = console if console is not None else Console()
+        self.enabled = enabled
         self.interactive = enabled and (self.console.is_terminal or self.console.is_jupyter)
         self._start_steps = int(start_steps)
         self._steps = int(start_steps)
@@ -144,6 +145,8 @@ class TrainingProgress:
         )
 
     def _print_line(self) -> None:
+        if not self.enabled:
+            return
         print(self.summary(), file=self.console.file, flush=True)
         self._reported_steps = self._steps
 

@@ -17,10 +17,18 @@ LINE = re.compile(
 )
 
 
-def test_disabled_progress_prints_a_plain_line_every_tenth(
+def test_disabled_progress_prints_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    with TrainingProgress(10_000, enabled=False) as progress:
+        for steps in range(0, 10_001, 250):
+            progress.update(steps, episode_return=1.0)
+    assert capsys.readouterr().out == ""
+
+
+def test_plain_progress_prints_a_line_every_tenth(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    with TrainingProgress(10_000, enabled=False) as progress:
+    # capsys's stdout is not a terminal, so the bar falls back to plain lines
+    with TrainingProgress(10_000) as progress:
         assert not progress.interactive
         for steps in range(0, 10_001, 250):
             progress.update(steps, episode_return=steps / 100 if steps >= 5000 else None)
