@@ -115,12 +115,14 @@ class Agent:
         With `run_dir` (or a run folder already attached), writes metrics.csv,
         TensorBoard events and checkpoints there. Chunks of `log_every` updates run
         between host round trips; a checkpoint is written every `checkpoint_every`
-        updates (by default about ten per run).
+        updates (by default about ten per run). Both default to the agent's (a loaded
+        agent's are those of the run it continues) and are kept for the next call.
         """
         total_steps = self.config.total_steps if total_steps is None else int(total_steps)
         updates_total = math.ceil(total_steps / self.config.batch_size)
-        log_every = log_every or max(1, self.config.total_updates // 100)
-        checkpoint_every = checkpoint_every or max(log_every, self.config.total_updates // 10)
+        # kept in the agent (and its checkpoints' meta) so a resumed run chunks the same way
+        self.log_every = log_every = log_every or self.log_every
+        self.checkpoint_every = checkpoint_every = checkpoint_every or self.checkpoint_every
         if run_dir is not None:
             self.attach_run_dir(Path(run_dir))
         logger = MetricsLogger(self.run_dir) if self.run_dir else None
@@ -149,7 +151,10 @@ class Agent:
                     )
                     last_return = row.get("episode_return", last_return)
                     if logger:
-                        logger.log(self.env_steps, {"updates": self.updates, **row})
+                        logger.log(
+                            self.env_steps,
+                            {"env_steps": self.env_steps, "updates": self.updates, **row},
+                        )
                     bar.update(self.env_steps, last_return)
                     if self.run_dir and self.updates % checkpoint_every == 0:
                         self.checkpoint()

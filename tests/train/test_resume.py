@@ -1,0 +1,124 @@
+"""Resuming: a run killed mid-way and resumed from its last checkpoint ends with the
+same parameters, bit for bit, as a run that was never interrupted."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+from safetensors.numpy import load_file
+
+import ascent
+from ascent.io import read_metrics
+from ascent.train.agent import resume
+
+ROOT = Path(__file__).resolve().parents[2]
+# 1,600 updates of 64 steps in chunks of 16: a few seconds, so a kill after the first
+# checkpoint lands long before the end
+TOTAL_STEPS = 102_400
+TRAIN = [
+    "train", "ppo", "--env", "ascent/Chain-v0", "--seed", "3",
+    "--total-steps", str(TOTAL_STEPS),
+    "--set", "hidden=16", "--set", "n_envs=4", "--set", "n_steps=16",
+    "--set", "minibatch_size=32", "--set", "n_epochs=2",
+    "--eval-episodes", "2", "--no-progress",
+]  # fmt: skip
+
+
+def cli_env() -> dict[str, str]:
+    """The test's XLA flags and the repository's compilation cache for child processes."""
+    return {**os.environ, "ASCENT_CACHE_DIR": str(ROOT / ".cache" / "jax")}
+
+
+def ascent_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ascent.cli", *args],
+        capture_output=True,
+        text=True,
+        env=cli_env(),
+        cwd=ROOT,
+        timeout=timeout,
+    )
+
+
+def test_killed_run_resumes_bit_for_bit(tmp_path: Path) -> None:
+    cut, whole = tmp_path / "cut", tmp_path / "whole"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ascent.cli", *TRAIN, "--run-dir", str(cut),
+         "--checkpoint-every", "16"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=cli_env(),
+        cwd=ROOT,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 240
+        while not list((cut / "checkpoints").glob("step_*")):
+            assert process.poll() is None, process.stderr.read().decode()  # type: ignore[union-attr]
+            assert time.monotonic() < deadline, "no checkpoint was written"
+            time.sleep(0.005)
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.kill()
+        process.wait()
+        process.stderr.close()  # type: ignore[union-attr]
+    assert process.returncode == -signal.SIGKILL
+    assert not (cut / "final").exists(), "the run finished before it was killed"
+
+    resumed = ascent_cli("train", "--resume", str(cut), "--no-progress", "--eval-episodes", "2")
+    assert resumed.returncode == 0, resumed.stderr
+    first_line = resumed.stdout.splitlines()[0]
+    assert first_line.startswith(f"resuming {cut} at step ")
+    assert 0 < int(first_line.rsplit(" ", 1)[1]) < TOTAL_STEPS
+
+    uninterrupted = ascent_cli(*TRAIN, "--run-dir", str(whole))
+    assert uninterrupted.returncode == 0, uninterrupted.stderr
+
+    a = load_file(cut / "final" / "state.safetensors")
+    b = load_file(whole / "final" / "state.safetensors")
+    assert sorted(a) == sorted(b)
+    different = [key for key in a if not np.array_equal(a[key], b[key])]
+    assert not different, f"differ after resuming: {different}"
+    assert any(".params" in key for key in a)
+
+
+CHAIN = {"hidden": (16,), "n_envs": 4, "n_steps": 16, "minibatch_size": 32, "n_epochs": 2}
+
+
+def test_resume_keeps_the_chunking_of_the_original_run(tmp_path: Path) -> None:
+    agent = ascent.make("ppo", env="ascent/Chain-v0", seed=3, total_steps=2048, **CHAIN)
+    agent.learn(total_steps=6 * 64, run_dir=tmp_path, progress=False, log_every=3)
+    again = resume(tmp_path)
+    assert again.updates == 6 and again.log_every == 3
+    again.learn(total_steps=12 * 64, progress=False)
+    updates = read_metrics(tmp_path)["updates"]
+    assert updates.tolist() == [3, 6, 9, 12]
+
+
+def test_host_door_save_load_round_trip(tmp_path: Path) -> None:
+    agent = ascent.make("ppo", env="CartPole-v1", seed=5, hidden=(16,), n_envs=2, n_steps=16,
+                        minibatch_size=32, n_epochs=1)  # fmt: skip
+    try:
+        agent.learn(total_steps=64, progress=False)
+        assert agent.updates == 2 and not agent.is_jax_door
+        agent.save(tmp_path / "saved")
+    finally:
+        agent.close()
+    loaded = ascent.load(tmp_path / "saved")
+    try:
+        assert loaded.updates == 2 and loaded.env_steps == 64 and loaded.config == agent.config
+        saved_leaves = jax.tree.leaves(agent.state)
+        loaded_leaves = jax.tree.leaves(loaded.state)
+        assert len(saved_leaves) == len(loaded_leaves)
+        for x, y in zip(saved_leaves, loaded_leaves, strict=True):
+            assert x.dtype == y.dtype and np.array_equal(x, y)
+        obs = np.random.default_rng(0).normal(size=(32, 4)).astype(np.float32)
+        np.testing.assert_array_equal(agent.act(obs)[0], loaded.act(obs)[0])
+    finally:
+        loaded.close()
