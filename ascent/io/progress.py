@@ -49,7 +49,8 @@ class TrainingProgress:
 
     On a terminal it draws a rich progress bar. When stdout is not a terminal (CI, a log
     file), it prints one plain line each time another ~10% of the steps is done, and a last
-    one at the end, so logs stay readable. With `enabled=False` it prints nothing. Use as a context manager:
+    one at the end, so logs stay readable. With `enabled=False` it prints nothing.
+    Use as a context manager:
 
         with TrainingProgress(total_steps) as progress:
             ...

@@ -24,7 +24,7 @@ import numpy as np
 
 from ascent.algos.base import Algorithm
 from ascent.buffers import Rollout, RolloutBuffer
-from ascent.envs import HostVecEnv, JaxEnv, clip_action, is_discrete
+from ascent.envs import HostVecEnv, JaxEnv, clip_action, is_discrete, is_jax_env
 
 
 class Episodes(NamedTuple):
@@ -93,7 +93,7 @@ class OnPolicyLoop:
         self.algorithm = algorithm
         self.env = env
         self.n_envs, self.n_steps = n_envs, n_steps
-        self.is_jax = not isinstance(env, HostVecEnv)
+        self.is_jax = is_jax_env(env)
         self.action_space = env.action_space
         self._learn = jax.jit(self.learn)
         self._act = jax.jit(algorithm.act, static_argnames="deterministic")

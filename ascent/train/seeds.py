@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ascent.algos.registry import algorithm_class, make_config
+from ascent.envs import is_jax_env
 from ascent.envs import make as make_env
 from ascent.errors import EnvError
 from ascent.train.evaluate import Evaluator
@@ -45,8 +46,10 @@ def train_seeds(
     """Train `len(seeds)` independent agents at once and evaluate each."""
     config = make_config(algo, env_id, overrides, use_preset=use_preset)
     env = make_env(env_id, n_envs=config.n_envs)
-    if not hasattr(env, "reset") or not hasattr(env, "step") or hasattr(env, "close"):
-        raise EnvError(f"train_seeds needs a JAX environment (gymnax/... or ascent/...), not {env_id}")
+    if not is_jax_env(env):
+        raise EnvError(
+            f"train_seeds needs a JAX environment (gymnax/... or ascent/...), not {env_id}"
+        )
     algorithm = algorithm_class(algo)(config, env.observation_space, env.action_space)
     loop = OnPolicyLoop(algorithm, env, config.n_envs, config.n_steps)
     seed_array = jnp.asarray(seeds, jnp.uint32)
