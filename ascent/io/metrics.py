@@ -194,3 +194,27 @@ def read_metrics(path: PathLike) -> dict[str, np.ndarray]:
                     f"{cell!r} is not a number — the file is damaged"
                 ) from None
     return {name: table[:, j].copy() for j, name in enumerate(header)}
+
+
+def drop_rows_after(path: PathLike, step: int) -> int:
+    """Remove the rows of `metrics.csv` logged after `step` (a resumed run logs them again
+    from its checkpoint); returns how many were dropped. Rewritten atomically."""
+    csv_path = _metrics_path(path)
+    if not csv_path.is_file():
+        return 0
+    lines = csv_path.read_text().splitlines(keepends=True)
+    if not lines:
+        return 0
+    kept = [lines[0]]
+    for line in lines[1:]:
+        first = line.split(",", 1)[0].strip()
+        try:
+            logged_at = int(float(first))
+        except ValueError:  # a row cut off by a crash
+            continue
+        if logged_at <= step:
+            kept.append(line)
+    dropped = len(lines) - len(kept)
+    if dropped:
+        write_bytes_atomic(csv_path, "".join(kept).encode())
+    return dropped

@@ -33,6 +33,7 @@ from ascent.io import (
     save_checkpoint,
     write_json,
 )
+from ascent.io.metrics import drop_rows_after
 from ascent.train.evaluate import EvalResult, Evaluator
 from ascent.train.onpolicy import LoopState, OnPolicyLoop
 
@@ -314,8 +315,9 @@ def resume(run_dir: str | Path) -> Agent:
         agent = Agent(config["algo"], config["env_id"], agent_config, int(config["seed"]))
         agent.log_every = int(config.get("log_every", agent.log_every))
         agent.checkpoint_every = int(config.get("checkpoint_every", agent.checkpoint_every))
-        agent.run_dir = run_dir
-        return agent
-    agent = Agent.load(latest)
+    else:
+        agent = Agent.load(latest)
     agent.run_dir = run_dir
+    # rows logged after the checkpoint will be logged again by the resumed run
+    drop_rows_after(run_dir, agent.env_steps)
     return agent

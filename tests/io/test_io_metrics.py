@@ -102,3 +102,14 @@ def test_bad_input_is_reported(tmp_path: Path) -> None:
     bad.write_text("time,x\n1,2\n")
     with pytest.raises(AscentError, match="'step' column"):
         read_metrics(bad)
+
+
+def test_drop_rows_after_keeps_rows_up_to_the_step(tmp_path: Path) -> None:
+    from ascent.io.metrics import drop_rows_after
+
+    with MetricsLogger(tmp_path, tensorboard=False) as log:
+        for step in (100, 200, 300, 400):
+            log.log(step, {"loss": step / 100})
+    assert drop_rows_after(tmp_path, 250) == 2
+    assert read_metrics(tmp_path)["step"].tolist() == [100, 200]
+    assert drop_rows_after(tmp_path, 250) == 0

@@ -47,11 +47,16 @@ def ascent_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[
     )
 
 
+def _rows(run_dir: Path) -> int:
+    path = run_dir / "metrics.csv"
+    return len(path.read_text().splitlines()) - 1 if path.is_file() else 0
+
+
 def test_killed_run_resumes_bit_for_bit(tmp_path: Path) -> None:
     cut, whole = tmp_path / "cut", tmp_path / "whole"
     process = subprocess.Popen(
         [sys.executable, "-m", "ascent.cli", *TRAIN, "--run-dir", str(cut),
-         "--checkpoint-every", "16"],
+         "--checkpoint-every", "64"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         env=cli_env(),
@@ -59,7 +64,9 @@ def test_killed_run_resumes_bit_for_bit(tmp_path: Path) -> None:
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 240
-        while not list((cut / "checkpoints").glob("step_*")):
+        # kill once a checkpoint exists (after 4 chunks of 16 updates) and the log has moved
+        # on past it (6 rows), so the resumed run must also drop the rows it repeats
+        while not list((cut / "checkpoints").glob("step_*")) or _rows(cut) < 6:
             assert process.poll() is None, process.stderr.read().decode()  # type: ignore[union-attr]
             assert time.monotonic() < deadline, "no checkpoint was written"
             time.sleep(0.005)
@@ -86,6 +93,9 @@ def test_killed_run_resumes_bit_for_bit(tmp_path: Path) -> None:
     different = [key for key in a if not np.array_equal(a[key], b[key])]
     assert not different, f"differ after resuming: {different}"
     assert any(".params" in key for key in a)
+    # the resumed run's log has each step once, as the uninterrupted one does
+    steps_cut = read_metrics(cut)["step"].tolist()
+    assert steps_cut == read_metrics(whole)["step"].tolist()
 
 
 CHAIN = {"hidden": (16,), "n_envs": 4, "n_steps": 16, "minibatch_size": 32, "n_epochs": 2}
