@@ -6,6 +6,7 @@ from pathlib import Path
 
 import jax
 import numpy as np
+import pytest
 
 import ascent
 from ascent.train.evaluate import EvalResult
@@ -66,3 +67,13 @@ def test_learn_continues_where_it_stopped() -> None:
     assert twice.updates == 4
     for x, y in zip(jax.tree.leaves(once.state), jax.tree.leaves(twice.state), strict=True):
         assert np.array_equal(x, y)
+
+
+def test_an_algorithm_rejects_spaces_it_cannot_handle_in_one_line() -> None:
+    from ascent.errors import EnvError
+
+    # FrozenLake's observations are Discrete(16): no on-policy network here takes them yet
+    with pytest.raises(EnvError) as info:
+        ascent.make("ppo", env="FrozenLake-v1")
+    message = str(info.value)
+    assert "ppo" in message and "Discrete(16)" in message and "\n" not in message

@@ -57,7 +57,11 @@ class Agent:
         self.config = config
         self.seed = seed
         self.env = make_env(env_id, n_envs=config.n_envs, seed=seed)
-        self.algorithm = cls(config, self.env.observation_space, self.env.action_space)
+        try:
+            self.algorithm = cls(config, self.env.observation_space, self.env.action_space)
+        except Exception:
+            self.close()  # an algorithm that rejects the spaces leaves no environment open
+            raise
         self.loop = OnPolicyLoop(self.algorithm, self.env, config.n_envs, config.n_steps)
         self.evaluator = Evaluator(self.algorithm, self.env)
         self.state: LoopState = self.loop.init(seed)
