@@ -1,8 +1,8 @@
 """I/O: the only layer that writes files. It knows no algorithm.
 
 Checkpoints (any pytree, safetensors + JSON), metric logs (CSV + TensorBoard), the progress
-display, learning-curve plots, run folders and JAX's persistent compilation cache
-(`compile_cache`).
+display, learning-curve and bias–variance plots, run folders and JAX's persistent
+compilation cache (`compile_cache`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from ascent.io.checkpoint import (
 )
 from ascent.io.compile_cache import enable_compile_cache
 from ascent.io.metrics import MetricsLogger, read_metrics
-from ascent.io.plots import plot_curve, plot_runs
+from ascent.io.plots import plot_bias_variance, plot_curve, plot_runs
 from ascent.io.progress import TrainingProgress, print_table
 from ascent.io.run_dir import new_run_dir, read_json, write_json
 
@@ -29,6 +29,7 @@ __all__ = [
     "latest_checkpoint",
     "load_checkpoint",
     "new_run_dir",
+    "plot_bias_variance",
     "plot_curve",
     "plot_runs",
     "print_table",

@@ -1,4 +1,5 @@
-"""Learning curves from run folders' metrics.csv, drawn to PNG (or any matplotlib format).
+"""Learning curves from run folders' metrics.csv, and bias–variance charts of estimators,
+drawn to PNG (or any matplotlib format).
 
 Figures are drawn on matplotlib's Agg canvas directly, without pyplot: no display is needed,
 and importing Ascent never switches the backend of a user's notebook or GUI session.
@@ -7,8 +8,9 @@ and importing Ascent never switches the backend of a user's notebook or GUI sess
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -85,3 +87,91 @@ def plot_curve(run_dir: PathLike, x: str = "env_steps", y: str = "episode_return
     """Write the learning curve of one run to `run_dir/curve.png`; returns that path."""
     run_dir = Path(run_dir)
     return plot_runs([run_dir], run_dir / CURVE_FILE, x=x, y=y, title=run_dir.name)
+
+
+def plot_bias_variance(
+    estimators: Sequence[Mapping[str, Any]],
+    sweep: Sequence[Mapping[str, Any]],
+    out: PathLike,
+    *,
+    sweep_label: str = "λ",
+    title: str | None = None,
+) -> Path:
+    """Bias and variance of gradient estimators, drawn in three panels and saved to `out`.
+
+    estimators: rows with "label", "group" (e.g. a weighting; one bar colour per
+    group), "bias", "bias_se" and "variance". Left panel: variance per estimator; middle:
+    bias per estimator as a bar with its standard error as a black tick (a bar that ends
+    near its tick is what an unbiased estimator shows). Both on log scales.
+    sweep: rows with "x", "series", "bias", "bias_se", "variance"; right panel: bias
+    (solid, with standard-error band) and variance (dashed, right axis) against x
+    (labelled `sweep_label`), one colour per series. Returns `out`.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    if not estimators:
+        raise AscentError("no estimators to plot — pass at least one row")
+    labels = list(dict.fromkeys(str(row["label"]) for row in estimators))
+    groups = list(dict.fromkeys(str(row["group"]) for row in estimators))
+    height = 0.8 / len(groups)
+    colours = [f"C{i}" for i in range(10)]
+
+    fig = Figure(figsize=(15.0, 0.32 * len(labels) * len(groups) + 2.0), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax_var, ax_bias, ax_sweep = fig.subplots(1, 3, width_ratios=(1, 1, 1.2))
+    for g, group in enumerate(groups):
+        rows = {str(r["label"]): r for r in estimators if str(r["group"]) == group}
+        ys = [i + (g - (len(groups) - 1) / 2) * height for i in range(len(labels))]
+        present = [(y, rows[name]) for y, name in zip(ys, labels, strict=True) if name in rows]
+        y_at = [y for y, _ in present]
+        colour = colours[g % len(colours)]
+        ax_var.barh(y_at, [r["variance"] for _, r in present], height, color=colour, label=group)
+        ax_bias.barh(y_at, [r["bias"] for _, r in present], height, color=colour, label=group)
+        ax_bias.scatter(
+            [r["bias_se"] for _, r in present], y_at, marker="|", s=120, color="black", zorder=3
+        )
+    ax_bias.scatter([], [], marker="|", s=120, color="black", label="standard error")
+    for ax, name in ((ax_var, "total variance per sample"), (ax_bias, "relative bias")):
+        ax.set_xscale("log")
+        ax.set_yticks(range(len(labels)), labels)
+        ax.set_ylim(len(labels) - 0.5, -0.5)  # first row on top
+        ax.set_xlabel(f"{name} (log scale)")
+        ax.grid(True, axis="x", alpha=0.3)
+        ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=3, fontsize="small")
+    ax_bias.set_yticklabels([])
+
+    ax_right = ax_sweep.twinx()
+    for k, series in enumerate(dict.fromkeys(str(row["series"]) for row in sweep)):
+        rows = sorted((r for r in sweep if str(r["series"]) == series), key=lambda r: r["x"])
+        xs = np.array([r["x"] for r in rows], float)
+        bias = np.array([r["bias"] for r in rows], float)
+        se = np.array([r["bias_se"] for r in rows], float)
+        colour = colours[k % len(colours)]
+        ax_sweep.plot(xs, bias, "o-", color=colour, label=f"bias, {series}")
+        ax_sweep.fill_between(xs, np.maximum(bias - se, 0), bias + se, color=colour, alpha=0.15)
+        ax_right.plot(
+            xs, [r["variance"] for r in rows], "s--", color=colour, label=f"variance, {series}"
+        )
+    ax_sweep.set_xlabel(sweep_label)
+    ax_sweep.set_ylabel("relative bias (solid)")
+    ax_right.set_ylabel("total variance per sample (dashed)")
+    ax_sweep.set_ylim(bottom=0)
+    ax_sweep.grid(True, alpha=0.3)
+    handles = ax_sweep.get_legend_handles_labels()
+    more = ax_right.get_legend_handles_labels()
+    if handles[0] or more[0]:
+        ax_sweep.legend(
+            handles[0] + more[0],
+            handles[1] + more[1],
+            loc="lower left",
+            bbox_to_anchor=(0.0, 1.0),
+            ncol=2,
+            fontsize="small",
+        )
+    if title is not None:
+        fig.suptitle(title)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=100)
+    return out

@@ -10,7 +10,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from ascent.errors import AscentError
-from ascent.io import MetricsLogger, plot_curve, plot_runs
+from ascent.io import MetricsLogger, plot_bias_variance, plot_curve, plot_runs
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -76,3 +76,31 @@ def test_missing_metrics_or_columns_are_clear_errors(tmp_path: Path) -> None:
     with pytest.raises(AscentError, match="no runs"):
         plot_runs([], tmp_path / "x.png")
     assert not (tmp_path / "x.png").exists()
+
+
+def test_plot_bias_variance_draws_bars_per_group_and_the_sweep(
+    tmp_path: Path, figures: list[Figure]
+) -> None:
+    estimators = [
+        {"label": name, "group": group, "bias": bias, "bias_se": 0.01, "variance": var}
+        for group, scale in (("a", 1.0), ("b", 3.0))
+        for name, bias, var in (("x", 0.02, 5.0), ("y", 0.5, 1.0))
+        for bias, var in [(bias * scale, var * scale)]
+    ]
+    sweep = [
+        {"x": lam, "series": s, "bias": b, "bias_se": 0.01, "variance": 1 + lam}
+        for s, b in (("exact", 0.0), ("noisy", 0.3))
+        for lam in (1.0, 0.0, 0.5)  # any order: each series is drawn sorted by x
+    ]
+    out = plot_bias_variance(estimators, sweep, tmp_path / "bv.png", title="t")
+    assert out.read_bytes()[:8] == PNG_SIGNATURE
+    ax_var, ax_bias, ax_sweep, ax_right = figures[0].axes
+    assert [t.get_text() for t in ax_var.get_yticklabels()] == ["x", "y"]
+    widths = sorted(round(p.get_width(), 6) for p in ax_var.patches)
+    assert widths == [1.0, 3.0, 5.0, 15.0]
+    assert sorted(round(p.get_width(), 6) for p in ax_bias.patches) == [0.02, 0.06, 0.5, 1.5]
+    xs, ys = ax_sweep.get_lines()[1].get_data()
+    assert list(xs) == [0.0, 0.5, 1.0] and list(ys) == [0.3, 0.3, 0.3]
+    assert list(ax_right.get_lines()[0].get_data()[1]) == [1.0, 1.5, 2.0]
+    with pytest.raises(AscentError, match="no estimators"):
+        plot_bias_variance([], sweep, tmp_path / "none.png")
