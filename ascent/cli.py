@@ -1,4 +1,4 @@
-"""The `ascent` command: train, eval, plot, list. Thin: parse, call, print.
+"""The `ascent` command: train, eval, plot, list, theory. Thin: parse, call, print.
 
 Bad input (config, environment, checkpoint) is an `ascent.errors.AscentError`: the
 message is printed as one line without a traceback and the exit status is 2.
@@ -12,7 +12,7 @@ import sys
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import tyro
 
@@ -90,6 +90,35 @@ class Plot:
 @dataclass
 class List:
     """List algorithms, presets and environments."""
+
+
+@dataclass
+class Theory:
+    """Exact theory on small MDPs. `ascent theory pg`: policy-gradient estimators against the
+    exact gradient (bias, variance, cosine) and a bias-variance plot."""
+
+    kind: Annotated[Literal["pg"], tyro.conf.Positional]
+    """What to check: pg, the policy gradient theorem and its Monte-Carlo estimators."""
+    mdp: Literal["random", "chain", "grid"] = "random"
+    """A random MDP, a corridor (chain) or a small gridworld (grid)."""
+    states: int | None = None
+    """Number of states (random: 5, chain: 5, grid: 9; the grid needs a square)."""
+    actions: int | None = None
+    """Number of actions of the random MDP (3); the chain has 2, the grid 4."""
+    samples: int = 50_000
+    """Episodes sampled; every estimator is computed on the same ones."""
+    seed: int = 0
+    """Seed of the random MDP, the policy's logits, the critic's error and the sampling."""
+    gamma: float = 0.9
+    """Discount factor."""
+    horizon: int | None = None
+    """Steps per episode (default: long enough that the cut-off part is below 1e-10)."""
+    json: bool = False
+    """Print the result as JSON."""
+    output: Annotated[Path, tyro.conf.arg(aliases=["-o"])] = Path("theory_pg.png")
+    """Image file for the bias-variance plot."""
+    threads: int = 1
+    """CPU threads for XLA."""
 
 
 def _parse_sets(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -196,11 +225,95 @@ def list_all(_: List) -> int:
     return 0
 
 
+def theory(args: Theory) -> int:
+    from ascent.io import plot_bias_variance, print_table
+    from ascent.theory import PGLabConfig, run_pg_lab
+
+    config = PGLabConfig(
+        mdp=args.mdp,
+        n_states=args.states,
+        n_actions=args.actions,
+        gamma=args.gamma,
+        samples=args.samples,
+        horizon=args.horizon,
+        seed=args.seed,
+    )
+    report = run_pg_lab(config)
+    out = plot_bias_variance(
+        [
+            {
+                "label": row["estimator"],
+                "group": r"$\omega_t = \gamma^t$" if row["discount"] else r"$\omega_t = 1$",
+                "bias": row["rel_bias"],
+                "bias_se": row["rel_bias_se"],
+                "variance": row["variance"],
+            }
+            for row in report.rows
+        ],
+        [
+            {
+                "x": row["gae_lambda"],
+                "series": f"{row['critic']} critic",
+                "bias": row["rel_bias"],
+                "bias_se": row["rel_bias_se"],
+                "variance": row["variance"],
+            }
+            for row in report.sweep
+        ],
+        args.output,
+        sweep_label=r"GAE $\lambda$ ($\omega_t = \gamma^t$)",
+        title=f"policy-gradient estimators on {report.mdp}, {report.samples:,} episodes",
+    )
+    if args.json:
+        print(json.dumps(report.to_dict()))
+        print(f"wrote {out}", file=sys.stderr)
+        return 0
+    print(
+        f"{report.mdp}: γ = {report.gamma:g}, horizon {report.horizon}, "
+        f"{report.samples:,} episodes, J(θ) = {report.objective:.4f}, "
+        f"|∇J| = {report.gradient_norm:.4f} (θ random, seed {args.seed})"
+    )
+
+    def bias(row: dict) -> str:
+        return f"{row['rel_bias']:.3f} ± {row['rel_bias_se']:.3f}"
+
+    print_table(
+        "ĝ = Σ_t ω_t Ψ_t ∇log π(a_t|s_t) against the exact ∇J",
+        [
+            {
+                "Ψ_t": row["estimator"],
+                "ω_t": "γ^t" if row["discount"] else "1",
+                "unbiased": "yes" if row["unbiased"] else "no",
+                "rel. bias ± s.e.": bias(row),
+                "variance": f"{row['variance']:.4g}",
+                "cosine": f"{row['cosine']:.4f}",
+            }
+            for row in report.rows
+        ],
+    )
+    print_table(
+        f"GAE(λ), ω_t = γ^t; noisy critic: V + {report.critic_error:g}·mean|V|·N(0, 1)",
+        [
+            {
+                "λ": f"{row['gae_lambda']:g}",
+                "critic": row["critic"],
+                "rel. bias ± s.e.": bias(row),
+                "variance": f"{row['variance']:.4g}",
+                "cosine": f"{row['cosine']:.4f}",
+            }
+            for row in report.sweep
+        ],
+    )
+    print(f"wrote {out} ({report.seconds:.1f} s)")
+    return 0
+
+
 COMMANDS = {
     "train": (Train, train),
     "eval": (Eval, evaluate),
     "plot": (Plot, plot),
     "list": (List, list_all),
+    "theory": (Theory, theory),
 }
 
 
