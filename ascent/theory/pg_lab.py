@@ -43,7 +43,7 @@ class PGLabConfig:
     """Actions of the random MDP (3 by default); the chain has 2, the grid 4."""
     gamma: float = 0.9
     """Discount factor γ."""
-    samples: int = 20_000
+    samples: int = 50_000
     """Episodes sampled, shared by all estimators (rounded up to a multiple of `batch`)."""
     horizon: int | None = None
     """Steps per episode window (default: the first H with (γ·c)^H ≤ 1e-10)."""
