@@ -21,6 +21,7 @@ from ascent.algos.base import (
     ScheduleLike,
     _in_unit_interval,
     _nonnegative,
+    actor_critic_net,
     check_on_policy_spaces,
     make_optimizer,
     sample_action,
@@ -31,7 +32,7 @@ from ascent.buffers import Rollout
 from ascent.core.losses import masked_mean, policy_gradient_loss, value_loss
 from ascent.core.returns import gae
 from ascent.errors import ConfigError
-from ascent.nn import ActorCriticNet, action_head_size
+from ascent.nn import ActorCriticNet
 
 
 @dataclass(frozen=True)
@@ -83,17 +84,7 @@ class A2C:
         check_on_policy_spaces(self.name, observation_space, action_space)
         self.config = config
         self.obs_shape = tuple(observation_space.shape)
-        discrete, n_out = action_head_size(action_space)
-        self.net = ActorCriticNet(
-            discrete=discrete,
-            n_out=n_out,
-            obs_ndim=len(self.obs_shape),
-            hidden=config.hidden,
-            activation=config.activation,
-            shared_trunk=config.shared_trunk,
-            state_dependent_std=config.state_dependent_std,
-            log_std_init=config.log_std_init,
-        )
+        self.net = actor_critic_net(config, observation_space, action_space)
         self.optimizer = make_optimizer(
             config.max_grad_norm, config.optimizer, eps=config.opt_eps, rms_decay=config.rms_decay
         )

@@ -18,7 +18,6 @@ from typing import Any, NamedTuple
 import gymnasium as gym
 import jax
 import jax.numpy as jnp
-import optax
 
 from ascent.algos.base import (
     OnPolicyConfig,
@@ -26,15 +25,16 @@ from ascent.algos.base import (
     _positive_schedule,
     check_on_policy_spaces,
     make_optimizer,
+    policy_net,
     sample_action,
     schedule_fn,
-    set_lr,
+    step_actor_and_critic,
 )
 from ascent.buffers import Rollout
 from ascent.core.losses import masked_mean, policy_gradient_loss, value_loss
 from ascent.core.returns import td_errors
 from ascent.errors import ConfigError
-from ascent.nn import PolicyNet, QNet, ValueNet, action_head_size
+from ascent.nn import QNet, ValueNet, action_head_size
 
 
 @dataclass(frozen=True)
@@ -80,15 +80,7 @@ class ActorCritic:
         self.action_space = action_space
         discrete, n_out = action_head_size(action_space)
         ndim = len(self.obs_shape)
-        self.actor = PolicyNet(
-            discrete,
-            n_out,
-            ndim,
-            config.hidden,
-            config.activation,
-            config.state_dependent_std,
-            config.log_std_init,
-        )
+        self.actor = policy_net(config, observation_space, action_space)
         if config.critic == "v":
             self.critic = ValueNet(ndim, config.hidden, config.activation)
         else:
@@ -156,11 +148,10 @@ class ActorCritic:
             return loss, {**stats, **v_stats}
 
         (loss, stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
-        params, opt_state = {}, {}
-        for part in ("actor", "critic"):
-            opt = set_lr(state.opt_state[part], self.lr[part](state.updates))
-            step, opt_state[part] = self.optimizer.update(grads[part], opt, state.params[part])
-            params[part] = optax.apply_updates(state.params[part], step)
+        lrs = {part: lr(state.updates) for part, lr in self.lr.items()}
+        params, opt_state = step_actor_and_critic(
+            self.optimizer, state.params, state.opt_state, grads, lrs
+        )
         metrics = {
             "loss": loss,
             **stats,

@@ -21,7 +21,7 @@ from ascent.buffers import Rollout
 from ascent.core.schedules import Schedule, as_schedule
 from ascent.envs.spaces import check_space
 from ascent.errors import ConfigError
-from ascent.nn import ACTIVATIONS
+from ascent.nn import ACTIVATIONS, ActorCriticNet, PolicyNet, action_head_size
 
 ScheduleLike = Union[float, str, Schedule]  # noqa: UP007  (a runtime alias, read by the parser)
 """A coefficient that may change over training: a number, or a schedule such as
@@ -309,3 +309,53 @@ def sample_action(dist: Any, key: jax.Array, deterministic: bool) -> tuple[jax.A
 
 def metrics_of(**values: Any) -> dict[str, jax.Array]:
     return {k: jnp.asarray(v, jnp.float32) for k, v in values.items()}
+
+
+def actor_critic_net(
+    config: OnPolicyConfig, observation_space: gym.Space, action_space: gym.Space
+) -> ActorCriticNet:
+    """The policy + V network of a config's network fields (shared trunk if it asks)."""
+    discrete, n_out = action_head_size(action_space)
+    return ActorCriticNet(
+        discrete=discrete,
+        n_out=n_out,
+        obs_ndim=len(observation_space.shape),
+        hidden=config.hidden,
+        activation=config.activation,
+        shared_trunk=getattr(config, "shared_trunk", False),
+        state_dependent_std=config.state_dependent_std,
+        log_std_init=config.log_std_init,
+    )
+
+
+def policy_net(
+    config: OnPolicyConfig, observation_space: gym.Space, action_space: gym.Space
+) -> PolicyNet:
+    """The policy network alone, for algorithms whose critic is a separate network."""
+    discrete, n_out = action_head_size(action_space)
+    return PolicyNet(
+        discrete=discrete,
+        n_out=n_out,
+        obs_ndim=len(observation_space.shape),
+        hidden=config.hidden,
+        activation=config.activation,
+        state_dependent_std=config.state_dependent_std,
+        log_std_init=config.log_std_init,
+    )
+
+
+def step_actor_and_critic(
+    optimizer: optax.GradientTransformation,
+    params: dict,
+    opt_state: dict,
+    grads: dict,
+    lrs: dict[str, jax.Array],
+) -> tuple[dict, dict]:
+    """One optimiser step for each of the "actor" and "critic" parameter trees, each at
+    its own learning rate; returns (params, opt_state)."""
+    new_params, new_opt_state = {}, {}
+    for part in ("actor", "critic"):
+        state = set_lr(opt_state[part], lrs[part])
+        step, new_opt_state[part] = optimizer.update(grads[part], state, params[part])
+        new_params[part] = optax.apply_updates(params[part], step)
+    return new_params, new_opt_state

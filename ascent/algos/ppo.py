@@ -23,6 +23,7 @@ from ascent.algos.base import (
     _nonnegative,
     _positive,
     _positive_schedule,
+    actor_critic_net,
     check_on_policy_spaces,
     flatten_time,
     make_optimizer,
@@ -34,7 +35,7 @@ from ascent.buffers import Rollout
 from ascent.core.losses import clipped_surrogate_loss, masked_mean, value_loss
 from ascent.core.returns import gae
 from ascent.errors import ConfigError
-from ascent.nn import ActorCriticNet, action_head_size
+from ascent.nn import ActorCriticNet
 
 
 @dataclass(frozen=True)
@@ -87,17 +88,7 @@ class PPO:
         check_on_policy_spaces(self.name, observation_space, action_space)
         self.config = config
         self.obs_shape = tuple(observation_space.shape)
-        discrete, n_out = action_head_size(action_space)
-        self.net = ActorCriticNet(
-            discrete=discrete,
-            n_out=n_out,
-            obs_ndim=len(self.obs_shape),
-            hidden=config.hidden,
-            activation=config.activation,
-            shared_trunk=config.shared_trunk,
-            state_dependent_std=config.state_dependent_std,
-            log_std_init=config.log_std_init,
-        )
+        self.net = actor_critic_net(config, observation_space, action_space)
         self.optimizer = make_optimizer(config.max_grad_norm)
         total = config.total_updates
         self.lr = schedule_fn(config.lr, total)

@@ -16,7 +16,6 @@ from typing import Any, NamedTuple
 import gymnasium as gym
 import jax
 import jax.numpy as jnp
-import optax
 
 from ascent.algos.base import (
     OnPolicyConfig,
@@ -25,15 +24,16 @@ from ascent.algos.base import (
     _positive_schedule,
     check_on_policy_spaces,
     make_optimizer,
+    policy_net,
     sample_action,
     schedule_fn,
-    set_lr,
+    step_actor_and_critic,
 )
 from ascent.buffers import Rollout
 from ascent.core.losses import masked_mean, policy_gradient_loss, value_loss
 from ascent.core.returns import discounted_returns, ends_within
 from ascent.errors import ConfigError
-from ascent.nn import PolicyNet, ValueNet, action_head_size
+from ascent.nn import ValueNet
 
 BASELINES = ("none", "mean", "learned")
 
@@ -86,18 +86,8 @@ class Reinforce:
         check_on_policy_spaces(self.name, observation_space, action_space)
         self.config = config
         self.obs_shape = tuple(observation_space.shape)
-        discrete, n_out = action_head_size(action_space)
-        ndim = len(self.obs_shape)
-        self.actor = PolicyNet(
-            discrete,
-            n_out,
-            ndim,
-            config.hidden,
-            config.activation,
-            config.state_dependent_std,
-            config.log_std_init,
-        )
-        self.critic = ValueNet(ndim, config.hidden, config.activation)
+        self.actor = policy_net(config, observation_space, action_space)
+        self.critic = ValueNet(len(self.obs_shape), config.hidden, config.activation)
         self.optimizer = make_optimizer(config.max_grad_norm)
         total = config.total_updates
         self.lr = {
@@ -165,11 +155,10 @@ class Reinforce:
             return loss, stats
 
         (loss, stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
-        params, opt_state = {}, {}
-        for part in ("actor", "critic"):
-            opt = set_lr(state.opt_state[part], self.lr[part](state.updates))
-            step, opt_state[part] = self.optimizer.update(grads[part], opt, state.params[part])
-            params[part] = optax.apply_updates(state.params[part], step)
+        lrs = {part: lr(state.updates) for part, lr in self.lr.items()}
+        params, opt_state = step_actor_and_critic(
+            self.optimizer, state.params, state.opt_state, grads, lrs
+        )
         metrics = {
             "loss": loss,
             **stats,
