@@ -18,11 +18,11 @@ CHAIN = {"hidden": (16,), "n_envs": 4, "n_steps": 16, "minibatch_size": 32, "n_e
 def test_make_learn_evaluate_save_load_act(tmp_path: Path) -> None:
     agent = ascent.make("ppo", env="ascent/Chain-v0", seed=3, total_steps=2048, **CHAIN)
     assert isinstance(agent, ascent.Agent)
-    assert agent.env_steps == 0 and agent.updates == 0
+    assert agent.env_steps == 0 and agent.iterations == 0
     before = agent.state.algo.params
 
     assert agent.learn(total_steps=4 * 64, progress=False) is agent
-    assert agent.env_steps == 4 * 64 and agent.updates == 4
+    assert agent.env_steps == 4 * 64 and agent.iterations == 4
     assert any(
         not np.array_equal(a, b)
         for a, b in zip(
@@ -40,7 +40,7 @@ def test_make_learn_evaluate_save_load_act(tmp_path: Path) -> None:
     loaded = ascent.load(path)
     assert (loaded.algo_name, loaded.env_id, loaded.seed) == ("ppo", "ascent/Chain-v0", 3)
     assert loaded.config == agent.config
-    assert loaded.env_steps == agent.env_steps and loaded.updates == agent.updates
+    assert loaded.env_steps == agent.env_steps and loaded.iterations == agent.iterations
     for x, y in zip(jax.tree.leaves(agent.state), jax.tree.leaves(loaded.state), strict=True):
         assert x.dtype == y.dtype and np.array_equal(x, y)
 
@@ -64,7 +64,7 @@ def test_learn_continues_where_it_stopped() -> None:
     once.learn(total_steps=4 * 64, progress=False)
     twice = ascent.make("ppo", env="ascent/Chain-v0", seed=3, total_steps=2048, **CHAIN)
     twice.learn(total_steps=2 * 64, progress=False).learn(total_steps=4 * 64, progress=False)
-    assert twice.updates == 4
+    assert twice.iterations == 4
     for x, y in zip(jax.tree.leaves(once.state), jax.tree.leaves(twice.state), strict=True):
         assert np.array_equal(x, y)
 

@@ -69,6 +69,12 @@ class OnPolicyConfig:
     """Box actions: a state-dependent log-std output instead of a free parameter."""
     log_std_init: float = 0.0
     """Box actions: the initial log standard deviation of the Gaussian policy."""
+    normalize_obs: bool = False
+    """Normalise observations by running mean and variance (saved with the state)."""
+    normalize_reward: bool = False
+    """Scale rewards by the running std of the discounted return (saved with the state)."""
+    clip_obs: float = 10.0
+    """Clip normalised observations to [−clip_obs, clip_obs]."""
 
     @property
     def batch_size(self) -> int:
@@ -90,6 +96,7 @@ class OnPolicyConfig:
             raise ConfigError(
                 f"max_grad_norm must be > 0 (inf disables clipping), got {self.max_grad_norm}"
             )
+        _positive(self, "clip_obs")
         if not self.hidden or any(w <= 0 for w in self.hidden):
             raise ConfigError(
                 f"hidden must be positive layer widths, e.g. 64,64; got {self.hidden}"

@@ -1,6 +1,6 @@
 """An agent: an algorithm, its environment, its training state and its run folder.
 
-`Agent.learn` drives the on-policy loop in chunks of updates; between chunks the
+`Agent.learn` drives the algorithm's loop in chunks of iterations; between chunks the
 host logs metrics, moves the progress bar, checks that everything stayed finite
 and writes checkpoints. `Agent.save` / `Agent.load` use the checkpoint format of
 `ascent.io.checkpoint`, so a saved agent and a run's checkpoint are the same thing.
@@ -34,8 +34,9 @@ from ascent.io import (
     write_json,
 )
 from ascent.io.metrics import drop_rows_after
+from ascent.train import make_loop
 from ascent.train.evaluate import EvalResult, Evaluator
-from ascent.train.onpolicy import LoopState, OnPolicyLoop
+from ascent.train.loop import LoopState
 
 EVAL_SEED_OFFSET = 1_000_003  # evaluation environments never share seeds with training ones
 KEEP_CHECKPOINTS = 3
@@ -62,20 +63,19 @@ class Agent:
         except Exception:
             self.close()  # an algorithm that rejects the spaces leaves no environment open
             raise
-        self.loop = OnPolicyLoop(self.algorithm, self.env, config.n_envs, config.n_steps)
-        self.evaluator = Evaluator(self.algorithm, self.env)
+        self.loop = make_loop(self.algorithm, self.env)
+        self.evaluator = Evaluator(self.loop)
         self.state: LoopState = self.loop.init(seed)
         self.run_dir: Path | None = None
         self.last_checkpoint: Path | None = None
         self._host_obs: np.ndarray | None = None
-        self._act = jax.jit(self.algorithm.act, static_argnames="deterministic")
+        self._policy = jax.jit(self.loop.policy, static_argnames="deterministic")
         self._act_key = jax.random.PRNGKey(seed + EVAL_SEED_OFFSET)
-        # updates per compiled chunk (one metrics row each) and between checkpoints;
+        # iterations per compiled chunk (one metrics row each) and between checkpoints;
         # saved with the state so a resumed run cuts its chunks where the original did
-        self.log_every = max(1, config.total_updates // 100)
-        self.checkpoint_every = self.log_every * max(
-            1, config.total_updates // (10 * self.log_every)
-        )
+        iterations = self.iterations_for(config.total_steps)
+        self.log_every = max(1, iterations // 100)
+        self.checkpoint_every = self.log_every * max(1, iterations // (10 * self.log_every))
 
     # --- counters -----------------------------------------------------------------
 
@@ -84,8 +84,12 @@ class Agent:
         return int(self.state.env_steps)
 
     @property
-    def updates(self) -> int:
-        return int(self.state.algo.updates)
+    def iterations(self) -> int:
+        """Completed collect → learn iterations."""
+        return int(self.state.iteration)
+
+    def iterations_for(self, total_steps: int) -> int:
+        return max(1, math.ceil(total_steps / self.loop.steps_per_iteration))
 
     @property
     def is_jax_door(self) -> bool:
@@ -98,7 +102,7 @@ class Agent:
             "seed": self.seed,
             "config": config_to_dict(self.config),
             "env_steps": self.env_steps,
-            "updates": self.updates,
+            "iterations": self.iterations,
             "door": "jax" if self.is_jax_door else "host",
             "log_every": self.log_every,
             "checkpoint_every": self.checkpoint_every,
@@ -118,13 +122,13 @@ class Agent:
         """Train until `total_steps` environment steps (default: the config's).
 
         With `run_dir` (or a run folder already attached), writes metrics.csv,
-        TensorBoard events and checkpoints there. Chunks of `log_every` updates run
+        TensorBoard events and checkpoints there. Chunks of `log_every` iterations run
         between host round trips; a checkpoint is written every `checkpoint_every`
-        updates (by default about ten per run). Both default to the agent's (a loaded
+        iterations (by default about ten per run). Both default to the agent's (a loaded
         agent's are those of the run it continues) and are kept for the next call.
         """
         total_steps = self.config.total_steps if total_steps is None else int(total_steps)
-        updates_total = math.ceil(total_steps / self.config.batch_size)
+        iterations_total = self.iterations_for(total_steps)
         # kept in the agent (and its checkpoints' meta) so a resumed run chunks the same way
         self.log_every = log_every = log_every or self.log_every
         self.checkpoint_every = checkpoint_every = checkpoint_every or self.checkpoint_every
@@ -140,16 +144,19 @@ class Agent:
         try:
             with bar:
                 last_return = None
-                while self.updates < updates_total:
+                while self.iterations < iterations_total:
                     # chunk boundaries fall on multiples of log_every, resumed or not
-                    n = min(log_every - self.updates % log_every, updates_total - self.updates)
-                    start_updates, start_steps, t0 = (
-                        self.updates,
+                    n = min(
+                        log_every - self.iterations % log_every,
+                        iterations_total - self.iterations,
+                    )
+                    start_iteration, start_steps, t0 = (
+                        self.iterations,
                         self.env_steps,
                         time.perf_counter(),
                     )
                     state, metrics = self._run_chunk(n)
-                    self._check_finite(metrics, start_updates, start_steps)
+                    self._check_finite(metrics, start_iteration, start_steps)
                     self.state = state
                     row = _summarise(
                         metrics, self.env_steps - start_steps, time.perf_counter() - t0
@@ -158,10 +165,10 @@ class Agent:
                     if logger:
                         logger.log(
                             self.env_steps,
-                            {"env_steps": self.env_steps, "updates": self.updates, **row},
+                            {"env_steps": self.env_steps, "iterations": self.iterations, **row},
                         )
                     bar.update(self.env_steps, last_return)
-                    if self.run_dir and self.updates % checkpoint_every == 0:
+                    if self.run_dir and self.iterations % checkpoint_every == 0:
                         self.checkpoint()
         finally:
             if logger:
@@ -175,25 +182,25 @@ class Agent:
             return self.loop.run_jax_chunk(self.state, n)
         if self._host_obs is None:
             # a resumed host-door run starts fresh episodes, seeded by the update count
-            self._host_obs = self.env.reset(seed=self.seed + self.updates)
+            self._host_obs = self.env.reset(seed=self.seed + self.iterations)
         state, metrics, self._host_obs = self.loop.run_host_chunk(self.state, n, self._host_obs)
         return state, metrics
 
     def _check_finite(
-        self, metrics: dict[str, np.ndarray], start_updates: int, start_steps: int
+        self, metrics: dict[str, np.ndarray], start_iteration: int, start_steps: int
     ) -> None:
         for flag, quantity in FINITE_CHECKS.items():
             bad = np.flatnonzero(metrics[flag] < 0.5)
             if bad.size:
                 i = int(bad[0])
-                step = start_steps + (i + 1) * self.config.batch_size
+                step = start_steps + (i + 1) * self.loop.steps_per_iteration
                 kept = (
                     f"last good checkpoint: {self.last_checkpoint}"
                     if self.last_checkpoint
                     else "no checkpoint was written"
                 )
                 raise TrainingError(
-                    f"non-finite {quantity} at update {start_updates + i + 1} "
+                    f"non-finite {quantity} at iteration {start_iteration + i + 1} "
                     f"(environment step {step}); training stopped, {kept}"
                 )
 
@@ -256,7 +263,7 @@ class Agent:
     ) -> EvalResult:
         """Returns of `episodes` whole episodes on fresh environments."""
         seed = self.seed + EVAL_SEED_OFFSET if seed is None else seed
-        return self.evaluator(self.state.algo, episodes, seed, deterministic=deterministic)
+        return self.evaluator(self.state, episodes, seed, deterministic=deterministic)
 
     def act(
         self, obs: Any, state: Any = None, deterministic: bool = True
@@ -270,7 +277,9 @@ class Agent:
         single = obs.shape == tuple(self.env.observation_space.shape)
         batch = obs[None] if single else obs
         self._act_key, key = jax.random.split(self._act_key)
-        action, _ = self._act(self.state.algo, batch, key, deterministic=deterministic)
+        action, _ = self._policy(
+            self.state.algo, self.state.norm, batch, key, deterministic=deterministic
+        )
         action = clip_action(np.asarray(action), self.env.action_space)
         return (action[0] if single else action), state
 
@@ -280,7 +289,7 @@ class Agent:
 
 
 def _summarise(metrics: dict[str, np.ndarray], steps: int, seconds: float) -> dict[str, float]:
-    """One metrics row for a chunk: means over its updates, episode-weighted returns."""
+    """One metrics row for a chunk: means over its iterations, episode-weighted returns."""
     row = {
         k: float(np.mean(v)) for k, v in metrics.items() if not k.startswith(("finite_", "episode"))
     }

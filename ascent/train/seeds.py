@@ -17,8 +17,9 @@ from ascent.algos.registry import algorithm_class, make_config
 from ascent.envs import is_jax_env
 from ascent.envs import make as make_env
 from ascent.errors import EnvError
+from ascent.train import make_loop
 from ascent.train.evaluate import Evaluator
-from ascent.train.onpolicy import LoopState, OnPolicyLoop
+from ascent.train.loop import LoopState
 
 
 @dataclass
@@ -51,26 +52,26 @@ def train_seeds(
             f"train_seeds needs a JAX environment (gymnax/... or ascent/...), not {env_id}"
         )
     algorithm = algorithm_class(algo)(config, env.observation_space, env.action_space)
-    loop = OnPolicyLoop(algorithm, env, config.n_envs, config.n_steps)
+    loop = make_loop(algorithm, env)
     seed_array = jnp.asarray(seeds, jnp.uint32)
     states = jax.jit(jax.vmap(loop.init))(seed_array)
-    n_updates = config.total_updates
+    n_iterations = max(1, -(-config.total_steps // loop.steps_per_iteration))
 
     @jax.jit
     def run(states: LoopState) -> tuple[LoopState, dict]:
         def one(state: LoopState) -> tuple[LoopState, dict]:
-            return jax.lax.scan(lambda s, _: loop.iterate_jax(s), state, None, length=n_updates)
+            return jax.lax.scan(lambda s, _: loop.iterate_jax(s), state, None, length=n_iterations)
 
         return jax.vmap(one)(states)
 
     states, metrics = run(states)
-    evaluator = Evaluator(algorithm, env)
+    evaluator = Evaluator(loop)
     eval_keys = jax.vmap(jax.random.PRNGKey)(seed_array + 1_000_003)
-    returns, _ = jax.jit(jax.vmap(lambda s, k: evaluator._run_jax(s, k, eval_episodes, True)))(
-        states.algo, eval_keys
+    returns, _ = jax.jit(jax.vmap(lambda s, k: evaluator.run_jax(s, k, eval_episodes, True)))(
+        states, eval_keys
     )
     metrics = jax.device_get(metrics)
     with np.errstate(invalid="ignore", divide="ignore"):
         curve = metrics["episode_return_sum"] / metrics["episodes"]
-    steps = np.arange(1, n_updates + 1) * config.batch_size
+    steps = np.arange(1, n_iterations + 1) * loop.steps_per_iteration
     return SeedsResult(list(seeds), np.asarray(returns), steps, curve, states)

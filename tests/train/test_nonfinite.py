@@ -88,7 +88,7 @@ def test_nan_reward_stops_training_and_keeps_good_checkpoints(tmp_path: Path) ->
     message = str(info.value)
     assert "\n" not in message
     assert "non-finite reward" in message
-    assert f"update {BAD_UPDATE} " in message
+    assert f"iteration {BAD_UPDATE} " in message
     assert f"environment step {BAD_UPDATE * BATCH})" in message
 
     checkpoints = sorted((tmp_path / "checkpoints").glob("step_*"))
@@ -104,7 +104,7 @@ def test_nan_reward_stops_training_and_keeps_good_checkpoints(tmp_path: Path) ->
         assert floats and all(np.isfinite(x).all() for x in floats), checkpoint.name
 
     # the agent keeps its last good state, which a fresh load reproduces
-    assert agent.updates == 4
+    assert agent.iterations == 4
     loaded = ascent.load(checkpoints[-1])
     for x, y in zip(jax.tree.leaves(agent.state), jax.tree.leaves(loaded.state), strict=True):
         assert np.array_equal(x, y)

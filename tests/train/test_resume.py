@@ -105,10 +105,10 @@ def test_resume_keeps_the_chunking_of_the_original_run(tmp_path: Path) -> None:
     agent = ascent.make("ppo", env="ascent/Chain-v0", seed=3, total_steps=2048, **CHAIN)
     agent.learn(total_steps=6 * 64, run_dir=tmp_path, progress=False, log_every=3)
     again = resume(tmp_path)
-    assert again.updates == 6 and again.log_every == 3
+    assert again.iterations == 6 and again.log_every == 3
     again.learn(total_steps=12 * 64, progress=False)
-    updates = read_metrics(tmp_path)["updates"]
-    assert updates.tolist() == [3, 6, 9, 12]
+    iterations = read_metrics(tmp_path)["iterations"]
+    assert iterations.tolist() == [3, 6, 9, 12]
 
 
 def test_host_door_save_load_round_trip(tmp_path: Path) -> None:
@@ -116,13 +116,13 @@ def test_host_door_save_load_round_trip(tmp_path: Path) -> None:
                         minibatch_size=32, n_epochs=1)  # fmt: skip
     try:
         agent.learn(total_steps=64, progress=False)
-        assert agent.updates == 2 and not agent.is_jax_door
+        assert agent.iterations == 2 and not agent.is_jax_door
         agent.save(tmp_path / "saved")
     finally:
         agent.close()
     loaded = ascent.load(tmp_path / "saved")
     try:
-        assert loaded.updates == 2 and loaded.env_steps == 64 and loaded.config == agent.config
+        assert loaded.iterations == 2 and loaded.env_steps == 64 and loaded.config == agent.config
         saved_leaves = jax.tree.leaves(agent.state)
         loaded_leaves = jax.tree.leaves(loaded.state)
         assert len(saved_leaves) == len(loaded_leaves)
