@@ -1,9 +1,15 @@
-"""Proximal Policy Optimization with the clipped surrogate (Schulman et al. 2017).
+"""Proximal Policy Optimization (Schulman et al. 2017), both objectives.
 
 One update: values of the rollout's observations and true next observations with
 the rollout's parameters → GAE(λ) advantages and returns (Schulman et al. 2016) →
 `n_epochs` passes over shuffled minibatches, each step minimising
-L = −L^CLIP + vf_coef · L^VF − ent_coef · H (Schulman et al. 2017, eq. 9).
+L = −L^π + vf_coef · L^VF − ent_coef · H (eq. 9), where L^π is either
+- the clipped surrogate E[min(ρÂ, clip(ρ, 1−ε, 1+ε)Â)] (eq. 7; objective "clip"), or
+- the KL-penalised surrogate E[ρÂ − β·KL[π_old ‖ π_θ]] (eq. 8; objective
+  "kl_penalty"), with β doubled or halved after each update when the measured KL
+  strays from target_kl by more than a factor 1.5 (§4).
+With the clipped objective, `target_kl` optionally stops the epochs early once the
+approximate KL passes 1.5 × target_kl (as Stable-Baselines3 does).
 """
 
 from __future__ import annotations
@@ -32,7 +38,13 @@ from ascent.algos.base import (
     set_lr,
 )
 from ascent.buffers import Rollout
-from ascent.core.losses import clipped_surrogate_loss, masked_mean, value_loss
+from ascent.core.losses import (
+    adapt_kl_coef,
+    clipped_surrogate_loss,
+    kl_penalty_loss,
+    masked_mean,
+    value_loss,
+)
 from ascent.core.returns import gae
 from ascent.errors import ConfigError
 from ascent.nn import ActorCriticNet
@@ -50,8 +62,17 @@ class PPOConfig(OnPolicyConfig):
     """Transitions per gradient step; at most n_steps × n_envs."""
     gae_lambda: float = 0.95
     """GAE's λ in [0, 1]: 0 is the one-step TD advantage, 1 the Monte-Carlo one."""
+    objective: str = "clip"
+    """clip (the clipped surrogate) or kl_penalty (the adaptive KL penalty)."""
     clip_eps: ScheduleLike = 0.2
     """Clip range ε of the probability ratio (a number or a schedule)."""
+    target_kl: float | None = None
+    """kl_penalty: the KL target d_targ (0.01 if unset); clip: stop an update's epochs
+    once the approximate KL exceeds 1.5 × target_kl (unset: never)."""
+    kl_coef: float = 1.0
+    """kl_penalty: the initial penalty coefficient β."""
+    clip_vf: float | None = None
+    """Clip the value prediction to within this distance of its old value (unset: no)."""
     vf_coef: float = 0.5
     """Weight of the value loss."""
     normalize_advantages: bool = True
@@ -65,16 +86,34 @@ class PPOConfig(OnPolicyConfig):
         _in_unit_interval(self, "gae_lambda")
         _positive_schedule(self, "clip_eps")
         _nonnegative(self, "vf_coef")
+        _positive(self, "kl_coef")
+        if self.objective not in OBJECTIVES:
+            raise ConfigError(
+                f"objective must be one of {', '.join(OBJECTIVES)}; got {self.objective!r}"
+            )
+        if self.target_kl is not None and not self.target_kl > 0:
+            raise ConfigError(f"target_kl must be > 0 (or unset), got {self.target_kl}")
+        if self.clip_vf is not None and not self.clip_vf > 0:
+            raise ConfigError(f"clip_vf must be > 0 (or unset), got {self.clip_vf}")
         if self.minibatch_size > self.batch_size:
             raise ConfigError(
                 f"minibatch_size ({self.minibatch_size}) must be at most n_steps × n_envs "
                 f"({self.n_steps} × {self.n_envs} = {self.batch_size})"
             )
 
+    @property
+    def kl_target(self) -> float:
+        """d_targ of the KL penalty."""
+        return 0.01 if self.target_kl is None else self.target_kl
+
+
+OBJECTIVES = ("clip", "kl_penalty")
+
 
 class PPOState(NamedTuple):
     params: Any
     opt_state: Any
+    kl_coef: jax.Array  # β of the KL penalty, adapted after each update
     updates: jax.Array  # completed updates: the clock of every schedule
 
 
@@ -97,7 +136,8 @@ class PPO:
 
     def init(self, key: jax.Array) -> PPOState:
         params = self.net.init(key, jnp.zeros((1, *self.obs_shape), jnp.float32))
-        return PPOState(params, self.optimizer.init(params), jnp.zeros((), jnp.int32))
+        beta = jnp.asarray(self.config.kl_coef, jnp.float32)
+        return PPOState(params, self.optimizer.init(params), beta, jnp.zeros((), jnp.int32))
 
     def act(
         self, state: PPOState, obs: jax.Array, key: jax.Array, deterministic: bool = False
@@ -119,10 +159,14 @@ class PPO:
             gae_lambda=cfg.gae_lambda,
         )
         returns = advantages + values  # λ-returns, the value targets
+        obs = flatten_time(rollout.obs)
+        old_dist = self.net.apply(state.params, obs, method=ActorCriticNet.dist)
         batch = {
-            "obs": flatten_time(rollout.obs),
+            "obs": obs,
             "actions": flatten_time(rollout.actions),
             "old_log_probs": flatten_time(rollout.log_probs),
+            "old_values": flatten_time(values),
+            "old_dist": old_dist,
             "advantages": flatten_time(advantages),
             "returns": flatten_time(returns),
         }
@@ -137,21 +181,39 @@ class PPO:
             if cfg.normalize_advantages:
                 adv = (adv - adv.mean()) / (adv.std() + 1e-8)
             log_probs = dist.log_prob(mb["actions"])
-            pg_loss, pg_stats = clipped_surrogate_loss(
-                log_probs, mb["old_log_probs"], adv, clip_eps=clip_eps
+            if cfg.objective == "clip":
+                pg_loss, pg_stats = clipped_surrogate_loss(
+                    log_probs, mb["old_log_probs"], adv, clip_eps=clip_eps
+                )
+            else:
+                kl = mb["old_dist"].kl(dist)  # KL[π_old(·|s) ‖ π_θ(·|s)] per state
+                pg_loss, pg_stats = kl_penalty_loss(
+                    log_probs, mb["old_log_probs"], adv, kl, kl_coef=state.kl_coef
+                )
+            v_loss, v_stats = value_loss(
+                v,
+                mb["returns"],
+                old_values=None if cfg.clip_vf is None else mb["old_values"],
+                clip_eps=cfg.clip_vf,
             )
-            v_loss, v_stats = value_loss(v, mb["returns"])
             entropy = masked_mean(dist.entropy())
             loss = pg_loss + cfg.vf_coef * v_loss - ent_coef * entropy
             stats = {"policy_loss": pg_loss, "value_loss": v_loss, "entropy": entropy}
             return loss, {**stats, **pg_stats, **v_stats}
 
         def minibatch_step(carry: tuple, mb: dict) -> tuple[tuple, dict]:
-            params, opt_state = carry
+            params, opt_state, stopped = carry
             (loss, stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, mb)
-            updates, opt_state = self.optimizer.update(grads, opt_state, params)
-            params = optax.apply_updates(params, updates)
-            return (params, opt_state), {"loss": loss, **stats}
+            if early_stop:  # skip this and every later step once the policy moved too far
+                stopped = stopped | (stats["approx_kl"] > 1.5 * cfg.target_kl)
+            updates, new_opt_state = self.optimizer.update(grads, opt_state, params)
+            new_params = optax.apply_updates(params, updates)
+            params, opt_state = jax.tree.map(
+                lambda old, new: jnp.where(stopped, old, new),
+                (params, opt_state),
+                (new_params, new_opt_state),
+            )
+            return (params, opt_state, stopped), {"loss": loss, "minibatches_applied": ~stopped, **stats}
 
         def epoch(carry: tuple, epoch_key: jax.Array) -> tuple[tuple, dict]:
             order = jax.random.permutation(epoch_key, cfg.batch_size)
@@ -161,9 +223,21 @@ class PPO:
             )
             return jax.lax.scan(minibatch_step, carry, minibatches)
 
-        (params, opt_state), stats = jax.lax.scan(
-            epoch, (state.params, opt_state), jax.random.split(key, cfg.n_epochs)
+        early_stop = cfg.objective == "clip" and cfg.target_kl is not None
+        (params, opt_state, _), stats = jax.lax.scan(
+            epoch, (state.params, opt_state, jnp.bool_(False)), jax.random.split(key, cfg.n_epochs)
         )
+        # the exact mean KL the whole update moved the policy by
+        kl = masked_mean(old_dist.kl(self.net.apply(params, obs, method=ActorCriticNet.dist)))
+        kl_coef = state.kl_coef
+        if cfg.objective == "kl_penalty":
+            kl_coef = adapt_kl_coef(kl_coef, kl, cfg.kl_target)
         metrics = jax.tree.map(jnp.mean, stats)
-        metrics.update(lr=self.lr(state.updates), clip_eps=clip_eps, ent_coef=ent_coef)
-        return PPOState(params, opt_state, state.updates + 1), metrics
+        metrics.update(
+            kl=kl,
+            kl_coef=state.kl_coef,
+            lr=self.lr(state.updates),
+            clip_eps=clip_eps,
+            ent_coef=ent_coef,
+        )
+        return PPOState(params, opt_state, kl_coef, state.updates + 1), metrics

@@ -88,6 +88,47 @@ def clipped_surrogate_loss(
     return loss, stats
 
 
+def kl_penalty_loss(
+    log_probs: ArrayLike,
+    old_log_probs: ArrayLike,
+    advantages: ArrayLike,
+    kl: ArrayLike,
+    *,
+    kl_coef: ArrayLike,
+    mask: ArrayLike | None = None,
+) -> tuple[Array, dict[str, Array]]:
+    """PPO's KL-penalised surrogate L = −mean(ρ·A − β·KL[π_old(·|s) ‖ π_θ(·|s)]).
+
+    log_probs, old_log_probs, advantages, kl: [T, N] or [B] (kl per state, exact, with
+    gradient through π_θ); kl_coef β: a scalar constant. Returns (scalar, stats) with
+    `kl` (the mean KL) and `approx_kl` as in `clipped_surrogate_loss`.
+    (Schulman et al. 2017, §4, eq. 8.)
+    """
+    log_probs = jnp.asarray(log_probs)
+    old_log_probs = jax.lax.stop_gradient(jnp.asarray(old_log_probs, log_probs.dtype))
+    advantages = jax.lax.stop_gradient(jnp.asarray(advantages, log_probs.dtype))
+    kl = jnp.asarray(kl, log_probs.dtype)
+    logratio = log_probs - old_log_probs
+    ratio = jnp.exp(logratio)
+    beta = jax.lax.stop_gradient(jnp.asarray(kl_coef, log_probs.dtype))
+    loss = -masked_mean(ratio * advantages - beta * kl, mask)
+    ratio, logratio = jax.lax.stop_gradient(ratio), jax.lax.stop_gradient(logratio)
+    stats = {
+        "kl": masked_mean(jax.lax.stop_gradient(kl), mask),
+        "approx_kl": masked_mean((ratio - 1) - logratio, mask),
+    }
+    return loss, stats
+
+
+def adapt_kl_coef(kl_coef: ArrayLike, kl: ArrayLike, target_kl: float) -> Array:
+    """β after an update that moved the policy by mean KL d: β·2 if d > 1.5·d_targ,
+    β/2 if d < d_targ/1.5, else unchanged. (Schulman et al. 2017, §4.)"""
+    kl_coef, kl = jnp.asarray(kl_coef), jnp.asarray(kl)
+    return jnp.where(
+        kl > 1.5 * target_kl, kl_coef * 2, jnp.where(kl < target_kl / 1.5, kl_coef / 2, kl_coef)
+    )
+
+
 def value_loss(
     values: ArrayLike,
     targets: ArrayLike,
@@ -114,3 +155,19 @@ def value_loss(
         squared = jnp.maximum(squared, jnp.square(clipped - targets))
     stats = {"explained_variance": explained_variance(jax.lax.stop_gradient(values), targets, mask)}
     return masked_mean(squared, mask), stats
+
+
+def temperature_loss(
+    log_alpha: ArrayLike, log_probs: ArrayLike, *, target_entropy: float
+) -> tuple[Array, dict[str, Array]]:
+    """J(α) = −log α · mean(log π(a|s) + H̄), the loss of SAC's automatic temperature.
+
+    log_probs [B] (constants) of fresh actions a ~ π(·|s). Its gradient −mean(log π + H̄)
+    is negative when the entropy −log π is below the target H̄, so gradient descent
+    raises α, and positive (α falls) when the entropy is above it. Parameterised by
+    log α, as Stable-Baselines3 and the authors' code do. Returns (scalar,
+    {"entropy"}). (Haarnoja et al. 2018, "SAC algorithms and applications", eq. 18.)
+    """
+    log_probs = jax.lax.stop_gradient(jnp.asarray(log_probs))
+    loss = -jnp.asarray(log_alpha) * jnp.mean(log_probs + target_entropy)
+    return loss, {"entropy": -jnp.mean(log_probs)}
