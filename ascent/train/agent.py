@@ -67,6 +67,7 @@ class Agent:
         self.evaluator = Evaluator(self.loop)
         self.state: LoopState = self.loop.init(seed)
         self.run_dir: Path | None = None
+        self.train_seconds = 0.0  # wall-clock spent in `learn`, compiling included
         self.last_checkpoint: Path | None = None
         self._host_obs: np.ndarray | None = None
         self._policy = jax.jit(self.loop.policy, static_argnames="deterministic")
@@ -105,6 +106,7 @@ class Agent:
             "iterations": self.iterations,
             "door": "jax" if self.is_jax_door else "host",
             "log_every": self.log_every,
+            "train_seconds": self.train_seconds,
             "checkpoint_every": self.checkpoint_every,
         }
 
@@ -158,14 +160,19 @@ class Agent:
                     state, metrics = self._run_chunk(n)
                     self._check_finite(metrics, start_iteration, start_steps)
                     self.state = state
-                    row = _summarise(
-                        metrics, self.env_steps - start_steps, time.perf_counter() - t0
-                    )
+                    seconds = time.perf_counter() - t0
+                    self.train_seconds += seconds
+                    row = _summarise(metrics, self.env_steps - start_steps, seconds)
                     last_return = row.get("episode_return", last_return)
                     if logger:
                         logger.log(
                             self.env_steps,
-                            {"env_steps": self.env_steps, "iterations": self.iterations, **row},
+                            {
+                                "env_steps": self.env_steps,
+                                "iterations": self.iterations,
+                                "train_seconds": self.train_seconds,
+                                **row,
+                            },
                         )
                     bar.update(self.env_steps, last_return)
                     if self.run_dir and self.iterations % checkpoint_every == 0:
@@ -211,18 +218,27 @@ class Agent:
         self.run_dir = run_dir
         write_json(run_dir / "config.json", self.meta())
 
+    def saved_state(self) -> LoopState:
+        """The state as checkpoints hold it: without the replay buffer unless the config
+        asks for it (`save_buffer`; the buffer can be far larger than the networks)."""
+        if getattr(self.config, "save_buffer", False):
+            return self.state
+        return self.state._replace(buffer=None)
+
     def checkpoint(self) -> Path:
         """Write `checkpoints/step_<n>` in the run folder, keeping the newest few."""
         assert self.run_dir is not None
         folder = self.run_dir / "checkpoints"
-        path = save_checkpoint(folder / f"step_{self.env_steps:012d}", self.state, self.meta())
+        path = save_checkpoint(
+            folder / f"step_{self.env_steps:012d}", self.saved_state(), self.meta()
+        )
         self.last_checkpoint = path
         prune_checkpoints(folder, KEEP_CHECKPOINTS)
         return path
 
     def save(self, path: str | Path) -> Path:
         """Save the whole training state (a checkpoint folder) at `path`."""
-        return save_checkpoint(Path(path), self.state, self.meta())
+        return save_checkpoint(Path(path), self.saved_state(), self.meta())
 
     @classmethod
     def load(cls, path: str | Path) -> Agent:
@@ -238,8 +254,11 @@ class Agent:
             raise CheckpointError(
                 f"{checkpoint / 'meta.json'} lacks {missing}; it is not an Ascent checkpoint"
             ) from None
-        agent.state, _ = load_checkpoint(checkpoint, template=agent.state)
+        saved, _ = load_checkpoint(checkpoint, template=agent.saved_state())
+        # a state saved without its replay buffer gets the fresh, empty one
+        agent.state = saved._replace(buffer=agent.state.buffer) if saved.buffer is None else saved
         agent.log_every = int(meta.get("log_every", agent.log_every))
+        agent.train_seconds = float(meta.get("train_seconds", 0.0))
         agent.checkpoint_every = int(meta.get("checkpoint_every", agent.checkpoint_every))
         agent.last_checkpoint = checkpoint
         if path.is_dir() and (path / "config.json").is_file():
@@ -249,7 +268,7 @@ class Agent:
     def finish(self, eval_episodes: int) -> EvalResult:
         """End a run: final checkpoint, evaluation (eval.json) and curve.png."""
         assert self.run_dir is not None
-        save_checkpoint(self.run_dir / "final", self.state, self.meta())
+        save_checkpoint(self.run_dir / "final", self.saved_state(), self.meta())
         result = self.evaluate(eval_episodes)
         write_json(self.run_dir / "eval.json", result.to_dict())
         if (self.run_dir / "metrics.csv").is_file():
