@@ -12,6 +12,7 @@ from ascent.algos.actor_critic import ActorCritic
 from ascent.algos.base import build_config
 from ascent.algos.ppo import PPO
 from ascent.algos.reinforce import Reinforce
+from ascent.algos.trpo import TRPO
 from ascent.errors import ConfigError
 
 ALGORITHMS: dict[str, type] = {
@@ -19,6 +20,7 @@ ALGORITHMS: dict[str, type] = {
     "actor-critic": ActorCritic,
     "a2c": A2C,
     "ppo": PPO,
+    "trpo": TRPO,
 }
 
 
