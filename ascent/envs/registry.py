@@ -16,7 +16,7 @@ import gymnasium
 from ascent.envs.gymnax_env import GymnaxEnv
 from ascent.envs.host import HostVecEnv
 from ascent.envs.jax_env import JaxEnv
-from ascent.envs.tasks import Chain
+from ascent.envs.tasks import Chain, RepeatFirst, RepeatPrevious, TMaze
 from ascent.errors import EnvError
 
 TASKS: dict[str, Callable[..., JaxEnv]] = {}
@@ -32,6 +32,9 @@ def register_task(name: str, factory: Callable[..., JaxEnv]) -> None:
 
 
 register_task("Chain-v0", Chain)
+register_task("TMaze-v0", TMaze)
+register_task("RepeatFirst-v0", RepeatFirst)
+register_task("RepeatPrevious-v0", RepeatPrevious)
 
 _CLASSIC_CONTROL = [
     "CartPole-v1",
