@@ -51,6 +51,8 @@ class LoopState(NamedTuple):
     episodes: Episodes
     norm: NormState
     env: EnvCarry | None  # None for the host door, whose environments live in Python
+    buffer: Any = None  # off-policy loops: the replay buffer (ascent.buffers.ReplayBuffer)
+    noise: Any = None  # off-policy loops: exploration-noise state per environment [N, ...]
 
 
 class Loop(Protocol):
