@@ -213,7 +213,8 @@ class PPO:
                 (params, opt_state),
                 (new_params, new_opt_state),
             )
-            return (params, opt_state, stopped), {"loss": loss, "minibatches_applied": ~stopped, **stats}
+            stats = {"loss": loss, "minibatches_applied": ~stopped, **stats}
+            return (params, opt_state, stopped), stats
 
         def epoch(carry: tuple, epoch_key: jax.Array) -> tuple[tuple, dict]:
             order = jax.random.permutation(epoch_key, cfg.batch_size)
