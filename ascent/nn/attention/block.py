@@ -19,7 +19,12 @@ from flax.core import FrozenDict
 
 from ascent.errors import ConfigError
 from ascent.nn.attention.masks import causal_mask, episode_mask, window_mask
-from ascent.nn.attention.mha import MultiHeadAttention, check_choice
+from ascent.nn.attention.mha import (
+    MultiHeadAttention,
+    check_attention,
+    check_choice,
+    freeze_options,
+)
 
 Array = jax.Array
 Sublayer = Callable[[Array, Array], Array]
@@ -81,6 +86,13 @@ GATES: dict[str, Callable[..., Gate]] = {
 """How a sublayer's output joins the stream; constructors take `gate_bias`."""
 
 
+def check_block(module: TransformerBlock | TransformerEncoder) -> None:
+    """ConfigError naming the field for a bad choice of a block's parts, at construction."""
+    check_attention(module.dim, module.num_heads, module.score, module.position)
+    check_choice("norm", module.norm, NORMS)
+    check_choice("gate", module.gate, GATES)
+
+
 class TransformerBlock(nn.Module):
     """Attention then a two-layer MLP, each wrapped by `norm` placement and `gate`.
 
@@ -102,9 +114,12 @@ class TransformerBlock(nn.Module):
     score_options: Mapping[str, Any] = FrozenDict()
     position_options: Mapping[str, Any] = FrozenDict()
 
+    def __post_init__(self) -> None:
+        check_block(self)
+        freeze_options(self)
+        super().__post_init__()
+
     def setup(self) -> None:
-        check_choice("norm", self.norm, NORMS)
-        check_choice("gate", self.gate, GATES)
         self.attn = MultiHeadAttention(
             self.dim,
             self.num_heads,
@@ -222,11 +237,16 @@ class TransformerEncoder(nn.Module):
     score_options: Mapping[str, Any] = FrozenDict()
     position_options: Mapping[str, Any] = FrozenDict()
 
-    def setup(self) -> None:
+    def __post_init__(self) -> None:
         if self.memory_len < 1 or self.num_layers < 1:
             raise ConfigError(
                 f"memory_len={self.memory_len} and num_layers={self.num_layers} must be >= 1"
             )
+        check_block(self)
+        freeze_options(self)
+        super().__post_init__()
+
+    def setup(self) -> None:
         self.embed = nn.Dense(self.dim)
         self.blocks = [
             TransformerBlock(

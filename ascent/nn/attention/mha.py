@@ -31,6 +31,21 @@ def check_choice(field: str, value: str, registry: Mapping[str, Any]) -> None:
         raise ConfigError(f"{field}='{value}' is unknown; choose one of {', '.join(registry)}")
 
 
+def check_attention(dim: int, num_heads: int, score: str, position: str) -> None:
+    """ConfigError for an unknown score or position, or heads that do not split `dim` evenly."""
+    check_choice("score", score, SCORES)
+    check_choice("position", position, POSITIONS)
+    if dim % num_heads or (dim // num_heads) % 2:
+        raise ConfigError(f"dim={dim} must split into num_heads={num_heads} heads of an even size")
+
+
+def freeze_options(module: nn.Module) -> None:
+    """Store `score_options` and `position_options` as FrozenDicts, so the module hashes
+    (a static argument of `jit`) even when they were given as dicts."""
+    for field in ("score_options", "position_options"):
+        object.__setattr__(module, field, FrozenDict(getattr(module, field)))
+
+
 class MultiHeadAttention(nn.Module):
     """softmax(mask(score(q, k) + position bias)) (v + position values), over H heads.
 
@@ -56,13 +71,12 @@ class MultiHeadAttention(nn.Module):
     score_options: Mapping[str, Any] = FrozenDict()
     position_options: Mapping[str, Any] = FrozenDict()
 
+    def __post_init__(self) -> None:
+        check_attention(self.dim, self.num_heads, self.score, self.position)
+        freeze_options(self)
+        super().__post_init__()
+
     def setup(self) -> None:
-        check_choice("score", self.score, SCORES)
-        check_choice("position", self.position, POSITIONS)
-        if self.dim % self.num_heads or (self.dim // self.num_heads) % 2:
-            raise ConfigError(
-                f"dim={self.dim} must split into num_heads={self.num_heads} heads of an even size"
-            )
         heads = (self.num_heads, self.dim // self.num_heads)
         self.query = nn.DenseGeneral(heads, use_bias=self.use_bias)
         self.key = nn.DenseGeneral(heads, use_bias=self.use_bias)

@@ -22,6 +22,7 @@ from ascent.nn.attention import (
 )
 
 DIM, HEADS, T = 8, 2, 5
+D = DIM // HEADS
 
 
 def _x(seed: int = 0, length: int = T, batch: int = 2, features: int = DIM) -> jax.Array:
@@ -140,17 +141,18 @@ def test_step_by_step_equals_the_full_sequence(
     np.testing.assert_allclose(jnp.concatenate([first, second], 1), full, atol=1e-5)
 
 
-def test_memory_is_a_window_of_the_past() -> None:
-    enc = _encoder(position="xl")
+@pytest.mark.parametrize("num_layers", [1, 2])
+def test_memory_is_a_window_of_the_past(num_layers: int) -> None:
+    enc = TransformerEncoder(dim=DIM, num_layers=num_layers, num_heads=HEADS, memory_len=3)
     x = _x(0, 8, features=5)
     memory = enc.initial_memory(2)
     params = enc.init(jax.random.key(1), x, memory)
     y, _ = enc.apply(params, x, memory)
-    # Step 7 sees steps 4..7 in each layer, so two layers reach back to step 1 (7 - 2·3).
-    changed, _ = enc.apply(params, x.at[:, 0].add(3.0), memory)
-    np.testing.assert_allclose(changed[:, 7], y[:, 7], atol=1e-6)
-    changed, _ = enc.apply(params, x.at[:, 1].add(3.0), memory)
-    assert not np.allclose(changed[:, 7], y[:, 7], atol=1e-4)
+    # Step 7 reads steps 4..7 in each layer: L layers reach back to step 7 - 3L.
+    for s in range(8):
+        changed, _ = enc.apply(params, x.at[:, s].add(3.0), memory)
+        reached = not np.allclose(changed[:, 7], y[:, 7], atol=1e-5)
+        assert reached == (s >= 7 - 3 * num_layers), s
 
 
 @pytest.mark.parametrize("position", ["learned", "shaw", "xl"])
@@ -205,11 +207,29 @@ def test_memory_shapes_positions_and_stop_gradient() -> None:
     assert not np.asarray(jax.grad(loss)(memory.hidden)).any()  # memory is a constant
 
 
-def test_bad_encoder_options() -> None:
-    x = _x(0, 2, features=5)
-    with pytest.raises(ConfigError, match="memory_len"):
-        enc = TransformerEncoder(dim=DIM, num_layers=1, num_heads=HEADS, memory_len=0)
-        enc.init(jax.random.key(0), x, enc.initial_memory(2))
+def test_bad_encoder_options_fail_at_construction() -> None:
+    with pytest.raises(ConfigError, match="memory_len=0"):
+        TransformerEncoder(dim=DIM, num_layers=1, num_heads=HEADS, memory_len=0)
     with pytest.raises(ConfigError, match="norm='middle'"):
-        enc = _encoder(norm="middle")
-        enc.init(jax.random.key(0), x, enc.initial_memory(2))
+        _encoder(norm="middle")
+    with pytest.raises(ConfigError, match="score='cos'"):
+        _encoder(score="cos")
+
+
+def test_encoder_with_dict_options_hashes_and_jits() -> None:
+    def make() -> TransformerEncoder:
+        return _encoder(
+            score="cosine",
+            score_options={"temperature": 0.2},
+            position="shaw",
+            position_options={"max_distance": 2},
+        )
+
+    enc = make()
+    assert hash(enc) == hash(make()) and enc == make()
+    x, memory = _x(0, 2, features=5), enc.initial_memory(2)
+    params = enc.init(jax.random.key(0), x, memory)
+    assert params["params"]["blocks_0"]["attn"]["positions"]["rel_k"].shape == (5, D)
+    apply = jax.jit(lambda e, p, x, m: e.apply(p, x, m)[0], static_argnums=0)
+    expected = enc.apply(params, x, memory)[0]
+    np.testing.assert_allclose(apply(enc, params, x, memory), expected, atol=1e-6)

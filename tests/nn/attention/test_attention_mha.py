@@ -209,14 +209,13 @@ def test_weights_dropout_uses_the_rng() -> None:
     np.testing.assert_allclose(mha.apply(params, x), mha.apply(params, x, deterministic=True))
 
 
-def test_unknown_choices_name_the_field() -> None:
-    x = _x()
+def test_unknown_choices_name_the_field_at_construction() -> None:
     with pytest.raises(ConfigError, match="score='nope'"):
-        MultiHeadAttention(DIM, HEADS, score="nope").init(jax.random.key(0), x)
+        MultiHeadAttention(DIM, HEADS, score="nope")
     with pytest.raises(ConfigError, match="position='nope'"):
-        MultiHeadAttention(DIM, HEADS, position="nope").init(jax.random.key(0), x)
+        MultiHeadAttention(DIM, HEADS, position="nope")
     with pytest.raises(ConfigError, match="num_heads=3"):
-        MultiHeadAttention(DIM, 3).init(jax.random.key(0), x)
+        MultiHeadAttention(DIM, 3)
 
 
 def test_masked_softmax_is_what_mha_uses() -> None:
@@ -231,3 +230,54 @@ def test_masked_softmax_is_what_mha_uses() -> None:
     z = jnp.einsum("bhqk,bhkd->bqhd", weights, v)
     expected = jnp.einsum("bqhd,hdf->bqf", z, p["out"]["kernel"]) + p["out"]["bias"]
     np.testing.assert_allclose(mha.apply(params, x, mask=causal_mask(T, T)), expected, atol=1e-5)
+
+
+def test_rope_and_alibi_follow_their_formulas(rng: np.random.Generator) -> None:
+    x = _x(0, 4, 1)
+    pos = jnp.asarray(rng.integers(0, 50, size=(1, 4)))
+    rope = MultiHeadAttention(DIM, HEADS, score="dot", position="rope")
+    params = rope.init(jax.random.key(1), x)
+    p = jax.tree.map(lambda a: np.asarray(a, np.float64), params["params"])
+    logits = rope.apply(params, x, q_pos=pos, k_pos=pos, method=MultiHeadAttention.logits)
+    xs, ps = np.asarray(x[0], np.float64), np.asarray(pos[0])
+    q, k = _heads(xs, p, "query"), _heads(xs, p, "key")
+    freq = 1.0 / 10000 ** (np.arange(0, D, 2) / D)
+
+    def rotated(v: np.ndarray, position: int) -> np.ndarray:
+        # RoPE (Su et al. 2021, eq. 34): rotate the pair (v_f, v_{f+D/2}) by position · ω_f
+        c, s = np.cos(position * freq), np.sin(position * freq)
+        a, b = v[: D // 2], v[D // 2 :]
+        return np.concatenate([a * c - b * s, a * s + b * c])
+
+    for h in range(HEADS):
+        for i in range(4):
+            for j in range(4):
+                expected = rotated(q[h, i], ps[i]) @ rotated(k[h, j], ps[j])
+                np.testing.assert_allclose(logits[0, h, i, j], expected, rtol=1e-4, atol=1e-4)
+
+    alibi = MultiHeadAttention(DIM, HEADS, score="dot", position="alibi")
+    params = alibi.init(jax.random.key(1), x)
+    content = MultiHeadAttention(DIM, HEADS, score="dot").apply(
+        params, x, method=MultiHeadAttention.logits
+    )
+    logits = alibi.apply(params, x, q_pos=pos, k_pos=pos, method=MultiHeadAttention.logits)
+    slopes = np.array([2.0**-4, 2.0**-8])  # 2^(-8h/H) for H = 2
+    distance = np.abs(ps[:, None] - ps[None, :])
+    expected = content - slopes[None, :, None, None] * distance
+    np.testing.assert_allclose(logits, expected, atol=1e-4)
+
+
+@pytest.mark.parametrize("position", ["sinusoidal", "learned"])
+def test_absolute_schemes_add_to_the_inputs(position: str, randomize: Callable[..., Any]) -> None:
+    x, pos = _x(0, 4, 1), jnp.array([[0, 3, 4, 9]])
+    mha = MultiHeadAttention(DIM, HEADS, position=position)
+    params = randomize(mha.init(jax.random.key(1), x))
+    if position == "sinusoidal":
+        freq = 1.0 / 10000 ** (np.arange(0, DIM, 2) / DIM)
+        angle = np.asarray(pos[0])[:, None] * freq
+        encoding = np.concatenate([np.sin(angle), np.cos(angle)], axis=-1)
+    else:
+        encoding = np.asarray(params["params"]["positions"]["table"])[np.asarray(pos[0])]
+    plain = {"params": {k: v for k, v in params["params"].items() if k != "positions"}}
+    expected = MultiHeadAttention(DIM, HEADS).apply(plain, x + encoding)
+    np.testing.assert_allclose(mha.apply(params, x, q_pos=pos, k_pos=pos), expected, atol=1e-5)
