@@ -23,6 +23,7 @@ VARIANTS = [
     pytest.param("actor-critic", {"critic": "q"}, id="actor-critic-q"),
     pytest.param("a2c", {}, id="a2c"),
     pytest.param("ppo", {"minibatch_size": 32, "n_epochs": 2}, id="ppo"),
+    pytest.param("trpo", {"critic_minibatch_size": 32, "n_critic_epochs": 2}, id="trpo"),
 ]
 
 
@@ -69,7 +70,7 @@ def test_two_compiled_updates(algo: str, extra: dict[str, Any], env_id: str) -> 
     assert all(changed), f"{changed.count(False)} of {len(changed)} parameter arrays unchanged"
 
 
-@pytest.mark.parametrize("algo", ["reinforce", "actor-critic", "a2c", "ppo"])
+@pytest.mark.parametrize("algo", ["reinforce", "actor-critic", "a2c", "ppo", "trpo"])
 def test_box_actions_are_clipped_to_the_bounds(algo: str) -> None:
     # log-std 2: the raw Gaussian samples fall far outside [-2, 2]
     agent = ascent.make(algo, env="gymnax/Pendulum-v1", hidden=(16,), n_envs=4, log_std_init=2.0)

@@ -13,7 +13,7 @@ from ascent.algos import make_config, preset
 from ascent.core.schedules import Schedule
 from ascent.errors import ConfigError
 
-ALGOS = ("reinforce", "actor-critic", "a2c", "ppo")
+ALGOS = ("reinforce", "actor-critic", "a2c", "ppo", "trpo")
 
 # (field, bad value) that every on-policy algorithm must refuse
 COMMON_BAD: list[tuple[str, Any]] = [
@@ -53,6 +53,15 @@ SPECIFIC_BAD: list[tuple[str, str, Any]] = [
     ("reinforce", "baseline_decay", 1.5),
     ("actor-critic", "critic", "w"),
     ("actor-critic", "critic_lr", -1.0),
+    ("ppo", "objective", "trust"),
+    ("ppo", "target_kl", 0.0),
+    ("ppo", "kl_coef", -1.0),
+    ("ppo", "clip_vf", 0.0),
+    ("ppo", "clip_obs", 0.0),
+    ("trpo", "target_kl", 0.0),
+    ("trpo", "cg_iters", 0),
+    ("trpo", "backtrack_coef", 1.5),
+    ("trpo", "critic_minibatch_size", 0),
 ]
 
 CASES = [
