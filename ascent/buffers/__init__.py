@@ -1,5 +1,22 @@
-"""Data storage: on-policy rollouts (and, later, replay buffers)."""
+"""Data storage: on-policy rollouts and the off-policy replay buffer."""
 
+from ascent.buffers.replay import (
+    ReplayBuffer,
+    Transitions,
+    flatten_steps,
+    replay_add,
+    replay_init,
+    replay_sample,
+)
 from ascent.buffers.rollout import Rollout, RolloutBuffer
 
-__all__ = ["Rollout", "RolloutBuffer"]
+__all__ = [
+    "ReplayBuffer",
+    "Rollout",
+    "RolloutBuffer",
+    "Transitions",
+    "flatten_steps",
+    "replay_add",
+    "replay_init",
+    "replay_sample",
+]

@@ -1,5 +1,12 @@
 """Flax networks: torsos, policy heads, critics."""
 
+from ascent.nn.continuous import (
+    DeterministicActor,
+    SquashedGaussianActor,
+    TwinQ,
+    rescale_action,
+    unit_action,
+)
 from ascent.nn.heads import CategoricalHead, GaussianHead
 from ascent.nn.policies import ActorCriticNet, PolicyNet, QNet, ValueNet, action_head_size
 from ascent.nn.torso import ACTIVATIONS, MLP, dense, flatten_obs
@@ -9,11 +16,16 @@ __all__ = [
     "MLP",
     "ActorCriticNet",
     "CategoricalHead",
+    "DeterministicActor",
     "GaussianHead",
     "PolicyNet",
     "QNet",
+    "SquashedGaussianActor",
+    "TwinQ",
     "ValueNet",
     "action_head_size",
     "dense",
     "flatten_obs",
+    "rescale_action",
+    "unit_action",
 ]
