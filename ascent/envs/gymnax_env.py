@@ -72,6 +72,9 @@ class GymnaxEnv:
 
     def reset(self, key: jax.Array) -> tuple[jax.Array, EnvState]:
         obs, state = self._env.reset(key, self._params)
+        # some gymnax states start weakly typed (Pendulum's last_u) and leave `step`
+        # strongly typed: fix the types here, or a loop compiles its first chunk twice
+        state = jax.tree.map(lambda x: jnp.asarray(x, jnp.result_type(x)), state)
         return jnp.asarray(obs, jnp.float32), state
 
     def step(
