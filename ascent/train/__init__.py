@@ -6,9 +6,10 @@ from ascent.algos.base import Algorithm
 from ascent.envs import HostVecEnv, JaxEnv
 from ascent.errors import ConfigError
 from ascent.train.loop import Loop, LoopState
+from ascent.train.offpolicy import OffPolicyLoop
 from ascent.train.onpolicy import OnPolicyLoop
 
-LOOPS: dict[str, type] = {"on-policy": OnPolicyLoop}
+LOOPS: dict[str, type] = {"on-policy": OnPolicyLoop, "off-policy": OffPolicyLoop}
 
 
 def make_loop(algorithm: Algorithm, env: JaxEnv | HostVecEnv) -> Loop:
@@ -19,4 +20,4 @@ def make_loop(algorithm: Algorithm, env: JaxEnv | HostVecEnv) -> Loop:
     return LOOPS[kind](algorithm, env)
 
 
-__all__ = ["LOOPS", "Loop", "LoopState", "OnPolicyLoop", "make_loop"]
+__all__ = ["LOOPS", "Loop", "LoopState", "OffPolicyLoop", "OnPolicyLoop", "make_loop"]

@@ -1,0 +1,250 @@
+"""The off-policy loop, collect → store → learn from replay, through either door.
+
+One iteration: every environment takes `train_freq` steps — uniformly random actions
+until `learning_starts` environment steps have been taken, then the policy's actions
+plus exploration noise, clipped to the bounds — the transitions go into the replay
+buffer, and `gradient_steps` updates on uniformly sampled minibatches follow, as one
+`lax.scan` inside the same jitted call. The buffer and the noise state live in the
+`LoopState` pytree (`buffer`, `noise`), so checkpoints, resume and multi-seed `vmap`
+see them like any other state.
+
+- JAX door: `lax.scan` over the steps of a `vmap`-ed pure environment and over
+  iterations: a chunk of iterations is one compiled program.
+- Host door: Gymnasium environments stepped from Python; choosing actions and
+  learning are jitted, and the learning call donates the state so the buffer is
+  updated in place rather than copied at every step.
+
+Both doors split the PRNG key the same way (`split_iteration_key`), so they draw the
+same actions from the same observations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ascent.algos.base import Algorithm, schedule_fn
+from ascent.buffers import Transitions, flatten_steps, replay_add, replay_init, replay_sample
+from ascent.core.noise import gaussian_noise, ou_noise, ou_reset
+from ascent.envs import HostVecEnv, JaxEnv, is_jax_env
+from ascent.train.loop import (
+    EnvCarry,
+    LoopState,
+    Normalizer,
+    NormState,
+    finiteness,
+    init_loop_state,
+    split_iteration_key,
+    stack_rows,
+    track_episodes,
+)
+
+
+class OffPolicyLoop:
+    """Compiled pieces of the off-policy loop for one algorithm and one environment."""
+
+    def __init__(self, algorithm: Algorithm, env: JaxEnv | HostVecEnv):
+        config = algorithm.config
+        self.algorithm = algorithm
+        self.config = config
+        self.env = env
+        self.n_envs, self.n_steps = config.n_envs, config.train_freq
+        self.steps_per_iteration = self.n_envs * self.n_steps
+        self.is_jax = is_jax_env(env)
+        self.action_space = env.action_space
+        self.action_shape = tuple(env.action_space.shape)
+        self.low = np.asarray(env.action_space.low, np.float32)
+        self.high = np.asarray(env.action_space.high, np.float32)
+        self.normalizer = Normalizer(config)
+        self.noise_std = schedule_fn(config.noise_std, config.total_iterations)
+        self._learn = jax.jit(self.learn, donate_argnums=0)
+        self._explore = jax.jit(self.explore)
+        self._reset_noise = jax.jit(ou_reset)
+        self._policy = jax.jit(self.policy, static_argnames="deterministic")
+        self._split = jax.jit(split_iteration_key, static_argnums=1)
+        self._chunks: dict[int, Callable] = {}
+
+    def init(self, seed: int | jax.Array) -> LoopState:
+        state = init_loop_state(self.algorithm, self.env, self.n_envs, seed, self.is_jax)
+        obs_shape = tuple(self.env.observation_space.shape)
+        return state._replace(
+            buffer=replay_init(self.config.buffer_size, obs_shape, self.action_shape),
+            noise=jnp.zeros((self.n_envs, *self.action_shape), jnp.float32),
+        )
+
+    def policy(
+        self,
+        algo_state: Any,
+        norm: NormState,
+        obs: jax.Array,
+        key: jax.Array,
+        deterministic: bool = False,
+    ) -> tuple[jax.Array, jax.Array]:
+        """(action, log_prob) for raw observations [N, ...], normalised if configured;
+        no exploration noise (that is `explore`'s)."""
+        obs = self.normalizer.obs_for_policy(norm, obs)
+        return self.algorithm.act(algo_state, obs, key, deterministic)
+
+    def explore(
+        self, state: LoopState, obs: jax.Array, key: jax.Array
+    ) -> tuple[jax.Array, jax.Array]:
+        """(actions to take [N, *action_shape] within the bounds, noise state).
+
+        Uniform over the Box during the warm-up; after it, the policy's action plus
+        Gaussian or Ornstein–Uhlenbeck noise of σ (a schedule over iterations) times
+        half the action range.
+        """
+        k_act, k_noise, k_random = jax.random.split(key, 3)
+        action, _ = self.policy(state.algo, state.norm, obs, k_act)
+        half_range = (self.high - self.low) / 2
+        std = self.noise_std(state.iteration)
+        noise = state.noise
+        if self.config.action_noise == "normal":
+            action = action + half_range * gaussian_noise(k_noise, action.shape, std=std)
+        elif self.config.action_noise == "ou":
+            noise, eps = ou_noise(noise, k_noise, std=std, theta=self.config.ou_theta)
+            action = action + half_range * eps
+        random = jax.random.uniform(k_random, action.shape, minval=self.low, maxval=self.high)
+        action = jnp.where(state.env_steps < self.config.learning_starts, random, action)
+        return jnp.clip(action, self.low, self.high), noise
+
+    # --- the step both doors share ------------------------------------------------
+
+    def train(
+        self, algo: Any, buffer: Any, norm: NormState, key: jax.Array
+    ) -> tuple[Any, dict[str, jax.Array]]:
+        """`gradient_steps` updates, each on a fresh uniform minibatch; mean metrics."""
+
+        def one(algo: Any, key: jax.Array) -> tuple[Any, dict[str, jax.Array]]:
+            k_sample, k_update = jax.random.split(key)
+            batch = replay_sample(buffer, k_sample, self.config.minibatch_size)
+            batch = batch._replace(
+                obs=self.normalizer.obs_for_policy(norm, batch.obs),
+                next_obs=self.normalizer.obs_for_policy(norm, batch.next_obs),
+            )
+            return self.algorithm.update(algo, batch, k_update)
+
+        keys = jax.random.split(key, self.config.gradient_steps)
+        algo, metrics = jax.lax.scan(one, algo, keys)
+        metrics = {k: jnp.mean(v).astype(jnp.float32) for k, v in metrics.items()}
+        return algo, {**metrics, "gradient_steps": jnp.float32(self.config.gradient_steps)}
+
+    def learn(
+        self, state: LoopState, steps: Transitions, learn_key: jax.Array
+    ) -> tuple[LoopState, dict[str, jax.Array]]:
+        """Store [T, N] transitions, learn from the buffer once the warm-up is over, and
+        move statistics, counters and episode sums forward."""
+        dones = steps.terminated | steps.truncated
+        norm, _ = self.normalizer.update(state.norm, steps.obs, steps.rewards, dones)
+        buffer = replay_add(state.buffer, flatten_steps(steps))
+        env_steps = state.env_steps + self.steps_per_iteration
+        shapes = jax.eval_shape(self.train, state.algo, buffer, norm, learn_key)[1]
+
+        def wait(algo: Any, *_: Any) -> tuple[Any, dict[str, jax.Array]]:
+            return algo, {k: jnp.zeros(v.shape, v.dtype) for k, v in shapes.items()}
+
+        algo, metrics = jax.lax.cond(
+            env_steps >= self.config.learning_starts,
+            self.train,
+            wait,
+            state.algo,
+            buffer,
+            norm,
+            learn_key,
+        )
+        episodes, episode_stats = track_episodes(state.episodes, steps.rewards, dones)
+        checks = finiteness((steps.obs, steps.next_obs), steps.rewards, metrics, algo)
+        state = state._replace(
+            algo=algo,
+            env_steps=env_steps,
+            iteration=state.iteration + 1,
+            episodes=episodes,
+            norm=norm,
+            buffer=buffer,
+        )
+        return state, {**metrics, **episode_stats, **checks}
+
+    # --- the JAX door -------------------------------------------------------------
+
+    def collect_jax(
+        self, state: LoopState, act_keys: jax.Array, env_keys: jax.Array
+    ) -> tuple[tuple[EnvCarry, jax.Array], Transitions]:
+        """T steps of the vmapped environment; returns (env carry, noise) and [T, N]."""
+        step_env = jax.vmap(self.env.step)
+
+        def step(carry: tuple, keys: tuple) -> tuple[tuple, Transitions]:
+            (env, noise), (act_key, env_key) = carry, keys
+            action, noise = self.explore(state._replace(noise=noise), env.obs, act_key)
+            obs, env_state, reward, terminated, truncated, next_obs = step_env(
+                jax.random.split(env_key, self.n_envs), env.env_state, action
+            )
+            noise = ou_reset(noise, terminated | truncated)
+            transition = Transitions(env.obs, action, reward, next_obs, terminated, truncated)
+            return (EnvCarry(env_state, obs), noise), transition
+
+        return jax.lax.scan(step, (state.env, state.noise), (act_keys, env_keys))
+
+    def iterate_jax(self, state: LoopState) -> tuple[LoopState, dict[str, jax.Array]]:
+        key, act_keys, env_keys, learn_key = split_iteration_key(state.key, self.n_steps)
+        (carry, noise), steps = self.collect_jax(state, act_keys, env_keys)
+        return self.learn(state._replace(key=key, env=carry, noise=noise), steps, learn_key)
+
+    def run_jax_chunk(self, state: LoopState, n: int) -> tuple[LoopState, dict[str, np.ndarray]]:
+        """`n` iterations in one compiled call; metrics stacked [n]."""
+        if n not in self._chunks:
+
+            def chunk(state: LoopState) -> tuple[LoopState, dict]:
+                return jax.lax.scan(lambda s, _: self.iterate_jax(s), state, None, length=n)
+
+            self._chunks[n] = jax.jit(chunk)
+        state, metrics = self._chunks[n](state)
+        return state, jax.device_get(metrics)
+
+    # --- the host door ------------------------------------------------------------
+
+    def run_host_chunk(
+        self, state: LoopState, n: int, obs: np.ndarray
+    ) -> tuple[LoopState, dict[str, np.ndarray], np.ndarray]:
+        """`n` iterations stepping Gymnasium environments from Python.
+
+        `obs` is the observation to act on next; it is returned updated, since the
+        host door's environment state lives outside the pytree.
+        """
+        env: HostVecEnv = self.env  # type: ignore[assignment]
+        # the learning calls donate the state (the buffer is written in place): work on
+        # a copy, so the caller's state stays valid if the chunk fails, and leaves that
+        # share one array (a target network made from its online network) are parted
+        state = jax.tree.map(jnp.copy, state)
+        t_n = (self.n_steps, self.n_envs)
+        obs_shape = tuple(env.observation_space.shape)
+        rows = []
+        for _ in range(n):
+            steps = Transitions(
+                obs=np.zeros((*t_n, *obs_shape), np.float32),
+                actions=np.zeros((*t_n, *self.action_shape), np.float32),
+                rewards=np.zeros(t_n, np.float32),
+                next_obs=np.zeros((*t_n, *obs_shape), np.float32),
+                terminated=np.zeros(t_n, bool),
+                truncated=np.zeros(t_n, bool),
+            )
+            key, act_keys, _, learn_key = self._split(state.key, self.n_steps)
+            act_keys = np.asarray(act_keys)
+            for t in range(self.n_steps):
+                action, noise = self._explore(state, obs, act_keys[t])
+                action = np.asarray(action)
+                obs_after, reward, terminated, truncated, next_obs = env.step(action)
+                for store, value in zip(
+                    steps, (obs, action, reward, next_obs, terminated, truncated), strict=True
+                ):
+                    store[t] = value
+                if self.config.action_noise == "ou" and (terminated | truncated).any():
+                    noise = self._reset_noise(noise, terminated | truncated)
+                state = state._replace(noise=noise)
+                obs = obs_after
+            state, metrics = self._learn(state._replace(key=key), steps, learn_key)
+            rows.append(metrics)
+        return state, stack_rows(rows), obs
