@@ -1,0 +1,158 @@
+"""Sequence policies: one interface for mlp, lstm, gru and transformer cores."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from ascent.errors import ConfigError
+from ascent.nn import ActorCriticNet, PolicyNet, ValueNet
+from ascent.nn.sequence import (
+    CoreSpec,
+    SequenceActorCriticNet,
+    SequencePolicyNet,
+    SequenceValueNet,
+)
+
+KINDS = ["lstm", "gru", "transformer"]
+B, T, OBS = 3, 7, 5
+
+
+def _spec(kind: str) -> CoreSpec:
+    return CoreSpec(kind, embed_dim=8, num_heads=2, memory_len=T)
+
+
+def _net(kind: str, shared: bool = False, discrete: bool = True) -> SequenceActorCriticNet:
+    return SequenceActorCriticNet(discrete, 3, hidden=(8,), shared_trunk=shared, core=_spec(kind))
+
+
+def _inputs(seed: int = 0) -> tuple[jax.Array, jax.Array]:
+    obs = jax.random.normal(jax.random.key(seed), (B, T, OBS))
+    resets = jnp.zeros((B, T), bool).at[:, 0].set(True).at[1, 3].set(True).at[2, 5].set(True)
+    return obs, resets
+
+
+def _init(net: SequenceActorCriticNet, seed: int = 1) -> Any:
+    obs, resets = _inputs()
+    params = net.init(jax.random.key(seed), net.initial_state(B), obs[:, :1], resets[:, :1])
+    # larger weights than the initial ones, so that every input visibly moves the outputs
+    leaves, tree = jax.tree.flatten(params)
+    keys = jax.random.split(jax.random.key(seed + 1), len(leaves))
+    noisy = [x + 0.3 * jax.random.normal(k, x.shape) for k, x in zip(keys, leaves, strict=True)]
+    return jax.tree.unflatten(tree, noisy)
+
+
+def _same(a: Any, b: Any, atol: float = 0.0) -> bool:
+    pairs = zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True)
+    return jax.tree.structure(a) == jax.tree.structure(b) and all(
+        np.allclose(x, y, rtol=0.0, atol=atol) for x, y in pairs
+    )
+
+
+@pytest.mark.parametrize("shared", [False, True])
+@pytest.mark.parametrize("discrete", [True, False])
+def test_mlp_core_has_the_feed_forward_nets_parameters_and_outputs(
+    shared: bool, discrete: bool
+) -> None:
+    """policy=mlp keeps the parameters (names, shapes, initial values) and numbers of the
+    feed-forward nets, so the default policy trains exactly as before."""
+    key, obs = jax.random.key(3), jnp.ones((1, OBS))
+    old = ActorCriticNet(discrete, 3, hidden=(8, 8), shared_trunk=shared)
+    new = SequenceActorCriticNet(discrete, 3, hidden=(8, 8), shared_trunk=shared)
+    old_params, new_params = old.init(key, obs), new.init(key, None, obs, None)
+    assert _same(old_params, new_params)
+    x = jax.random.normal(key, (4, 6, OBS))  # any leading dims, state and resets unused
+    state, dist, value = new.apply(new_params, None, x, None)
+    assert state is None and new.initial_state(4) is None
+    assert _same(old.apply(old_params, x), (dist, value))
+
+    assert _same(
+        PolicyNet(True, 3).init(key, obs), SequencePolicyNet(True, 3).init(key, None, obs, None)
+    )
+    assert _same(ValueNet().init(key, obs), SequenceValueNet().init(key, None, obs, None))
+
+
+@pytest.mark.parametrize("shared", [False, True])
+@pytest.mark.parametrize("kind", KINDS)
+def test_one_call_over_t_steps_equals_t_calls_of_one_step(kind: str, shared: bool) -> None:
+    net = _net(kind, shared)
+    params = _init(net)
+    obs, resets = _inputs()
+    state_t, dist_t, value_t = net.apply(params, net.initial_state(B), obs, resets)
+    state, logits, values = net.initial_state(B), [], []
+    for t in range(T):
+        state, dist, value = net.apply(params, state, obs[:, t : t + 1], resets[:, t : t + 1])
+        logits.append(dist.logits[:, 0])
+        values.append(value[:, 0])
+    assert dist_t.logits.shape == (B, T, 3) and value_t.shape == (B, T)
+    np.testing.assert_allclose(jnp.stack(logits, 1), dist_t.logits, atol=1e-5)
+    np.testing.assert_allclose(jnp.stack(values, 1), value_t, atol=1e-5)
+    assert _same(state, state_t, atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_state_resets_at_episode_starts_and_nothing_leaks(kind: str) -> None:
+    """Row 1 starts a new episode at step 3: its outputs from there on equal those of the
+    new episode run alone from the initial state, whatever came before (any state,
+    any observations). Inside an episode the past does matter (the core has memory)."""
+    net = _net(kind)
+    params = _init(net)
+    obs, resets = _inputs()
+    _, dist, value = net.apply(params, net.initial_state(B), obs, resets)
+
+    alone_state = net.initial_state(B)
+    _, alone, alone_value = net.apply(
+        params, alone_state, obs[:, 3:], resets[:, 3:].at[1, 0].set(True)
+    )
+    np.testing.assert_allclose(dist.logits[1, 3:], alone.logits[1], atol=1e-6)
+    np.testing.assert_allclose(value[1, 3:], alone_value[1], atol=1e-6)
+
+    # a different earlier episode and a carried-in state change nothing after the reset
+    other_obs = obs.at[1, :3].set(10.0 * jax.random.normal(jax.random.key(9), (3, OBS)))
+    carried, _, _ = net.apply(params, net.initial_state(B), obs[:, ::-1], resets)
+    _, dist2, value2 = net.apply(params, carried, other_obs, resets)
+    np.testing.assert_allclose(dist2.logits[1, 3:], dist.logits[1, 3:], atol=1e-6)
+    np.testing.assert_allclose(value2[1, 3:], value[1, 3:], atol=1e-6)
+    assert not np.allclose(dist2.logits[1, :3], dist.logits[1, :3], atol=1e-3)
+
+    # within an episode the past matters: change step 3 of row 1, step 4 moves
+    inside = obs.at[1, 3].add(3.0)
+    _, dist3, _ = net.apply(params, net.initial_state(B), inside, resets)
+    assert not np.allclose(dist3.logits[1, 4], dist.logits[1, 4], atol=1e-4)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_initial_states(kind: str) -> None:
+    state = _net(kind).initial_state(4)
+    shared = _net(kind, shared=True).initial_state(4)
+    assert set(state) == {"actor", "critic"} and set(shared) == {"trunk"}
+    leaves = jax.tree.leaves(state)
+    assert leaves and all(x.shape[0] == 4 for x in leaves)
+    if kind == "lstm":
+        assert [x.shape for x in jax.tree.leaves(state["actor"])] == [(4, 8), (4, 8)]
+    if kind == "gru":
+        assert state["actor"].shape == (4, 8)
+    if kind == "transformer":
+        assert state["actor"].hidden.shape == (4, 1, T, 8) and not state["actor"].valid.any()
+
+
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [
+        ({"kind": "rnn"}, "policy"),
+        ({"kind": "transformer", "score": "cos"}, "score"),
+        ({"kind": "transformer", "position": "abs"}, "position"),
+        ({"kind": "transformer", "norm": "mid"}, "norm"),
+        ({"kind": "transformer", "gate": "lstm"}, "gate"),
+        ({"kind": "transformer", "embed_dim": 6, "num_heads": 4}, "num_heads"),
+        ({"kind": "transformer", "memory_len": 0}, "memory_len"),
+        ({"kind": "gru", "embed_dim": 0}, "embed_dim"),
+    ],
+)
+def test_bad_core_options_name_the_field(options: dict[str, Any], field: str) -> None:
+    with pytest.raises(ConfigError, match=field):
+        CoreSpec(**options)
