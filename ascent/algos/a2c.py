@@ -9,7 +9,7 @@ default, any λ allowed — and one gradient step minimises
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import gymnasium as gym
 import jax
@@ -19,12 +19,12 @@ import optax
 from ascent.algos.base import (
     OnPolicyConfig,
     ScheduleLike,
+    SequenceModel,
     _in_unit_interval,
     _nonnegative,
     actor_critic_net,
     check_on_policy_spaces,
     make_optimizer,
-    sample_action,
     schedule_fn,
     set_lr,
 )
@@ -32,7 +32,6 @@ from ascent.buffers import Rollout
 from ascent.core.losses import masked_mean, policy_gradient_loss, value_loss
 from ascent.core.returns import gae
 from ascent.errors import ConfigError
-from ascent.nn import ActorCriticNet
 
 
 @dataclass(frozen=True)
@@ -56,7 +55,9 @@ class A2CConfig(OnPolicyConfig):
     normalize_advantages: bool = False
     """Normalise advantages to zero mean, unit variance within each rollout."""
     shared_trunk: bool = False
-    """One MLP for policy and value instead of two."""
+    """One torso (core and MLP) for policy and value instead of two."""
+
+    memory_policies: ClassVar[bool] = True
 
     def validate(self) -> None:
         super().validate()
@@ -85,6 +86,7 @@ class A2C:
         self.config = config
         self.obs_shape = tuple(observation_space.shape)
         self.net = actor_critic_net(config, observation_space, action_space)
+        self.model = SequenceModel(self.net.apply, self.net.initial_state)
         self.optimizer = make_optimizer(
             config.max_grad_norm, config.optimizer, eps=config.opt_eps, rms_decay=config.rms_decay
         )
@@ -92,23 +94,41 @@ class A2C:
         self.ent_coef = schedule_fn(config.ent_coef, config.total_updates)
 
     def init(self, key: jax.Array) -> A2CState:
-        params = self.net.init(key, jnp.zeros((1, *self.obs_shape), jnp.float32))
+        obs = jnp.zeros((1, 1, *self.obs_shape), jnp.float32)
+        params = self.net.init(key, self.initial_policy_state(1), obs, jnp.ones((1, 1), bool))
         return A2CState(params, self.optimizer.init(params), jnp.zeros((), jnp.int32))
+
+    def initial_policy_state(self, n: int) -> Any:
+        return self.model.initial_state(n)
 
     def act(
         self, state: A2CState, obs: jax.Array, key: jax.Array, deterministic: bool = False
     ) -> tuple[jax.Array, jax.Array]:
-        dist = self.net.apply(state.params, obs, method=ActorCriticNet.dist)
-        return sample_action(dist, key, deterministic)
+        return self.model.act(state.params, obs, key, deterministic)
+
+    def act_step(
+        self,
+        state: A2CState,
+        policy_state: Any,
+        obs: jax.Array,
+        episode_starts: jax.Array,
+        key: jax.Array,
+        deterministic: bool = False,
+    ) -> tuple[jax.Array, jax.Array, Any]:
+        return self.model.step(state.params, policy_state, obs, episode_starts, key, deterministic)
+
+    def next_values(self, state: A2CState, policy_state: Any, next_obs: jax.Array) -> jax.Array:
+        return self.model.next_values(state.params, policy_state, next_obs)
 
     def update(self, state: A2CState, rollout: Rollout, key: jax.Array) -> tuple[A2CState, dict]:
         del key  # one deterministic gradient step
         cfg = self.config
-        next_values = self.net.apply(state.params, rollout.next_obs, method=ActorCriticNet.value)
+        next_values = self.model.bootstrap_values(state.params, rollout)
         ent_coef = self.ent_coef(state.updates)
 
         def loss_fn(params: Any) -> tuple[jax.Array, dict]:
-            dist, values = self.net.apply(params, rollout.obs)
+            # a memory policy reruns each environment's T steps from the stored state
+            dist, values = self.model.unroll(params, rollout)
             advantages = gae(
                 rollout.rewards,
                 jax.lax.stop_gradient(values),

@@ -9,8 +9,9 @@ import dataclasses
 import math
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol, Union
+from typing import Any, ClassVar, Protocol, Union
 
 import gymnasium as gym
 import jax
@@ -21,7 +22,13 @@ from ascent.buffers import Rollout
 from ascent.core.schedules import Schedule, as_schedule
 from ascent.envs.spaces import check_space
 from ascent.errors import ConfigError
-from ascent.nn import ACTIVATIONS, ActorCriticNet, PolicyNet, action_head_size
+from ascent.nn import ACTIVATIONS, PolicyNet, action_head_size
+from ascent.nn.sequence import (
+    CoreSpec,
+    SequenceActorCriticNet,
+    SequencePolicyNet,
+    SequenceValueNet,
+)
 
 ScheduleLike = Union[float, str, Schedule]  # noqa: UP007  (a runtime alias, read by the parser)
 """A coefficient that may change over training: a number, or a schedule such as
@@ -41,6 +48,28 @@ class Algorithm(Protocol):
     ) -> tuple[jax.Array, jax.Array]: ...
 
     def update(self, state: Any, rollout: Rollout, key: jax.Array) -> tuple[Any, dict]: ...
+
+
+class SequenceAlgorithm(Algorithm, Protocol):
+    """An algorithm whose policy may carry a state between steps (`policy` lstm, gru or
+    transformer). The on-policy loop keeps the state of each environment in `LoopState`
+    and stores in each rollout what the update needs to rerun the network (see
+    `SequenceModel`); `initial_policy_state` returns None for a feed-forward policy, and
+    the loop then acts with `act` as for any algorithm."""
+
+    def initial_policy_state(self, n: int) -> Any: ...
+
+    def act_step(
+        self,
+        state: Any,
+        policy_state: Any,
+        obs: jax.Array,
+        episode_starts: jax.Array,
+        key: jax.Array,
+        deterministic: bool = False,
+    ) -> tuple[jax.Array, jax.Array, Any]: ...
+
+    def next_values(self, state: Any, policy_state: Any, next_obs: jax.Array) -> jax.Array: ...
 
 
 @dataclass(frozen=True)
@@ -75,6 +104,47 @@ class OnPolicyConfig:
     """Scale rewards by the running std of the discounted return (saved with the state)."""
     clip_obs: float = 10.0
     """Clip normalised observations to [−clip_obs, clip_obs]."""
+    policy: str = "mlp"
+    """Policy network: mlp (feed-forward), or a memory policy that carries a state from
+    step to step, reset at each episode's start: lstm, gru or transformer (REINFORCE, A2C
+    and PPO). The core comes first, then the MLP of `hidden` widths, then the head."""
+    embed_dim: int = 64
+    """lstm, gru: units of the recurrent state; transformer: the model width."""
+    num_layers: int = 1
+    """transformer: blocks in the encoder."""
+    num_heads: int = 2
+    """transformer: attention heads per block (each of embed_dim / num_heads, even)."""
+    memory_len: int = 32
+    """transformer: past steps of its episode that each step attends to (its memory)."""
+    score: str = "scaled_dot"
+    """transformer: attention score: dot, scaled_dot, cosine, additive, multiplicative
+    or euclidean."""
+    position: str = "xl"
+    """transformer: positional scheme: none, sinusoidal, learned, shaw, xl (Transformer-XL's
+    relative positions, the default), rope or alibi."""
+    norm: str = "pre"
+    """transformer: layer norm before each sublayer (pre) or after its residual (post)."""
+    gate: str = "gru"
+    """transformer: how a sublayer's output joins the stream: residual, or gru (GTrXL's
+    gate, the default: it starts near the identity and trains stably in RL)."""
+
+    memory_policies: ClassVar[bool] = False
+    """Whether the algorithm takes `policy` other than mlp (set by those that do)."""
+
+    @property
+    def core(self) -> CoreSpec:
+        """The policy's core (`ascent.nn.sequence`), from `policy` and its options."""
+        return CoreSpec(
+            self.policy,
+            self.embed_dim,
+            self.num_layers,
+            self.num_heads,
+            self.memory_len,
+            self.score,
+            self.position,
+            self.norm,
+            self.gate,
+        )
 
     @property
     def batch_size(self) -> int:
@@ -104,6 +174,12 @@ class OnPolicyConfig:
         if self.activation not in ACTIVATIONS:
             raise ConfigError(
                 f"activation must be one of {', '.join(ACTIVATIONS)}; got {self.activation!r}"
+            )
+        core = self.core  # building the spec checks `policy` and the attention options
+        if core.stateful and not self.memory_policies:
+            raise ConfigError(
+                f"policy={self.policy!r}: this algorithm has feed-forward policies only; "
+                "use policy=mlp (memory policies: reinforce, a2c, ppo)"
             )
 
 
@@ -320,10 +396,11 @@ def metrics_of(**values: Any) -> dict[str, jax.Array]:
 
 def actor_critic_net(
     config: OnPolicyConfig, observation_space: gym.Space, action_space: gym.Space
-) -> ActorCriticNet:
-    """The policy + V network of a config's network fields (shared trunk if it asks)."""
+) -> SequenceActorCriticNet:
+    """The policy + V network of a config's network fields (shared trunk if it asks);
+    with `policy=mlp` its parameters are those of `ascent.nn.ActorCriticNet`."""
     discrete, n_out = action_head_size(action_space)
-    return ActorCriticNet(
+    return SequenceActorCriticNet(
         discrete=discrete,
         n_out=n_out,
         obs_ndim=len(observation_space.shape),
@@ -332,13 +409,38 @@ def actor_critic_net(
         shared_trunk=getattr(config, "shared_trunk", False),
         state_dependent_std=config.state_dependent_std,
         log_std_init=config.log_std_init,
+        core=config.core,
+    )
+
+
+def sequence_policy_net(
+    config: OnPolicyConfig, observation_space: gym.Space, action_space: gym.Space
+) -> SequencePolicyNet:
+    """The policy network alone, with the config's core (`policy`)."""
+    discrete, n_out = action_head_size(action_space)
+    return SequencePolicyNet(
+        discrete=discrete,
+        n_out=n_out,
+        obs_ndim=len(observation_space.shape),
+        hidden=config.hidden,
+        activation=config.activation,
+        state_dependent_std=config.state_dependent_std,
+        log_std_init=config.log_std_init,
+        core=config.core,
+    )
+
+
+def sequence_value_net(config: OnPolicyConfig, observation_space: gym.Space) -> SequenceValueNet:
+    """A V network with the config's core (`policy`)."""
+    return SequenceValueNet(
+        len(observation_space.shape), config.hidden, config.activation, config.core
     )
 
 
 def policy_net(
     config: OnPolicyConfig, observation_space: gym.Space, action_space: gym.Space
 ) -> PolicyNet:
-    """The policy network alone, for algorithms whose critic is a separate network."""
+    """The feed-forward policy network alone, for algorithms whose critic is separate."""
     discrete, n_out = action_head_size(action_space)
     return PolicyNet(
         discrete=discrete,
@@ -349,6 +451,113 @@ def policy_net(
         state_dependent_std=config.state_dependent_std,
         log_std_init=config.log_std_init,
     )
+
+
+def _swap(x: jax.Array) -> jax.Array:
+    """[T, N, ...] <-> [N, T, ...]: rollouts are time-major, sequence networks batch-first."""
+    return jnp.swapaxes(x, 0, 1)
+
+
+Forward = Callable[[Any, Any, jax.Array, Any], tuple[Any, Any, jax.Array]]
+
+
+class SequenceModel:
+    """An algorithm's policy and V networks seen as one function over sequences, and the
+    four things done with it: act, act one step with a state, bootstrap, rerun a rollout.
+
+    `forward(params, policy_state, obs [B, T, ...], episode_starts [B, T]) ->
+    (policy_state, dist [B, T], V [B, T])`; `initial_state(n)` is the state of n
+    environments before their first step. A feed-forward (`mlp`) policy has state None;
+    its forward takes observations of any leading dims and ignores state and starts, so
+    its rollouts stay flat transitions and nothing about it changes.
+
+    Memory policies are trained on the rollout as N sequences of T steps: `unroll` reruns
+    each environment's T steps from the state stored at the rollout's start, resetting
+    where `episode_starts` is True, which reproduces what acting computed one step at a
+    time (the same log-probabilities), and nothing flows from one episode into the next.
+    """
+
+    def __init__(self, forward: Forward, initial_state: Callable[[int], Any]):
+        self.forward = forward
+        self.initial_state = initial_state
+        self.stateful = initial_state(1) is not None
+
+    def act(
+        self, params: Any, obs: jax.Array, key: jax.Array, deterministic: bool
+    ) -> tuple[jax.Array, jax.Array]:
+        """(action, log π(action)) without a carried state: feed-forward policies take obs
+        of any leading dims; a memory policy sees each row of obs [N, ...] as the first
+        step of an episode."""
+        if not self.stateful:
+            _, dist, _ = self.forward(params, None, obs, None)
+            return sample_action(dist, key, deterministic)
+        n = obs.shape[0]
+        starts = jnp.ones((n,), bool)
+        action, log_prob, _ = self.step(
+            params, self.initial_state(n), obs, starts, key, deterministic
+        )
+        return action, log_prob
+
+    def step(
+        self,
+        params: Any,
+        policy_state: Any,
+        obs: jax.Array,
+        episode_starts: jax.Array,
+        key: jax.Array,
+        deterministic: bool,
+    ) -> tuple[jax.Array, jax.Array, Any]:
+        """One step of N environments: obs [N, ...], episode_starts [N] (reset the state of
+        those rows first) -> (action [N, ...], log_prob [N], the state after the step)."""
+        policy_state, dist, _ = self.forward(
+            params, policy_state, obs[:, None], episode_starts[:, None]
+        )
+        action, log_prob = sample_action(dist, key, deterministic)
+        return action[:, 0], log_prob[:, 0], policy_state
+
+    def next_values(self, params: Any, policy_state: Any, next_obs: jax.Array) -> jax.Array:
+        """V(next_obs) [N] seen from the state after the step that led to next_obs [N, ...]
+        (no reset): the bootstrap value of that step, truncated or last in the rollout."""
+        starts = jnp.zeros((next_obs.shape[0], 1), bool)
+        _, _, value = self.forward(params, policy_state, next_obs[:, None], starts)
+        return value[:, 0]
+
+    def unroll(self, params: Any, rollout: Rollout) -> tuple[Any, jax.Array]:
+        """(dist, V) [T, N] of every step of a rollout, time-major."""
+        if not self.stateful:
+            _, dist, values = self.forward(params, None, rollout.obs, None)
+            return dist, values
+        _, dist, values = self.forward(
+            params, rollout.policy_state, _swap(rollout.obs), _swap(rollout.episode_starts)
+        )
+        return jax.tree.map(_swap, dist), _swap(values)
+
+    def bootstrap_values(self, params: Any, rollout: Rollout) -> jax.Array:
+        """V(next_obs[t]) [T, N]: computed here for a feed-forward critic; a memory
+        critic's were computed while acting, from the state after each step (the state
+        at a truncated step is gone by the time the update runs)."""
+        if self.stateful:
+            return rollout.next_values
+        _, _, values = self.forward(params, None, rollout.next_obs, None)
+        return values
+
+    def minibatch_units(
+        self, batch: dict[str, Any], rollout: Rollout, minibatch_size: int
+    ) -> tuple[dict[str, Any], int]:
+        """What minibatches are drawn from, and how many per minibatch.
+
+        batch: {name: [T, N, ...]}. Feed-forward: the T·N transitions, `minibatch_size`
+        at a time. Memory policies: the N environment sequences [N, T, ...] with their
+        start states and episode starts, `minibatch_size // T` (at least one) at a time,
+        so each minibatch reruns whole sequences from their stored start.
+        """
+        if not self.stateful:
+            flat = jax.tree.map(flatten_time, batch)
+            return {**flat, "policy_state": None, "episode_starts": None}, minibatch_size
+        sequences = jax.tree.map(_swap, batch)
+        sequences["policy_state"] = rollout.policy_state
+        sequences["episode_starts"] = _swap(rollout.episode_starts)
+        return sequences, max(1, minibatch_size // rollout.obs.shape[0])
 
 
 def step_actor_and_critic(

@@ -15,7 +15,7 @@ approximate KL passes 1.5 × target_kl (as Stable-Baselines3 does).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import gymnasium as gym
 import jax
@@ -25,15 +25,14 @@ import optax
 from ascent.algos.base import (
     OnPolicyConfig,
     ScheduleLike,
+    SequenceModel,
     _in_unit_interval,
     _nonnegative,
     _positive,
     _positive_schedule,
     actor_critic_net,
     check_on_policy_spaces,
-    flatten_time,
     make_optimizer,
-    sample_action,
     schedule_fn,
     set_lr,
 )
@@ -47,7 +46,6 @@ from ascent.core.losses import (
 )
 from ascent.core.returns import gae
 from ascent.errors import ConfigError
-from ascent.nn import ActorCriticNet
 
 
 @dataclass(frozen=True)
@@ -59,7 +57,8 @@ class PPOConfig(OnPolicyConfig):
     n_epochs: int = 10
     """Passes over the rollout per update."""
     minibatch_size: int = 64
-    """Transitions per gradient step; at most n_steps × n_envs."""
+    """Transitions per gradient step; at most n_steps × n_envs. Memory policies take
+    whole environment sequences instead, minibatch_size // n_steps of them (at least 1)."""
     gae_lambda: float = 0.95
     """GAE's λ in [0, 1]: 0 is the one-step TD advantage, 1 the Monte-Carlo one."""
     objective: str = "clip"
@@ -78,7 +77,9 @@ class PPOConfig(OnPolicyConfig):
     normalize_advantages: bool = True
     """Normalise advantages to zero mean, unit variance within each minibatch."""
     shared_trunk: bool = False
-    """One MLP for policy and value instead of two."""
+    """One torso (core and MLP) for policy and value instead of two."""
+
+    memory_policies: ClassVar[bool] = True
 
     def validate(self) -> None:
         super().validate()
@@ -128,6 +129,7 @@ class PPO:
         self.config = config
         self.obs_shape = tuple(observation_space.shape)
         self.net = actor_critic_net(config, observation_space, action_space)
+        self.model = SequenceModel(self.net.apply, self.net.initial_state)
         self.optimizer = make_optimizer(config.max_grad_norm)
         total = config.total_updates
         self.lr = schedule_fn(config.lr, total)
@@ -135,20 +137,38 @@ class PPO:
         self.ent_coef = schedule_fn(config.ent_coef, total)
 
     def init(self, key: jax.Array) -> PPOState:
-        params = self.net.init(key, jnp.zeros((1, *self.obs_shape), jnp.float32))
+        obs = jnp.zeros((1, 1, *self.obs_shape), jnp.float32)
+        params = self.net.init(key, self.initial_policy_state(1), obs, jnp.ones((1, 1), bool))
         beta = jnp.asarray(self.config.kl_coef, jnp.float32)
         return PPOState(params, self.optimizer.init(params), beta, jnp.zeros((), jnp.int32))
+
+    def initial_policy_state(self, n: int) -> Any:
+        return self.model.initial_state(n)
 
     def act(
         self, state: PPOState, obs: jax.Array, key: jax.Array, deterministic: bool = False
     ) -> tuple[jax.Array, jax.Array]:
-        dist = self.net.apply(state.params, obs, method=ActorCriticNet.dist)
-        return sample_action(dist, key, deterministic)
+        return self.model.act(state.params, obs, key, deterministic)
+
+    def act_step(
+        self,
+        state: PPOState,
+        policy_state: Any,
+        obs: jax.Array,
+        episode_starts: jax.Array,
+        key: jax.Array,
+        deterministic: bool = False,
+    ) -> tuple[jax.Array, jax.Array, Any]:
+        return self.model.step(state.params, policy_state, obs, episode_starts, key, deterministic)
+
+    def next_values(self, state: PPOState, policy_state: Any, next_obs: jax.Array) -> jax.Array:
+        return self.model.next_values(state.params, policy_state, next_obs)
 
     def update(self, state: PPOState, rollout: Rollout, key: jax.Array) -> tuple[PPOState, dict]:
         cfg = self.config
-        values = self.net.apply(state.params, rollout.obs, method=ActorCriticNet.value)
-        next_values = self.net.apply(state.params, rollout.next_obs, method=ActorCriticNet.value)
+        model = self.model
+        old_dist, values = model.unroll(state.params, rollout)  # [T, N]
+        next_values = model.bootstrap_values(state.params, rollout)
         advantages = gae(
             rollout.rewards,
             values,
@@ -159,24 +179,29 @@ class PPO:
             gae_lambda=cfg.gae_lambda,
         )
         returns = advantages + values  # λ-returns, the value targets
-        obs = flatten_time(rollout.obs)
-        old_dist = self.net.apply(state.params, obs, method=ActorCriticNet.dist)
-        batch = {
-            "obs": obs,
-            "actions": flatten_time(rollout.actions),
-            "old_log_probs": flatten_time(rollout.log_probs),
-            "old_values": flatten_time(values),
-            "old_dist": old_dist,
-            "advantages": flatten_time(advantages),
-            "returns": flatten_time(returns),
-        }
+        # transitions for a feed-forward policy; whole environment sequences, with their
+        # start states and episode starts, for a memory policy
+        batch, per_minibatch = model.minibatch_units(
+            {
+                "obs": rollout.obs,
+                "actions": rollout.actions,
+                "old_log_probs": rollout.log_probs,
+                "old_values": values,
+                "old_dist": old_dist,
+                "advantages": advantages,
+                "returns": returns,
+            },
+            rollout,
+            cfg.minibatch_size,
+        )
+        units = batch["obs"].shape[0]
+        n_minibatches = units // per_minibatch
         clip_eps = self.clip_eps(state.updates)
         ent_coef = self.ent_coef(state.updates)
         opt_state = set_lr(state.opt_state, self.lr(state.updates))
-        n_minibatches = cfg.batch_size // cfg.minibatch_size
 
         def loss_fn(params: Any, mb: dict) -> tuple[jax.Array, dict]:
-            dist, v = self.net.apply(params, mb["obs"])
+            _, dist, v = model.forward(params, mb["policy_state"], mb["obs"], mb["episode_starts"])
             adv = mb["advantages"]
             if cfg.normalize_advantages:
                 adv = (adv - adv.mean()) / (adv.std() + 1e-8)
@@ -217,10 +242,9 @@ class PPO:
             return (params, opt_state, stopped), stats
 
         def epoch(carry: tuple, epoch_key: jax.Array) -> tuple[tuple, dict]:
-            order = jax.random.permutation(epoch_key, cfg.batch_size)
-            order = order[: n_minibatches * cfg.minibatch_size]
+            order = jax.random.permutation(epoch_key, units)[: n_minibatches * per_minibatch]
             minibatches = jax.tree.map(
-                lambda x: x[order].reshape(n_minibatches, cfg.minibatch_size, *x.shape[1:]), batch
+                lambda x: x[order].reshape(n_minibatches, per_minibatch, *x.shape[1:]), batch
             )
             return jax.lax.scan(minibatch_step, carry, minibatches)
 
@@ -229,7 +253,7 @@ class PPO:
             epoch, (state.params, opt_state, jnp.bool_(False)), jax.random.split(key, cfg.n_epochs)
         )
         # the exact mean KL the whole update moved the policy by
-        kl = masked_mean(old_dist.kl(self.net.apply(params, obs, method=ActorCriticNet.dist)))
+        kl = masked_mean(old_dist.kl(model.unroll(params, rollout)[0]))
         kl_coef = state.kl_coef
         if cfg.objective == "kl_penalty":
             kl_coef = adapt_kl_coef(kl_coef, kl, cfg.kl_target)

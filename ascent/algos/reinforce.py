@@ -11,7 +11,7 @@ cut by a time limit bootstraps G from V(final observation) when V is learned.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import gymnasium as gym
 import jax
@@ -20,20 +20,20 @@ import jax.numpy as jnp
 from ascent.algos.base import (
     OnPolicyConfig,
     ScheduleLike,
+    SequenceModel,
     _in_unit_interval,
     _positive_schedule,
     check_on_policy_spaces,
     make_optimizer,
-    policy_net,
-    sample_action,
     schedule_fn,
+    sequence_policy_net,
+    sequence_value_net,
     step_actor_and_critic,
 )
 from ascent.buffers import Rollout
 from ascent.core.losses import masked_mean, policy_gradient_loss, value_loss
 from ascent.core.returns import discounted_returns, ends_within
 from ascent.errors import ConfigError
-from ascent.nn import ValueNet
 
 BASELINES = ("none", "mean", "learned")
 
@@ -56,6 +56,8 @@ class ReinforceConfig(OnPolicyConfig):
     """mean baseline: weight of the old value in its exponential moving average."""
     normalize_advantages: bool = False
     """Normalise G − b to zero mean, unit variance within each rollout."""
+
+    memory_policies: ClassVar[bool] = True
 
     def validate(self) -> None:
         super().validate()
@@ -86,8 +88,11 @@ class Reinforce:
         check_on_policy_spaces(self.name, observation_space, action_space)
         self.config = config
         self.obs_shape = tuple(observation_space.shape)
-        self.actor = policy_net(config, observation_space, action_space)
-        self.critic = ValueNet(len(self.obs_shape), config.hidden, config.activation)
+        # the baseline V is a network of the same kind as the policy: for a memory policy
+        # it sees the same history (any function of the history keeps the estimate unbiased)
+        self.actor = sequence_policy_net(config, observation_space, action_space)
+        self.critic = sequence_value_net(config, observation_space)
+        self.model = SequenceModel(self._forward, self._initial_state)
         self.optimizer = make_optimizer(config.max_grad_norm)
         total = config.total_updates
         self.lr = {
@@ -96,21 +101,61 @@ class Reinforce:
         }
         self.ent_coef = schedule_fn(config.ent_coef, total)
 
+    def _initial_state(self, n: int) -> dict[str, Any] | None:
+        core = self.config.core
+        if not core.stateful:
+            return None
+        return {"actor": core.initial_state(n), "critic": core.initial_state(n)}
+
+    def _forward(
+        self, params: dict, policy_state: Any, obs: jax.Array, episode_starts: Any
+    ) -> tuple[Any, Any, jax.Array]:
+        """(policy_state, dist, V) of the actor and the critic networks side by side."""
+        if policy_state is None:
+            actor = critic = None
+        else:
+            actor, critic = policy_state["actor"], policy_state["critic"]
+        actor, dist = self.actor.apply(params["actor"], actor, obs, episode_starts)
+        critic, values = self.critic.apply(params["critic"], critic, obs, episode_starts)
+        new_state = None if policy_state is None else {"actor": actor, "critic": critic}
+        return new_state, dist, values
+
     def init(self, key: jax.Array) -> ReinforceState:
         actor_key, critic_key = jax.random.split(key)
-        obs = jnp.zeros((1, *self.obs_shape), jnp.float32)
+        obs = jnp.zeros((1, 1, *self.obs_shape), jnp.float32)
+        starts = jnp.ones((1, 1), bool)
+        state = self._initial_state(1) or {"actor": None, "critic": None}
         params = {
-            "actor": self.actor.init(actor_key, obs),
-            "critic": self.critic.init(critic_key, obs),
+            "actor": self.actor.init(actor_key, state["actor"], obs, starts),
+            "critic": self.critic.init(critic_key, state["critic"], obs, starts),
         }
         opt_state = {k: self.optimizer.init(p) for k, p in params.items()}
         zero = jnp.zeros((), jnp.int32)
         return ReinforceState(params, opt_state, jnp.zeros((), jnp.float32), zero)
 
+    def initial_policy_state(self, n: int) -> Any:
+        return self.model.initial_state(n)
+
     def act(
         self, state: ReinforceState, obs: jax.Array, key: jax.Array, deterministic: bool = False
     ) -> tuple[jax.Array, jax.Array]:
-        return sample_action(self.actor.apply(state.params["actor"], obs), key, deterministic)
+        return self.model.act(state.params, obs, key, deterministic)
+
+    def act_step(
+        self,
+        state: ReinforceState,
+        policy_state: Any,
+        obs: jax.Array,
+        episode_starts: jax.Array,
+        key: jax.Array,
+        deterministic: bool = False,
+    ) -> tuple[jax.Array, jax.Array, Any]:
+        return self.model.step(state.params, policy_state, obs, episode_starts, key, deterministic)
+
+    def next_values(
+        self, state: ReinforceState, policy_state: Any, next_obs: jax.Array
+    ) -> jax.Array:
+        return self.model.next_values(state.params, policy_state, next_obs)
 
     def update(
         self, state: ReinforceState, rollout: Rollout, key: jax.Array
@@ -118,9 +163,7 @@ class Reinforce:
         del key
         cfg = self.config
         learned = cfg.baseline == "learned"
-        next_values = (
-            self.critic.apply(state.params["critic"], rollout.next_obs) if learned else None
-        )
+        next_values = self.model.bootstrap_values(state.params, rollout) if learned else None
         returns = discounted_returns(
             rollout.rewards, rollout.terminated, rollout.truncated, next_values, gamma=cfg.gamma
         )
@@ -134,8 +177,8 @@ class Reinforce:
         )
 
         def loss_fn(params: dict) -> tuple[jax.Array, dict]:
-            dist = self.actor.apply(params["actor"], rollout.obs)
-            values = self.critic.apply(params["critic"], rollout.obs)
+            # a memory policy reruns each environment's T steps from the stored state
+            dist, values = self.model.unroll(params, rollout)
             if cfg.baseline == "learned":
                 baseline = jax.lax.stop_gradient(values)
             elif cfg.baseline == "mean":

@@ -11,9 +11,10 @@ from __future__ import annotations
 import math
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from ascent.algos.base import config_to_dict
@@ -36,7 +37,7 @@ from ascent.io import (
 from ascent.io.metrics import drop_rows_after
 from ascent.train import make_loop
 from ascent.train.evaluate import EvalResult, Evaluator
-from ascent.train.loop import LoopState
+from ascent.train.loop import LoopState, MemoryLoop
 
 EVAL_SEED_OFFSET = 1_000_003  # evaluation environments never share seeds with training ones
 KEEP_CHECKPOINTS = 3
@@ -71,6 +72,11 @@ class Agent:
         self.last_checkpoint: Path | None = None
         self._host_obs: np.ndarray | None = None
         self._policy = jax.jit(self.loop.policy, static_argnames="deterministic")
+        self._policy_step = (
+            jax.jit(self.loop.policy_step, static_argnames="deterministic")
+            if hasattr(self.loop, "policy_step")
+            else None
+        )
         self._act_key = jax.random.PRNGKey(seed + EVAL_SEED_OFFSET)
         # iterations per compiled chunk (one metrics row each) and between checkpoints;
         # saved with the state so a resumed run cuts its chunks where the original did
@@ -190,6 +196,9 @@ class Agent:
         if self._host_obs is None:
             # a resumed host-door run starts fresh episodes, seeded by the update count
             self._host_obs = self.env.reset(seed=self.seed + self.iterations)
+            if self.state.episode_starts is not None:  # and a memory policy starts afresh
+                starts = jnp.ones_like(self.state.episode_starts)
+                self.state = self.state._replace(episode_starts=starts)
         state, metrics, self._host_obs = self.loop.run_host_chunk(self.state, n, self._host_obs)
         return state, metrics
 
@@ -285,20 +294,45 @@ class Agent:
         return self.evaluator(self.state, episodes, seed, deterministic=deterministic)
 
     def act(
-        self, obs: Any, state: Any = None, deterministic: bool = True
+        self,
+        obs: Any,
+        state: Any = None,
+        deterministic: bool = True,
+        episode_start: Any = None,
     ) -> tuple[np.ndarray, Any]:
         """The action for one observation (or a batch), ready for `env.step`.
 
-        Returns (action, state); `state` is the recurrent state of memory policies
-        and passes through unchanged (None) for feed-forward ones.
+        Returns (action, state). For a memory policy (`policy` lstm, gru, transformer)
+        `state` is what it carries between steps: pass None at the start of an episode and
+        the returned state on each later step; `episode_start` (a bool, or one per row of
+        a batch) resets the rows whose episode begins at this observation, as
+        Stable-Baselines3's `predict` does. For a feed-forward policy `state` passes
+        through unchanged.
         """
         obs = np.asarray(obs, np.float32)
         single = obs.shape == tuple(self.env.observation_space.shape)
         batch = obs[None] if single else obs
         self._act_key, key = jax.random.split(self._act_key)
-        action, _ = self._policy(
-            self.state.algo, self.state.norm, batch, key, deterministic=deterministic
-        )
+        if self.state.policy_state is None:
+            action, _ = self._policy(
+                self.state.algo, self.state.norm, batch, key, deterministic=deterministic
+            )
+        else:
+            n = batch.shape[0]
+            if state is None:
+                state, starts = cast(MemoryLoop, self.loop).initial_policy_state(n)
+            else:
+                flags = False if episode_start is None else episode_start
+                starts = np.broadcast_to(np.asarray(flags, bool), (n,))
+            action, _, state = self._policy_step(  # type: ignore[misc]
+                self.state.algo,
+                self.state.norm,
+                state,
+                starts,
+                batch,
+                key,
+                deterministic=deterministic,
+            )
         action = clip_action(np.asarray(action), self.env.action_space)
         return (action[0] if single else action), state
 

@@ -7,14 +7,14 @@ over-represented (the bias of "stop after the first E episodes to finish").
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from ascent.envs import HostVecEnv, clip_action
-from ascent.train.loop import Loop, LoopState
+from ascent.train.loop import Loop, LoopState, MemoryLoop
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,8 @@ class Evaluator:
 
     JAX door: one episode in each of `episodes` vmapped environments, in one
     compiled loop (compiled once per episode count). Host door: new Gymnasium
-    environments made from the same id, each with its quota of episodes.
+    environments made from the same id, each with its quota of episodes. A memory
+    policy carries its state through each episode, from the initial state.
     """
 
     def __init__(self, loop: Loop, max_steps: int = 100_000):
@@ -55,6 +56,37 @@ class Evaluator:
         self.max_steps = max_steps
         self._compiled: dict[tuple[int, bool], Any] = {}
         self._policy = jax.jit(loop.policy, static_argnames="deterministic")
+        self._policy_step = (
+            jax.jit(loop.policy_step, static_argnames="deterministic")
+            if hasattr(loop, "policy_step")
+            else None
+        )
+
+    def _act(
+        self,
+        state: LoopState,
+        policy_state: Any,
+        starts: Any,
+        obs: Any,
+        key: jax.Array,
+        deterministic: bool,
+        jitted: bool = False,
+    ) -> tuple[jax.Array, Any]:
+        """(action, policy_state after the step); a feed-forward policy's state stays None."""
+        if policy_state is None:
+            policy = self._policy if jitted else self.loop.policy
+            action, _ = policy(state.algo, state.norm, obs, key, deterministic=deterministic)
+            return action, None
+        step = self._policy_step if jitted else cast(MemoryLoop, self.loop).policy_step
+        action, _, policy_state = step(  # type: ignore[misc]
+            state.algo, state.norm, policy_state, starts, obs, key, deterministic=deterministic
+        )
+        return action, policy_state
+
+    def _initial_policy_state(self, state: LoopState, n: int) -> tuple[Any, Any]:
+        if state.policy_state is None:
+            return None, None
+        return cast(MemoryLoop, self.loop).initial_policy_state(n)
 
     def __call__(
         self, state: LoopState, episodes: int, seed: int, *, deterministic: bool = True
@@ -78,16 +110,19 @@ class Evaluator:
         obs, env_state = jax.vmap(env.reset)(jax.random.split(reset_key, episodes))
         zeros = jnp.zeros((episodes,), jnp.float32)
         not_yet = jnp.zeros((episodes,), bool)
-        init = (key, env_state, obs, zeros, jnp.zeros((episodes,), jnp.int32), not_yet, 0)
+        memory = self._initial_policy_state(state, episodes)
+        init = (key, env_state, obs, zeros, jnp.zeros((episodes,), jnp.int32), not_yet, 0, memory)
 
         def running(carry: tuple) -> jax.Array:
-            *_, finished, t = carry
+            *_, finished, t, _ = carry
             return (~finished.all()) & (t < self.max_steps)
 
         def step(carry: tuple) -> tuple:
-            key, env_state, obs, ret, length, finished, t = carry
+            key, env_state, obs, ret, length, finished, t, (policy_state, starts) = carry
             key, act_key, env_key = jax.random.split(key, 3)
-            action, _ = self.loop.policy(state.algo, state.norm, obs, act_key, deterministic)
+            action, policy_state = self._act(
+                state, policy_state, starts, obs, act_key, deterministic
+            )
             obs, env_state, reward, terminated, truncated, _ = jax.vmap(env.step)(
                 jax.random.split(env_key, episodes),
                 env_state,
@@ -97,9 +132,10 @@ class Evaluator:
             ret = ret + reward * live
             length = length + live
             finished = finished | terminated | truncated
-            return key, env_state, obs, ret, length, finished, t + 1
+            starts = None if starts is None else terminated | truncated
+            return key, env_state, obs, ret, length, finished, t + 1, (policy_state, starts)
 
-        _, _, _, ret, length, _, _ = jax.lax.while_loop(running, step, init)
+        _, _, _, ret, length, *_ = jax.lax.while_loop(running, step, init)
         return ret, length
 
     def _run_host(
@@ -117,14 +153,16 @@ class Evaluator:
             ret = np.zeros(n_envs)
             length = np.zeros(n_envs, int)
             done_count = np.zeros(n_envs, int)
+            policy_state, starts = self._initial_policy_state(state, n_envs)
             while (done_count < quota).any():
                 key, act_key = jax.random.split(key)
-                action, _ = self._policy(
-                    state.algo, state.norm, obs, act_key, deterministic=deterministic
+                action, policy_state = self._act(
+                    state, policy_state, starts, obs, act_key, deterministic, jitted=True
                 )
                 obs, reward, terminated, truncated, _ = env.step(
                     clip_action(np.asarray(action), env.action_space)
                 )
+                starts = terminated | truncated
                 ret += reward
                 length += 1
                 for i in np.flatnonzero(terminated | truncated):

@@ -53,6 +53,8 @@ class LoopState(NamedTuple):
     env: EnvCarry | None  # None for the host door, whose environments live in Python
     buffer: Any = None  # off-policy loops: the replay buffer (ascent.buffers.ReplayBuffer)
     noise: Any = None  # off-policy loops: exploration-noise state per environment [N, ...]
+    policy_state: Any = None  # memory policies: what the policy carries per environment [N, ...]
+    episode_starts: Any = None  # memory policies: [N] bool, the next step starts an episode
 
 
 class Loop(Protocol):
@@ -76,6 +78,28 @@ class Loop(Protocol):
     def run_host_chunk(
         self, state: LoopState, n: int, obs: np.ndarray
     ) -> tuple[LoopState, dict[str, np.ndarray], np.ndarray]: ...
+
+
+class MemoryLoop(Loop, Protocol):
+    """A loop whose policy may carry a state between steps (`LoopState.policy_state` is
+    not None): evaluation and `Agent.act` step it through these two methods."""
+
+    def initial_policy_state(self, n: int) -> tuple[Any, jax.Array]:
+        """(policy_state, episode_starts) of n environments before their first step."""
+        ...
+
+    def policy_step(
+        self,
+        algo_state: Any,
+        norm: NormState,
+        policy_state: Any,
+        episode_starts: jax.Array,
+        obs: jax.Array,
+        key: jax.Array,
+        deterministic: bool,
+    ) -> tuple[jax.Array, jax.Array, Any]:
+        """(action, log_prob, policy_state after the step) for raw observations [N, ...]."""
+        ...
 
 
 def init_loop_state(

@@ -11,6 +11,14 @@ differ only in how a rollout is collected:
 
 The PRNG key in the state is split the same way in both doors, so a resumed run
 repeats an uninterrupted one.
+
+Memory policies (`policy` lstm, gru, transformer) carry a state per environment in
+`LoopState.policy_state`, with `episode_starts` [N] marking environments whose next step
+begins an episode (the step after `terminated | truncated`); the network resets the
+state there. Each rollout stores the state before its first step, the per-step
+`episode_starts`, and V(next_obs[t]) from the state after step t (the bootstrap value
+of a truncated or last step, which needs the state of that moment), so the update can
+rerun every environment's steps exactly as acting ran them.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ from collections.abc import Callable
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from ascent.algos.base import Algorithm
@@ -49,14 +58,27 @@ class OnPolicyLoop:
         self.is_jax = is_jax_env(env)
         self.action_space = env.action_space
         self.normalizer = Normalizer(config)
+        # a memory policy: the algorithm has a state for its policy (None: feed-forward)
+        initial = getattr(algorithm, "initial_policy_state", None)
+        self.memory = initial is not None and initial(1) is not None
         self._learn = jax.jit(self.learn)
         self._policy = jax.jit(self.policy, static_argnames="deterministic")
+        self._policy_step = jax.jit(self.policy_step, static_argnames="deterministic")
+        self._next_values = jax.jit(self.next_values)
         self._split = jax.jit(split_iteration_key, static_argnums=1)
         self._chunks: dict[int, Callable] = {}
         self._buffer: RolloutBuffer | None = None
 
     def init(self, seed: int | jax.Array) -> LoopState:
-        return init_loop_state(self.algorithm, self.env, self.n_envs, seed, self.is_jax)
+        state = init_loop_state(self.algorithm, self.env, self.n_envs, seed, self.is_jax)
+        if not self.memory:
+            return state
+        policy_state, starts = self.initial_policy_state(self.n_envs)
+        return state._replace(policy_state=policy_state, episode_starts=starts)
+
+    def initial_policy_state(self, n: int) -> tuple[Any, jax.Array]:
+        """(policy_state, episode_starts) of n environments before their first step."""
+        return self.algorithm.initial_policy_state(n), jnp.ones((n,), bool)
 
     def policy(
         self,
@@ -69,6 +91,31 @@ class OnPolicyLoop:
         """(action, log_prob) for raw observations [N, ...], normalised if configured."""
         obs = self.normalizer.obs_for_policy(norm, obs)
         return self.algorithm.act(algo_state, obs, key, deterministic)
+
+    def policy_step(
+        self,
+        algo_state: Any,
+        norm: NormState,
+        policy_state: Any,
+        episode_starts: jax.Array,
+        obs: jax.Array,
+        key: jax.Array,
+        deterministic: bool = False,
+    ) -> tuple[jax.Array, jax.Array, Any]:
+        """A memory policy's (action, log_prob, policy_state after the step) for raw
+        observations [N, ...]; the state of rows where episode_starts [N] is True is reset
+        first."""
+        obs = self.normalizer.obs_for_policy(norm, obs)
+        return self.algorithm.act_step(  # type: ignore[attr-defined]
+            algo_state, policy_state, obs, episode_starts, key, deterministic
+        )
+
+    def next_values(
+        self, algo_state: Any, norm: NormState, policy_state: Any, next_obs: jax.Array
+    ) -> jax.Array:
+        """V(next_obs) [N] from the memory policy's state after the step that led there."""
+        next_obs = self.normalizer.obs_for_policy(norm, next_obs)
+        return self.algorithm.next_values(algo_state, policy_state, next_obs)  # type: ignore[attr-defined]
 
     # --- the step both doors share ------------------------------------------------
 
@@ -100,28 +147,40 @@ class OnPolicyLoop:
 
     def collect_jax(
         self, state: LoopState, act_keys: jax.Array, env_keys: jax.Array
-    ) -> tuple[EnvCarry, Rollout]:
-        """T steps of the vmapped environment under the current policy."""
+    ) -> tuple[LoopState, Rollout]:
+        """T steps of the vmapped environment under the current policy; returns the state
+        with the environments (and a memory policy's state) moved on, and the rollout."""
         step_env = jax.vmap(self.env.step)
 
-        def step(carry: EnvCarry, keys: tuple) -> tuple[EnvCarry, Rollout]:
+        def step(carry: tuple, keys: tuple) -> tuple[tuple, Rollout]:
+            env, policy_state, starts = carry
             act_key, env_key = keys
-            action, log_prob = self.policy(state.algo, state.norm, carry.obs, act_key)
+            if self.memory:
+                action, log_prob, policy_state = self.policy_step(
+                    state.algo, state.norm, policy_state, starts, env.obs, act_key
+                )
+            else:
+                action, log_prob = self.policy(state.algo, state.norm, env.obs, act_key)
             env_action = clip_action(action, self.action_space)
             obs, env_state, reward, terminated, truncated, next_obs = step_env(
-                jax.random.split(env_key, self.n_envs), carry.env_state, env_action
+                jax.random.split(env_key, self.n_envs), env.env_state, env_action
             )
-            transition = Rollout(
-                carry.obs, action, log_prob, reward, terminated, truncated, next_obs
-            )
-            return EnvCarry(env_state, obs), transition
+            transition = Rollout(env.obs, action, log_prob, reward, terminated, truncated, next_obs)
+            if self.memory:
+                next_values = self.next_values(state.algo, state.norm, policy_state, next_obs)
+                transition = transition._replace(episode_starts=starts, next_values=next_values)
+                starts = terminated | truncated
+            return (EnvCarry(env_state, obs), policy_state, starts), transition
 
-        return jax.lax.scan(step, state.env, (act_keys, env_keys))
+        start = (state.env, state.policy_state, state.episode_starts)
+        (env, policy_state, starts), rollout = jax.lax.scan(step, start, (act_keys, env_keys))
+        rollout = rollout._replace(policy_state=state.policy_state)
+        return state._replace(env=env, policy_state=policy_state, episode_starts=starts), rollout
 
     def iterate_jax(self, state: LoopState) -> tuple[LoopState, dict[str, jax.Array]]:
         key, act_keys, env_keys, learn_key = split_iteration_key(state.key, self.n_steps)
-        carry, rollout = self.collect_jax(state, act_keys, env_keys)
-        return self.learn(state._replace(key=key, env=carry), rollout, learn_key)
+        state, rollout = self.collect_jax(state, act_keys, env_keys)
+        return self.learn(state._replace(key=key), rollout, learn_key)
 
     def run_jax_chunk(self, state: LoopState, n: int) -> tuple[LoopState, dict[str, np.ndarray]]:
         """`n` iterations in one compiled call; metrics stacked [n]."""
@@ -153,20 +212,36 @@ class OnPolicyLoop:
                 tuple(env.observation_space.shape),
                 tuple(space.shape) if not is_discrete(space) else (),
                 np.int32 if is_discrete(space) else np.float32,
+                memory=self.memory,
             )
         buffer = self._buffer
         rows = []
         for _ in range(n):
             key, act_keys, _, learn_key = self._split(state.key, self.n_steps)
             act_keys = np.asarray(act_keys)
+            policy_state, starts = state.policy_state, state.episode_starts
             for t in range(self.n_steps):
-                action, log_prob = self._policy(state.algo, state.norm, obs, act_keys[t])
+                if self.memory:
+                    action, log_prob, policy_state = self._policy_step(
+                        state.algo, state.norm, policy_state, starts, obs, act_keys[t]
+                    )
+                else:
+                    action, log_prob = self._policy(state.algo, state.norm, obs, act_keys[t])
                 action, log_prob = np.asarray(action), np.asarray(log_prob)
                 obs_after, reward, terminated, truncated, next_obs = env.step(
                     clip_action(action, self.action_space)
                 )
                 buffer.add(t, obs, action, log_prob, reward, terminated, truncated, next_obs)
+                if self.memory:
+                    next_values = self._next_values(state.algo, state.norm, policy_state, next_obs)
+                    buffer.add_memory(t, np.asarray(starts), np.asarray(next_values))
+                    starts = terminated | truncated
                 obs = obs_after
-            state, metrics = self._learn(state._replace(key=key), buffer.rollout(), learn_key)
+            rollout = buffer.rollout(state.policy_state)
+            if self.memory:
+                state = state._replace(
+                    policy_state=policy_state, episode_starts=jnp.asarray(starts)
+                )
+            state, metrics = self._learn(state._replace(key=key), rollout, learn_key)
             rows.append(metrics)
         return state, stack_rows(rows), obs

@@ -6,6 +6,7 @@ share every XLA call, which is how benchmarks and sweeps run 5 seeds cheaply.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +30,8 @@ class SeedsResult:
     env_steps: np.ndarray  # [U] environment steps after each update
     episode_return: np.ndarray  # [S, U] mean return of the episodes that ended in each update
     states: LoopState  # stacked over seeds
+    compile_seconds: float = 0.0  # compiling the training program
+    train_seconds: float = 0.0  # running it, compiling excluded
 
     @property
     def mean_eval_return(self) -> np.ndarray:
@@ -64,7 +67,12 @@ def train_seeds(
 
         return jax.vmap(one)(states)
 
-    states, metrics = run(states)
+    start = time.perf_counter()
+    compiled = run.lower(states).compile()
+    compile_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    states, metrics = jax.block_until_ready(compiled(states))
+    train_seconds = time.perf_counter() - start
     evaluator = Evaluator(loop)
     eval_keys = jax.vmap(jax.random.PRNGKey)(seed_array + 1_000_003)
     returns, _ = jax.jit(jax.vmap(lambda s, k: evaluator.run_jax(s, k, eval_episodes, True)))(
@@ -74,4 +82,6 @@ def train_seeds(
     with np.errstate(invalid="ignore", divide="ignore"):
         curve = metrics["episode_return_sum"] / metrics["episodes"]
     steps = np.arange(1, n_iterations + 1) * loop.steps_per_iteration
-    return SeedsResult(list(seeds), np.asarray(returns), steps, curve, states)
+    return SeedsResult(
+        list(seeds), np.asarray(returns), steps, curve, states, compile_seconds, train_seconds
+    )
