@@ -14,9 +14,10 @@ from ascent._version import __version__
 
 if TYPE_CHECKING:
     from ascent.api import load, make
+    from ascent.io.threads import use_threads
     from ascent.train.agent import Agent
 
-__all__ = ["Agent", "__version__", "load", "make"]
+__all__ = ["Agent", "__version__", "load", "make", "use_threads"]
 
 
 def __getattr__(name: str) -> Any:
@@ -25,6 +26,10 @@ def __getattr__(name: str) -> Any:
         from ascent import api
 
         return getattr(api, name)
+    if name == "use_threads":  # before the first JAX computation: ascent.use_threads(1)
+        from ascent.io.threads import use_threads
+
+        return use_threads
     if name == "Agent":
         from ascent.train.agent import Agent
 

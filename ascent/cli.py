@@ -18,11 +18,8 @@ import tyro
 
 from ascent.errors import AscentError, ConfigError
 
-XLA_FLAGS = (
-    "--xla_cpu_multi_thread_eigen={multi} intra_op_parallelism_threads={threads} "
-    # seen to hang a vmapped program on its second call with jax 0.10.2
-    "--xla_cpu_enable_concurrency_optimized_scheduler=false"
-)
+# seen to hang a vmapped program on its second call with jax 0.10.2
+XLA_FLAGS = "--xla_cpu_enable_concurrency_optimized_scheduler=false"
 
 
 @dataclass
@@ -56,7 +53,7 @@ class Train:
     checkpoint_every: int | None = None
     """Updates between checkpoints (default: about ten per run)."""
     threads: int = 1
-    """CPU threads for XLA; one is fastest for the small networks of RL."""
+    """CPU cores for the run (XLA's threads); one is fastest for the small networks of RL."""
 
 
 @dataclass
@@ -318,18 +315,21 @@ COMMANDS = {
 
 
 def main(argv: list[str] | None = None) -> int:
+    from_command_line = argv is None
     argv = sys.argv[1:] if argv is None else argv
     args = tyro.extras.subcommand_cli_from_dict(
         {name: cls for name, (cls, _) in COMMANDS.items()}, args=argv, prog="ascent"
     )
     handler = next(fn for cls, fn in COMMANDS.values() if isinstance(args, cls))
-    # XLA reads its flags when its CPU client starts, which is after this point
-    if "XLA_FLAGS" not in os.environ:
-        threads = getattr(args, "threads", 1)
-        os.environ["XLA_FLAGS"] = XLA_FLAGS.format(multi=str(threads > 1).lower(), threads=threads)
+    # XLA reads its flags, and sizes its thread pool, when its CPU client starts, which
+    # is after this point
+    os.environ.setdefault("XLA_FLAGS", XLA_FLAGS)
     try:
-        from ascent.io import enable_compile_cache
+        from ascent.io import enable_compile_cache, use_threads
 
+        # the cores are the process's: set for a command, not for main([...]) from Python
+        if from_command_line and hasattr(args, "threads"):
+            use_threads(args.threads)
         enable_compile_cache()
         return handler(args)
     except AscentError as e:

@@ -8,6 +8,7 @@ One iteration collects `steps_per_iteration` environment steps and learns from t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NamedTuple, Protocol
 
 import jax
@@ -205,7 +206,131 @@ def finiteness(
     return {k: v.astype(jnp.float32) for k, v in checks.items()}
 
 
-def stack_rows(rows: list[dict[str, Any]]) -> dict[str, np.ndarray]:
-    """Per-iteration metric dicts (device arrays) -> {name: [n]} numpy arrays."""
-    rows = jax.device_get(rows)
-    return {k: np.stack([np.asarray(row[k]) for row in rows]) for k in rows[0]}
+class LeanJit:
+    """`jax.jit(fn)` for a function called many times with the same leading arguments
+    (a policy acting at every environment step with the same parameters).
+
+    Each call of a jitted function flattens and checks every leaf of its arguments
+    (about 0.3 µs a leaf on this CPU), and acting reads a policy's parameters but not
+    the optimiser's moments or the replay buffer. `bind(*fixed)` keeps, of the fixed
+    arguments' leaves, those that `fn` reads (found once per argument structure from
+    its jaxpr) and returns `call(*rest)`; the other leaves enter the compiled function as
+    constants of their shape, which XLA drops. Keyword arguments are static.
+    """
+
+    def __init__(self, fn: Callable[..., Any]):
+        self.fn = fn
+        self._programs: dict[Any, tuple[list[bool], Callable]] = {}
+
+    def bind(self, *fixed: Any) -> Callable[..., Any]:
+        leaves, treedef = jax.tree.flatten(fixed)
+
+        def call(*rest: Any, **static: Any) -> Any:
+            key = (treedef, tuple(sorted(static.items())))
+            if key not in self._programs:
+                self._programs[key] = self._compile(treedef, leaves, rest, static)
+            used, program = self._programs[key]
+            return program([x for x, u in zip(leaves, used, strict=True) if u], *rest)
+
+        return call
+
+    def _compile(self, treedef: Any, leaves: list, rest: tuple, static: dict) -> tuple:
+        shapes = [jax.ShapeDtypeStruct(jnp.shape(x), jnp.result_type(x)) for x in leaves]
+
+        def full(leaves: list, *rest: Any) -> Any:
+            return self.fn(*jax.tree.unflatten(treedef, leaves), *rest, **static)
+
+        jaxpr = jax.make_jaxpr(full)(shapes, *rest).jaxpr
+        used = _inputs_read(jaxpr)[: len(leaves)]
+
+        def lean(kept: list, *rest: Any) -> Any:
+            kept_iter = iter(kept)
+            leaves = [
+                next(kept_iter) if u else jnp.zeros(s.shape, s.dtype)
+                for u, s in zip(used, shapes, strict=True)
+            ]
+            return full(leaves, *rest)
+
+        return used, jax.jit(lean)
+
+
+def _inputs_read(jaxpr: Any) -> list[bool]:
+    """Which of a jaxpr's inputs its outputs (or effects) depend on: one backward pass."""
+    from jax.extend.core import Literal
+
+    live = {v for v in jaxpr.outvars if not isinstance(v, Literal)}
+    for eqn in reversed(jaxpr.eqns):
+        if eqn.effects or any(v in live for v in eqn.outvars):
+            live.update(v for v in eqn.invars if not isinstance(v, Literal))
+    return [v in live for v in jaxpr.invars]
+
+
+class CompiledChunks:
+    """Chunks of a JAX-door loop's iterations, each one compiled call.
+
+    One program serves every chunk of up to `length` iterations: the number to run is an
+    argument (a `fori_loop` with a traced bound), so a run's shorter last chunk reuses the
+    program instead of compiling its own. A longer chunk than any before compiles a
+    longer program. Metrics come back stacked, `{name: [n]}`.
+    """
+
+    def __init__(self, iterate: Callable[[LoopState], tuple[LoopState, dict[str, jax.Array]]]):
+        # jitted so that the loop body reuses the trace that finds the metrics' shapes
+        self.iterate = jax.jit(iterate)
+        self.length = 0
+        self._program: Callable | None = None
+
+    def __call__(self, state: LoopState, n: int) -> tuple[LoopState, dict[str, np.ndarray]]:
+        if n > self.length:
+            self.length = n
+            self._program = jax.jit(self._chunk)
+        assert self._program is not None
+        state, rows = self._program(state, jnp.int32(n))
+        return state, {k: v[:n] for k, v in jax.device_get(rows).items()}
+
+    def _chunk(self, state: LoopState, n: jax.Array) -> tuple[LoopState, dict[str, jax.Array]]:
+        shapes = jax.eval_shape(self.iterate, state)[1]
+        rows = {k: jnp.zeros((self.length, *v.shape), v.dtype) for k, v in shapes.items()}
+
+        def one(i: jax.Array, carry: tuple) -> tuple:
+            state, rows = carry
+            state, metrics = self.iterate(state)
+            return state, {k: rows[k].at[i].set(metrics[k]) for k in rows}
+
+        return jax.lax.fori_loop(0, n, one, (state, rows))
+
+
+class HostLearn:
+    """A loop's `learn` for the host door, jitted, that also hands back what the next
+    iteration needs, so each iteration costs one call and one transfer:
+
+    - the metrics packed into one float32 vector (fetched once per chunk by `stack`,
+      instead of one transfer per metric and iteration);
+    - the next iteration's keys, `split_iteration_key(state.key)`, instead of a call of
+      its own.
+
+    `learn(state, rollout, learn_key) -> (state, metrics)`; extra jit options (donation)
+    pass through.
+    """
+
+    def __init__(self, learn: Callable, n_steps: int, **jit_options: Any):
+        self.learn = learn
+        self.n_steps = n_steps
+        self.names: list[str] = []  # the packed metrics, in order; set when traced
+        self._call = jax.jit(self._learn, **jit_options)
+        self.split = jax.jit(split_iteration_key, static_argnums=1)
+
+    def _learn(self, state: LoopState, data: Any, learn_key: jax.Array) -> tuple:
+        state, metrics = self.learn(state, data, learn_key)
+        self.names = sorted(metrics)
+        packed = jnp.stack([jnp.asarray(metrics[k], jnp.float32) for k in self.names])
+        return state, packed, split_iteration_key(state.key, self.n_steps)
+
+    def __call__(self, state: LoopState, data: Any, learn_key: jax.Array) -> tuple:
+        """(state, packed metrics [M], next keys (key, act_keys, env_keys, learn_key))."""
+        return self._call(state, data, learn_key)
+
+    def stack(self, rows: list[jax.Array]) -> dict[str, np.ndarray]:
+        """Packed rows of a chunk -> {name: [n]} numpy arrays."""
+        values = np.stack(jax.device_get(rows))  # [n, M]
+        return {k: values[:, i] for i, k in enumerate(self.names)}

@@ -20,7 +20,6 @@ same actions from the same observations.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -32,14 +31,16 @@ from ascent.buffers import Transitions, flatten_steps, replay_add, replay_init, 
 from ascent.core.noise import gaussian_noise, ou_noise, ou_reset
 from ascent.envs import HostVecEnv, JaxEnv, is_jax_env
 from ascent.train.loop import (
+    CompiledChunks,
     EnvCarry,
+    HostLearn,
+    LeanJit,
     LoopState,
     Normalizer,
     NormState,
     finiteness,
     init_loop_state,
     split_iteration_key,
-    stack_rows,
     track_episodes,
 )
 
@@ -61,12 +62,10 @@ class OffPolicyLoop:
         self.high = np.asarray(env.action_space.high, np.float32)
         self.normalizer = Normalizer(config)
         self.noise_std = schedule_fn(config.noise_std, config.total_iterations)
-        self._learn = jax.jit(self.learn, donate_argnums=0)
-        self._explore = jax.jit(self.explore)
+        self._learn = HostLearn(self.learn, self.n_steps, donate_argnums=0)
+        self._explore = LeanJit(self.explore)
         self._reset_noise = jax.jit(ou_reset)
-        self._policy = jax.jit(self.policy, static_argnames="deterministic")
-        self._split = jax.jit(split_iteration_key, static_argnums=1)
-        self._chunks: dict[int, Callable] = {}
+        self._chunks = CompiledChunks(self.iterate_jax)
 
     def init(self, seed: int | jax.Array) -> LoopState:
         state = init_loop_state(self.algorithm, self.env, self.n_envs, seed, self.is_jax)
@@ -195,14 +194,7 @@ class OffPolicyLoop:
 
     def run_jax_chunk(self, state: LoopState, n: int) -> tuple[LoopState, dict[str, np.ndarray]]:
         """`n` iterations in one compiled call; metrics stacked [n]."""
-        if n not in self._chunks:
-
-            def chunk(state: LoopState) -> tuple[LoopState, dict]:
-                return jax.lax.scan(lambda s, _: self.iterate_jax(s), state, None, length=n)
-
-            self._chunks[n] = jax.jit(chunk)
-        state, metrics = self._chunks[n](state)
-        return state, jax.device_get(metrics)
+        return self._chunks(state, n)
 
     # --- the host door ------------------------------------------------------------
 
@@ -221,20 +213,23 @@ class OffPolicyLoop:
         state = jax.tree.map(jnp.copy, state)
         t_n = (self.n_steps, self.n_envs)
         obs_shape = tuple(env.observation_space.shape)
+        # one set of arrays for every iteration: the loop writes them again only after the
+        # update that read them has finished (the next iteration's keys come out of it)
+        steps = Transitions(
+            obs=np.zeros((*t_n, *obs_shape), np.float32),
+            actions=np.zeros((*t_n, *self.action_shape), np.float32),
+            rewards=np.zeros(t_n, np.float32),
+            next_obs=np.zeros((*t_n, *obs_shape), np.float32),
+            terminated=np.zeros(t_n, bool),
+            truncated=np.zeros(t_n, bool),
+        )
         rows = []
+        keys = self._learn.split(state.key, self.n_steps)  # later ones come with each update
         for _ in range(n):
-            steps = Transitions(
-                obs=np.zeros((*t_n, *obs_shape), np.float32),
-                actions=np.zeros((*t_n, *self.action_shape), np.float32),
-                rewards=np.zeros(t_n, np.float32),
-                next_obs=np.zeros((*t_n, *obs_shape), np.float32),
-                terminated=np.zeros(t_n, bool),
-                truncated=np.zeros(t_n, bool),
-            )
-            key, act_keys, _, learn_key = self._split(state.key, self.n_steps)
+            key, act_keys, _, learn_key = keys
             act_keys = np.asarray(act_keys)
             for t in range(self.n_steps):
-                action, noise = self._explore(state, obs, act_keys[t])
+                action, noise = self._explore.bind(state)(obs, act_keys[t])
                 action = np.asarray(action)
                 obs_after, reward, terminated, truncated, next_obs = env.step(action)
                 for store, value in zip(
@@ -245,6 +240,6 @@ class OffPolicyLoop:
                     noise = self._reset_noise(noise, terminated | truncated)
                 state = state._replace(noise=noise)
                 obs = obs_after
-            state, metrics = self._learn(state._replace(key=key), steps, learn_key)
+            state, metrics, keys = self._learn(state._replace(key=key), steps, learn_key)
             rows.append(metrics)
-        return state, stack_rows(rows), obs
+        return state, self._learn.stack(rows), obs

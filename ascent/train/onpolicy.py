@@ -23,7 +23,6 @@ rerun every environment's steps exactly as acting ran them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -34,14 +33,16 @@ from ascent.algos.base import Algorithm
 from ascent.buffers import Rollout, RolloutBuffer
 from ascent.envs import HostVecEnv, JaxEnv, clip_action, is_discrete, is_jax_env
 from ascent.train.loop import (
+    CompiledChunks,
     EnvCarry,
+    HostLearn,
+    LeanJit,
     LoopState,
     Normalizer,
     NormState,
     finiteness,
     init_loop_state,
     split_iteration_key,
-    stack_rows,
     track_episodes,
 )
 
@@ -61,12 +62,11 @@ class OnPolicyLoop:
         # a memory policy: the algorithm has a state for its policy (None: feed-forward)
         initial = getattr(algorithm, "initial_policy_state", None)
         self.memory = initial is not None and initial(1) is not None
-        self._learn = jax.jit(self.learn)
-        self._policy = jax.jit(self.policy, static_argnames="deterministic")
-        self._policy_step = jax.jit(self.policy_step, static_argnames="deterministic")
-        self._next_values = jax.jit(self.next_values)
-        self._split = jax.jit(split_iteration_key, static_argnums=1)
-        self._chunks: dict[int, Callable] = {}
+        self._learn = HostLearn(self.learn, self.n_steps)
+        self._policy = LeanJit(self.policy)
+        self._policy_step = LeanJit(self.policy_step)
+        self._next_values = LeanJit(self.next_values)
+        self._chunks = CompiledChunks(self.iterate_jax)
         self._buffer: RolloutBuffer | None = None
 
     def init(self, seed: int | jax.Array) -> LoopState:
@@ -184,14 +184,7 @@ class OnPolicyLoop:
 
     def run_jax_chunk(self, state: LoopState, n: int) -> tuple[LoopState, dict[str, np.ndarray]]:
         """`n` iterations in one compiled call; metrics stacked [n]."""
-        if n not in self._chunks:
-
-            def chunk(state: LoopState) -> tuple[LoopState, dict]:
-                return jax.lax.scan(lambda s, _: self.iterate_jax(s), state, None, length=n)
-
-            self._chunks[n] = jax.jit(chunk)
-        state, metrics = self._chunks[n](state)
-        return state, jax.device_get(metrics)
+        return self._chunks(state, n)
 
     # --- the host door ------------------------------------------------------------
 
@@ -216,24 +209,31 @@ class OnPolicyLoop:
             )
         buffer = self._buffer
         rows = []
+        keys = self._learn.split(state.key, self.n_steps)  # later ones come with each update
         for _ in range(n):
-            key, act_keys, _, learn_key = self._split(state.key, self.n_steps)
+            key, act_keys, _, learn_key = keys
             act_keys = np.asarray(act_keys)
             policy_state, starts = state.policy_state, state.episode_starts
+            # the parameters stay fixed for the rollout: bound once, not at every step
+            if self.memory:
+                act_step = self._policy_step.bind(state.algo, state.norm)
+                next_values_of = self._next_values.bind(state.algo, state.norm)
+            else:
+                act = self._policy.bind(state.algo, state.norm)
             for t in range(self.n_steps):
                 if self.memory:
-                    action, log_prob, policy_state = self._policy_step(
-                        state.algo, state.norm, policy_state, starts, obs, act_keys[t]
+                    action, log_prob, policy_state = act_step(
+                        policy_state, starts, obs, act_keys[t]
                     )
                 else:
-                    action, log_prob = self._policy(state.algo, state.norm, obs, act_keys[t])
+                    action, log_prob = act(obs, act_keys[t])
                 action, log_prob = np.asarray(action), np.asarray(log_prob)
                 obs_after, reward, terminated, truncated, next_obs = env.step(
                     clip_action(action, self.action_space)
                 )
                 buffer.add(t, obs, action, log_prob, reward, terminated, truncated, next_obs)
                 if self.memory:
-                    next_values = self._next_values(state.algo, state.norm, policy_state, next_obs)
+                    next_values = next_values_of(policy_state, next_obs)
                     buffer.add_memory(t, np.asarray(starts), np.asarray(next_values))
                     starts = terminated | truncated
                 obs = obs_after
@@ -242,6 +242,6 @@ class OnPolicyLoop:
                 state = state._replace(
                     policy_state=policy_state, episode_starts=jnp.asarray(starts)
                 )
-            state, metrics = self._learn(state._replace(key=key), rollout, learn_key)
+            state, metrics, keys = self._learn(state._replace(key=key), rollout, learn_key)
             rows.append(metrics)
-        return state, stack_rows(rows), obs
+        return state, self._learn.stack(rows), obs

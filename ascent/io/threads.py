@@ -1,0 +1,30 @@
+"""How many CPU cores JAX computes on."""
+
+from __future__ import annotations
+
+import os
+
+from ascent.errors import ConfigError
+
+
+def use_threads(n: int) -> int:
+    """Run this process, and so XLA's CPU thread pool, on `n` of the cores it may use.
+
+    XLA's CPU client sizes its thread pool by the cores the process may run on when JAX
+    first starts it, and (jax 0.10) no XLA flag sets that size, so the lever is the
+    process's CPU affinity. Call it before the first JAX computation: threads that
+    already exist keep their cores. One thread is fastest for the small networks of RL
+    (measured in benchmarks/results/compare.md). Returns the number of cores now in use;
+    where the system has no affinity call (macOS), it changes nothing.
+    """
+    if n < 1:
+        raise ConfigError(f"threads must be at least 1, got {n}")
+    if not hasattr(os, "sched_setaffinity"):
+        return os.cpu_count() or 1
+    from jax._src import xla_bridge
+
+    allowed = sorted(os.sched_getaffinity(0))
+    if xla_bridge.backends_are_initialized():
+        raise ConfigError("use_threads must be called before the first JAX computation")
+    os.sched_setaffinity(0, allowed[:n])
+    return min(n, len(allowed))
