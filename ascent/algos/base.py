@@ -560,6 +560,19 @@ class SequenceModel:
         return sequences, max(1, minibatch_size // rollout.obs.shape[0])
 
 
+def shuffled_minibatches(batch: Any, key: jax.Array, n_minibatches: int, size: int) -> Any:
+    """One epoch's minibatches [n_minibatches, size, ...] of a random permutation of the
+    leading axis of every leaf of `batch` (units left over are dropped). A single
+    minibatch of the whole batch keeps its order: its mean loss is the same in any
+    order, and the permutation and gathers cost about a fifth of PPO's update on
+    CartPole."""
+    units = jax.tree.leaves(batch)[0].shape[0]
+    if n_minibatches == 1 and size == units:
+        return jax.tree.map(lambda x: x[None], batch)
+    order = jax.random.permutation(key, units)[: n_minibatches * size]
+    return jax.tree.map(lambda x: x[order].reshape(n_minibatches, size, *x.shape[1:]), batch)
+
+
 def step_actor_and_critic(
     optimizer: optax.GradientTransformation,
     params: dict,

@@ -35,6 +35,7 @@ from ascent.algos.base import (
     make_optimizer,
     schedule_fn,
     set_lr,
+    shuffled_minibatches,
 )
 from ascent.buffers import Rollout
 from ascent.core.losses import (
@@ -233,19 +234,18 @@ class PPO:
                 stopped = stopped | (stats["approx_kl"] > 1.5 * cfg.target_kl)
             updates, new_opt_state = self.optimizer.update(grads, opt_state, params)
             new_params = optax.apply_updates(params, updates)
-            params, opt_state = jax.tree.map(
-                lambda old, new: jnp.where(stopped, old, new),
-                (params, opt_state),
-                (new_params, new_opt_state),
-            )
+            if early_stop:
+                new_params, new_opt_state = jax.tree.map(
+                    lambda old, new: jnp.where(stopped, old, new),
+                    (params, opt_state),
+                    (new_params, new_opt_state),
+                )
+            params, opt_state = new_params, new_opt_state
             stats = {"loss": loss, "minibatches_applied": ~stopped, **stats}
             return (params, opt_state, stopped), stats
 
         def epoch(carry: tuple, epoch_key: jax.Array) -> tuple[tuple, dict]:
-            order = jax.random.permutation(epoch_key, units)[: n_minibatches * per_minibatch]
-            minibatches = jax.tree.map(
-                lambda x: x[order].reshape(n_minibatches, per_minibatch, *x.shape[1:]), batch
-            )
+            minibatches = shuffled_minibatches(batch, epoch_key, n_minibatches, per_minibatch)
             return jax.lax.scan(minibatch_step, carry, minibatches)
 
         early_stop = cfg.objective == "clip" and cfg.target_kl is not None

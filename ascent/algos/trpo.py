@@ -40,6 +40,7 @@ from ascent.algos.base import (
     sample_action,
     schedule_fn,
     set_lr,
+    shuffled_minibatches,
 )
 from ascent.buffers import Rollout
 from ascent.core.losses import masked_mean, value_loss
@@ -226,10 +227,7 @@ class TRPO:
             return (optax.apply_updates(params, step), opt_state), {"value_loss": loss, **stats}
 
         def epoch(carry: tuple, epoch_key: jax.Array) -> tuple[tuple, dict]:
-            order = jax.random.permutation(epoch_key, cfg.batch_size)[: n_minibatches * size]
-            minibatches = jax.tree.map(
-                lambda x: x[order].reshape(n_minibatches, size, *x.shape[1:]), batch
-            )
+            minibatches = shuffled_minibatches(batch, epoch_key, n_minibatches, size)
             return jax.lax.scan(minibatch_step, carry, minibatches)
 
         (critic_params, opt_state), critic_stats = jax.lax.scan(

@@ -35,6 +35,7 @@ from ascent.io import (
     write_json,
 )
 from ascent.io.metrics import drop_rows_after
+from ascent.io.threads import inline_cpu_dispatch
 from ascent.train import make_loop
 from ascent.train.evaluate import EvalResult, Evaluator
 from ascent.train.loop import LoopState, MemoryLoop
@@ -53,6 +54,7 @@ class Agent:
     """Build with `ascent.make(...)` or `ascent.load(path)`."""
 
     def __init__(self, algo: str, env_id: str, config: Any, seed: int = 0):
+        inline_cpu_dispatch()  # before this process's first JAX computation, if it is
         cls = algorithm_class(algo)
         self.algo_name = cls.name
         self.env_id = env_id

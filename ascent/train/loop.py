@@ -8,6 +8,7 @@ One iteration collects `steps_per_iteration` environment steps and learns from t
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any, NamedTuple, Protocol
 
@@ -18,6 +19,7 @@ import numpy as np
 from ascent.algos.base import Algorithm
 from ascent.core.normalize import RunningMeanStd, normalize, scale_rewards, update_running_stats
 from ascent.envs import HostVecEnv, JaxEnv
+from ascent.io.program_cache import CachedJit
 
 
 class Episodes(NamedTuple):
@@ -251,7 +253,7 @@ class LeanJit:
             ]
             return full(leaves, *rest)
 
-        return used, jax.jit(lean)
+        return used, CachedJit(lean)
 
 
 def _inputs_read(jaxpr: Any) -> list[bool]:
@@ -283,7 +285,7 @@ class CompiledChunks:
     def __call__(self, state: LoopState, n: int) -> tuple[LoopState, dict[str, np.ndarray]]:
         if n > self.length:
             self.length = n
-            self._program = jax.jit(self._chunk)
+            self._program = CachedJit(self._chunk)
         assert self._program is not None
         state, rows = self._program(state, jnp.int32(n))
         return state, {k: v[:n] for k, v in jax.device_get(rows).items()}
@@ -317,8 +319,12 @@ class HostLearn:
         self.learn = learn
         self.n_steps = n_steps
         self.names: list[str] = []  # the packed metrics, in order; set when traced
-        self._call = jax.jit(self._learn, **jit_options)
-        self.split = jax.jit(split_iteration_key, static_argnums=1)
+        self._call = CachedJit(self._learn, **jit_options)
+        self._split = CachedJit(functools.partial(split_iteration_key, n_steps=n_steps))
+
+    def split(self, key: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
+        """The first iteration's keys, `split_iteration_key(key)`, as a compiled call."""
+        return self._split(key)
 
     def _learn(self, state: LoopState, data: Any, learn_key: jax.Array) -> tuple:
         state, metrics = self.learn(state, data, learn_key)

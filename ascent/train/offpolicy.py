@@ -224,7 +224,7 @@ class OffPolicyLoop:
             truncated=np.zeros(t_n, bool),
         )
         rows = []
-        keys = self._learn.split(state.key, self.n_steps)  # later ones come with each update
+        keys = self._learn.split(state.key)  # later ones come with each update
         for _ in range(n):
             key, act_keys, _, learn_key = keys
             act_keys = np.asarray(act_keys)

@@ -1,0 +1,107 @@
+"""Executables kept on disk by their jaxpr (ascent.io.program_cache)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from ascent.io import program_cache
+from ascent.io.program_cache import CachedJit, compile_program, program_folder
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Iterator[Path]:
+    """JAX's cache folder pointed at a fresh directory for the test; the programs' own."""
+    before = jax.config.jax_compilation_cache_dir
+    jax.config.update("jax_compilation_cache_dir", str(tmp_path))
+    yield tmp_path / program_cache.FOLDER
+    jax.config.update("jax_compilation_cache_dir", before)
+
+
+def affine(w: jax.Array, x: jax.Array) -> jax.Array:
+    return jnp.tanh(x @ w) + 1.0
+
+
+def test_without_a_cache_folder_it_is_plain_jit(tmp_path: Path) -> None:
+    before = jax.config.jax_compilation_cache_dir
+    jax.config.update("jax_compilation_cache_dir", None)
+    try:
+        assert program_folder() is None
+        jitted = jax.jit(affine)
+        assert compile_program(jitted, (jnp.ones((2, 2)), jnp.ones(2))) is jitted
+    finally:
+        jax.config.update("jax_compilation_cache_dir", before)
+
+
+def test_a_saved_program_is_loaded_and_computes_the_same(folder: Path) -> None:
+    w, x = jnp.arange(6.0).reshape(2, 3) / 7, jnp.array([0.5, -1.0])
+    first = CachedJit(affine)
+    expected = np.asarray(first(w, x))
+    saved = sorted(folder.iterdir())
+    assert len(saved) == 1 and saved[0].name.startswith("affine-")
+    stamp = saved[0].stat().st_mtime_ns
+
+    second = CachedJit(affine)  # a new process would do this: trace, hash, load
+    np.testing.assert_array_equal(np.asarray(second(w, x)), expected)
+    assert sorted(folder.iterdir()) == saved and saved[0].stat().st_mtime_ns == stamp
+    np.testing.assert_allclose(expected, np.tanh(np.asarray(x) @ np.asarray(w)) + 1, rtol=1e-6)
+
+
+def test_the_key_follows_the_program_its_types_and_its_constants(folder: Path) -> None:
+    w, x = jnp.ones((2, 3)), jnp.ones(2)
+
+    def key_of(fn, *args) -> str | None:  # noqa: ANN001
+        return program_cache.program_key(jax.jit(fn).trace(*args))
+
+    base = key_of(affine, w, x)
+    assert base == key_of(affine, w, x)
+    assert base != key_of(lambda w, x: jnp.tanh(x @ w) + 2.0, w, x)  # another literal
+    assert base != key_of(affine, w.astype(jnp.bfloat16), x)  # another dtype
+    assert base != key_of(affine, jnp.ones((2, 4)), x)  # another shape
+    table_a, table_b = np.arange(3.0), np.arange(3.0)[::-1].copy()
+    key_a = key_of(lambda x: x + jnp.asarray(table_a) * 1e9, jnp.ones(3))
+    key_b = key_of(lambda x: x + jnp.asarray(table_b) * 1e9, jnp.ones(3))
+    assert key_a is None or key_a != key_b  # closed-over values count, or it is not kept
+
+
+def test_new_argument_shapes_get_their_own_program(folder: Path) -> None:
+    cached = CachedJit(affine)
+    small = cached(jnp.ones((2, 3)), jnp.ones(2))
+    large = cached(jnp.ones((4, 5)), jnp.ones(4))  # the first program refuses these
+    assert small.shape == (3,) and large.shape == (5,)
+    np.testing.assert_allclose(np.asarray(large), np.tanh(4.0) + 1, rtol=1e-6)
+    assert len(list(folder.iterdir())) == 2
+
+
+def test_host_callbacks_are_compiled_not_kept(folder: Path) -> None:
+    def noisy(x: jax.Array) -> jax.Array:
+        jax.debug.callback(lambda v: None, x)
+        return x * 2
+
+    assert np.asarray(CachedJit(noisy)(jnp.ones(2))).tolist() == [2.0, 2.0]
+    assert not folder.exists() or not list(folder.iterdir())
+
+
+def test_an_unreadable_file_is_compiled_again_and_replaced(folder: Path) -> None:
+    w, x = jnp.ones((2, 3)), jnp.ones(2)
+    CachedJit(affine)(w, x)
+    (path,) = folder.iterdir()
+    path.write_bytes(b"not an executable")
+    np.testing.assert_allclose(np.asarray(CachedJit(affine)(w, x)), np.tanh(2.0) + 1, rtol=1e-6)
+    assert path.read_bytes() != b"not an executable"
+
+
+def test_donated_arguments_stay_donated(folder: Path) -> None:
+    def step(state: jax.Array, x: jax.Array) -> jax.Array:
+        return state + x
+
+    for _ in range(2):  # compiled and saved, then loaded
+        cached = CachedJit(step, donate_argnums=0)
+        state = jnp.zeros(3)
+        out = cached(state, jnp.ones(3))
+        assert state.is_deleted() and np.asarray(out).tolist() == [1.0, 1.0, 1.0]
