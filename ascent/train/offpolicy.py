@@ -156,7 +156,7 @@ class OffPolicyLoop:
             learn_key,
         )
         episodes, episode_stats = track_episodes(state.episodes, steps.rewards, dones)
-        checks = finiteness((steps.obs, steps.next_obs), steps.rewards, metrics, algo)
+        checks = finiteness((steps.obs, steps.next_obs), steps.rewards, metrics)
         state = state._replace(
             algo=algo,
             env_steps=env_steps,

@@ -133,7 +133,7 @@ class OnPolicyLoop:
         algo, metrics = self.algorithm.update(state.algo, seen._replace(rewards=rewards), learn_key)
         metrics = {k: jax.numpy.asarray(v, jax.numpy.float32) for k, v in metrics.items()}
         episodes, episode_stats = track_episodes(state.episodes, rollout.rewards, dones)
-        checks = finiteness((rollout.obs, rollout.next_obs), rollout.rewards, metrics, algo)
+        checks = finiteness((rollout.obs, rollout.next_obs), rollout.rewards, metrics)
         state = state._replace(
             algo=algo,
             env_steps=state.env_steps + self.steps_per_iteration,

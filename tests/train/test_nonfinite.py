@@ -108,3 +108,36 @@ def test_nan_reward_stops_training_and_keeps_good_checkpoints(tmp_path: Path) ->
     loaded = ascent.load(checkpoints[-1])
     for x, y in zip(jax.tree.leaves(agent.state), jax.tree.leaves(loaded.state), strict=True):
         assert np.array_equal(x, y)
+
+
+def test_all_finite_checks_every_float_leaf_and_ignores_integers() -> None:
+    from ascent.train.loop import all_finite
+
+    good = {"w": jnp.ones((3, 2)), "mu": (jnp.zeros(4, jnp.bfloat16),), "count": jnp.int32(7)}
+    assert bool(all_finite(good))
+    assert bool(all_finite({"count": jnp.int32(-1)}))  # no float leaves: nothing to fail
+    for bad in (jnp.inf, -jnp.inf, jnp.nan):
+        tree = {**good, "mu": (jnp.zeros(4, jnp.bfloat16).at[2].set(bad),)}
+        assert not bool(all_finite(tree))
+        assert not bool(jax.jit(all_finite)({**good, "w": good["w"].at[1, 1].set(bad)}))
+
+
+def test_a_non_finite_optimiser_state_stops_training_after_its_chunk() -> None:
+    """A NaN in RMSprop's running mean of squared gradients leaves A2C's first loss
+    finite but the parameters after that update NaN: the state check at the end of the
+    chunk names them."""
+    agent = ascent.make(
+        "a2c", env="ascent/Chain-v0", hidden=(8,), n_envs=2, n_steps=8, total_steps=4 * 16
+    )
+    state = agent.state.algo
+    rms = [s for s in jax.tree.leaves(state.opt_state, is_leaf=_has_nu) if _has_nu(s)]
+    first = jax.tree.leaves(rms[0].nu)[0]
+    poisoned = first.at[(0,) * first.ndim].set(jnp.nan)
+    state = jax.tree.map(lambda x: poisoned if x is first else x, state)
+    agent.state = agent.state._replace(algo=state)
+    with pytest.raises(TrainingError, match=r"non-finite parameters after iteration 1 "):
+        agent.learn(progress=False, log_every=1)
+
+
+def _has_nu(node: object) -> bool:
+    return hasattr(node, "nu")
