@@ -19,7 +19,7 @@ import numpy as np
 from ascent.algos.base import Algorithm
 from ascent.core.normalize import RunningMeanStd, normalize, scale_rewards, update_running_stats
 from ascent.envs import HostVecEnv, JaxEnv
-from ascent.io.program_cache import CachedJit
+from ascent.io.program_cache import CachedJit, paused_gc
 
 
 class Episodes(NamedTuple):
@@ -246,7 +246,8 @@ class LeanJit:
         def full(leaves: list, *rest: Any) -> Any:
             return self.fn(*jax.tree.unflatten(treedef, leaves), *rest, **static)
 
-        jaxpr = jax.make_jaxpr(full)(shapes, *rest).jaxpr
+        with paused_gc():
+            jaxpr = jax.make_jaxpr(full)(shapes, *rest).jaxpr
         used = _inputs_read(jaxpr)[: len(leaves)]
 
         def lean(kept: list, *rest: Any) -> Any:
