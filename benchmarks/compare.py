@@ -280,7 +280,10 @@ def summarise_profile(raw: Path, source: Path, top: int = 10) -> dict[str, Any]:
         elif any("HostVecEnv.step" in f for f in frames):
             groups["HostVecEnv.step: its own conversions"] += n
         else:
-            ours = [f for f in frames if "(ascent/" in f]
+            # a compiled call (through CachedJit, or a bound LeanJit) is named by the
+            # loop's line that made it
+            wrappers = ("CachedJit.__call__ ", "LeanJit.bind.<locals>.call ")
+            ours = [f for f in frames if "(ascent/" in f and not f.startswith(wrappers)]
             groups[_source_line(ours[-1], source) if ours else frames[-1]] += n
     ranked = sorted(groups.items(), key=lambda kv: -kv[1])[:top]
     return {"samples": total, "top": [(name, 100 * n / total) for name, n in ranked]}
@@ -580,8 +583,12 @@ def report(results: dict[str, Any]) -> None:
         "",
         "Made by " + "; ".join(f"`{c}`" for c in meta.get("commands", [])) + ", on "
         f"{meta.get('machine', {}).get('cpu', '?')} ({meta.get('machine', {}).get('cores')} "
-        f"cores), Python {meta.get('machine', {}).get('python', '?')}. Seeds "
-        f"{', '.join(str(s) for s in meta.get('seeds', []))}.",
+        f"cores), Python {meta.get('machine', {}).get('python', '?')}. Seeds: "
+        + "; ".join(
+            f"{t} thread{'s' if int(t) > 1 else ''}: {', '.join(str(x) for x in seeds)}"
+            for t, seeds in sorted(meta.get("seeds_by_threads", {}).items())
+        )
+        + ".",
         "",
         "Versions: Ascent "
         + ", ".join(f"{k} {v}" for k, v in meta.get("ascent", {}).items())
@@ -702,6 +709,10 @@ def main() -> None:
         "commands": [*results.get("meta", {}).get("commands", []), f"{command}  ({date})"],
         "machine": machine(),
         "seeds": args.seeds,
+        "seeds_by_threads": {
+            **results.get("meta", {}).get("seeds_by_threads", {}),
+            **{str(t): args.seeds for t in args.threads},
+        },
         "ascent": {
             p: version(p)
             for p in ["ascent-rl", "jax", "jaxlib", "flax", "optax", "gymnasium", "gymnax"]
