@@ -625,19 +625,26 @@ def report(results: dict[str, Any]) -> None:
         if threads == 1:
             figures = figs
             lines += ["", "### Targets of issue 7 (1 thread)", "", *targets(table, figures)]
+        where = (
+            []
+            if len(over) <= 2  # no breakdown or floors at this thread count
+            else [
+                "",
+                f"### Where Ascent's time goes ({threads} thread{'s' if threads > 1 else ''})",
+                "",
+                "Breakdown: one run with every call of the Gymnasium door's three parts timed "
+                "(each waited for; first calls, which compile or read the cache, apart). "
+                "Floors: (a) Gymnasium's vector env with random actions, (b) the jitted "
+                "policy alone, numpy in and out, (c) the jitted update alone, as often as the "
+                "run calls them; off-policy also the update's compute alone (updates in one "
+                "`lax.scan`). Overhead ratio = median learn ÷ (a + b + c); the compiled door's "
+                "floors are each one compiled program over the whole run.",
+                "",
+                *over,
+            ]
+        )
         lines += [
-            "",
-            f"### Where Ascent's time goes ({threads} thread{'s' if threads > 1 else ''})",
-            "",
-            "Breakdown: one run with every call of the Gymnasium door's three parts timed "
-            "(each waited for; first calls, which compile or read the cache, apart). "
-            "Floors: (a) Gymnasium's vector env with random actions, (b) the jitted "
-            "policy alone, numpy in and out, (c) the jitted update alone, as often as the "
-            "run calls them; off-policy also the update's compute alone (updates in one "
-            "`lax.scan`). Overhead ratio = median learn ÷ (a + b + c); the compiled door's "
-            "floors are each one compiled program over the whole run.",
-            "",
-            *over,
+            *where,
             "",
             f"### Every run ({threads} thread{'s' if threads > 1 else ''})",
             "",
@@ -658,7 +665,8 @@ def report(results: dict[str, Any]) -> None:
             "included, so time spent waiting for XLA shows on the line that waits), grouped: "
             "compiling, Gymnasium's step, the door's own conversions, else the deepest line "
             "of Ascent's own code. `np.asarray(...)` of a result is where the loop waits "
-            "for XLA to compute it.",
+            "for XLA to compute it; once computations run on the calling thread (after), "
+            "the line that makes a compiled call holds its compute.",
             *profile_tables(results["profiles"]),
         ]
     (RESULTS / "compare.md").write_text("\n".join(lines) + "\n")
