@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import optax
 
 from ascent.algos.base import (
+    ActsThroughModel,
     OnPolicyConfig,
     ScheduleLike,
     SequenceModel,
@@ -75,7 +76,7 @@ class A2CState(NamedTuple):
     updates: jax.Array
 
 
-class A2C:
+class A2C(ActsThroughModel):
     """Synchronous advantage actor-critic with n-step returns over N environments."""
 
     name = "a2c"
@@ -97,28 +98,6 @@ class A2C:
         obs = jnp.zeros((1, 1, *self.obs_shape), jnp.float32)
         params = self.net.init(key, self.initial_policy_state(1), obs, jnp.ones((1, 1), bool))
         return A2CState(params, self.optimizer.init(params), jnp.zeros((), jnp.int32))
-
-    def initial_policy_state(self, n: int) -> Any:
-        return self.model.initial_state(n)
-
-    def act(
-        self, state: A2CState, obs: jax.Array, key: jax.Array, deterministic: bool = False
-    ) -> tuple[jax.Array, jax.Array]:
-        return self.model.act(state.params, obs, key, deterministic)
-
-    def act_step(
-        self,
-        state: A2CState,
-        policy_state: Any,
-        obs: jax.Array,
-        episode_starts: jax.Array,
-        key: jax.Array,
-        deterministic: bool = False,
-    ) -> tuple[jax.Array, jax.Array, Any]:
-        return self.model.step(state.params, policy_state, obs, episode_starts, key, deterministic)
-
-    def next_values(self, state: A2CState, policy_state: Any, next_obs: jax.Array) -> jax.Array:
-        return self.model.next_values(state.params, policy_state, next_obs)
 
     def update(self, state: A2CState, rollout: Rollout, key: jax.Array) -> tuple[A2CState, dict]:
         del key  # one deterministic gradient step

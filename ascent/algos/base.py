@@ -588,3 +588,33 @@ def step_actor_and_critic(
         step, new_opt_state[part] = optimizer.update(grads[part], state, params[part])
         new_params[part] = optax.apply_updates(params[part], step)
     return new_params, new_opt_state
+
+
+class ActsThroughModel:
+    """Acting for an on-policy algorithm whose state holds `params` and whose `model` is
+    a `SequenceModel`: the four methods the loops call, the same for REINFORCE, A2C and
+    PPO, whatever their policy (feed-forward or memory)."""
+
+    model: SequenceModel
+
+    def initial_policy_state(self, n: int) -> Any:
+        return self.model.initial_state(n)
+
+    def act(
+        self, state: Any, obs: jax.Array, key: jax.Array, deterministic: bool = False
+    ) -> tuple[jax.Array, jax.Array]:
+        return self.model.act(state.params, obs, key, deterministic)
+
+    def act_step(
+        self,
+        state: Any,
+        policy_state: Any,
+        obs: jax.Array,
+        episode_starts: jax.Array,
+        key: jax.Array,
+        deterministic: bool = False,
+    ) -> tuple[jax.Array, jax.Array, Any]:
+        return self.model.step(state.params, policy_state, obs, episode_starts, key, deterministic)
+
+    def next_values(self, state: Any, policy_state: Any, next_obs: jax.Array) -> jax.Array:
+        return self.model.next_values(state.params, policy_state, next_obs)

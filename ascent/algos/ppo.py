@@ -23,6 +23,7 @@ import jax.numpy as jnp
 import optax
 
 from ascent.algos.base import (
+    ActsThroughModel,
     OnPolicyConfig,
     ScheduleLike,
     SequenceModel,
@@ -119,7 +120,7 @@ class PPOState(NamedTuple):
     updates: jax.Array  # completed updates: the clock of every schedule
 
 
-class PPO:
+class PPO(ActsThroughModel):
     """Proximal policy optimisation: clipped surrogate, minibatch epochs, GAE."""
 
     name = "ppo"
@@ -142,28 +143,6 @@ class PPO:
         params = self.net.init(key, self.initial_policy_state(1), obs, jnp.ones((1, 1), bool))
         beta = jnp.asarray(self.config.kl_coef, jnp.float32)
         return PPOState(params, self.optimizer.init(params), beta, jnp.zeros((), jnp.int32))
-
-    def initial_policy_state(self, n: int) -> Any:
-        return self.model.initial_state(n)
-
-    def act(
-        self, state: PPOState, obs: jax.Array, key: jax.Array, deterministic: bool = False
-    ) -> tuple[jax.Array, jax.Array]:
-        return self.model.act(state.params, obs, key, deterministic)
-
-    def act_step(
-        self,
-        state: PPOState,
-        policy_state: Any,
-        obs: jax.Array,
-        episode_starts: jax.Array,
-        key: jax.Array,
-        deterministic: bool = False,
-    ) -> tuple[jax.Array, jax.Array, Any]:
-        return self.model.step(state.params, policy_state, obs, episode_starts, key, deterministic)
-
-    def next_values(self, state: PPOState, policy_state: Any, next_obs: jax.Array) -> jax.Array:
-        return self.model.next_values(state.params, policy_state, next_obs)
 
     def update(self, state: PPOState, rollout: Rollout, key: jax.Array) -> tuple[PPOState, dict]:
         cfg = self.config

@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 
 from ascent.algos.base import (
+    ActsThroughModel,
     OnPolicyConfig,
     ScheduleLike,
     SequenceModel,
@@ -76,7 +77,7 @@ class ReinforceState(NamedTuple):
     updates: jax.Array
 
 
-class Reinforce:
+class Reinforce(ActsThroughModel):
     """Monte-Carlo policy gradient with reward-to-go and an optional baseline."""
 
     name = "reinforce"
@@ -132,30 +133,6 @@ class Reinforce:
         opt_state = {k: self.optimizer.init(p) for k, p in params.items()}
         zero = jnp.zeros((), jnp.int32)
         return ReinforceState(params, opt_state, jnp.zeros((), jnp.float32), zero)
-
-    def initial_policy_state(self, n: int) -> Any:
-        return self.model.initial_state(n)
-
-    def act(
-        self, state: ReinforceState, obs: jax.Array, key: jax.Array, deterministic: bool = False
-    ) -> tuple[jax.Array, jax.Array]:
-        return self.model.act(state.params, obs, key, deterministic)
-
-    def act_step(
-        self,
-        state: ReinforceState,
-        policy_state: Any,
-        obs: jax.Array,
-        episode_starts: jax.Array,
-        key: jax.Array,
-        deterministic: bool = False,
-    ) -> tuple[jax.Array, jax.Array, Any]:
-        return self.model.step(state.params, policy_state, obs, episode_starts, key, deterministic)
-
-    def next_values(
-        self, state: ReinforceState, policy_state: Any, next_obs: jax.Array
-    ) -> jax.Array:
-        return self.model.next_values(state.params, policy_state, next_obs)
 
     def update(
         self, state: ReinforceState, rollout: Rollout, key: jax.Array

@@ -230,13 +230,20 @@ class LeanJit:
 
     def bind(self, *fixed: Any) -> Callable[..., Any]:
         leaves, treedef = jax.tree.flatten(fixed)
+        # per set of static arguments: the program and the leaves it reads, found at the
+        # first call, so that later calls (one per environment step) only run it
+        ready: dict[tuple, tuple[Callable, list]] = {}
 
         def call(*rest: Any, **static: Any) -> Any:
-            key = (treedef, tuple(sorted(static.items())))
-            if key not in self._programs:
-                self._programs[key] = self._compile(treedef, leaves, rest, static)
-            used, program = self._programs[key]
-            return program([x for x, u in zip(leaves, used, strict=True) if u], *rest)
+            options = tuple(sorted(static.items()))
+            if options not in ready:
+                key = (treedef, options)
+                if key not in self._programs:
+                    self._programs[key] = self._compile(treedef, leaves, rest, static)
+                used, program = self._programs[key]
+                ready[options] = program, [x for x, u in zip(leaves, used, strict=True) if u]
+            program, kept = ready[options]
+            return program(kept, *rest)
 
         return call
 
