@@ -394,21 +394,30 @@ def metrics_of(**values: Any) -> dict[str, jax.Array]:
     return {k: jnp.asarray(v, jnp.float32) for k, v in values.items()}
 
 
+def _policy_fields(
+    config: OnPolicyConfig, observation_space: gym.Space, action_space: gym.Space
+) -> dict[str, Any]:
+    """The fields every policy network takes from a config and the spaces."""
+    discrete, n_out = action_head_size(action_space)
+    return {
+        "discrete": discrete,
+        "n_out": n_out,
+        "obs_ndim": len(observation_space.shape),
+        "hidden": config.hidden,
+        "activation": config.activation,
+        "state_dependent_std": config.state_dependent_std,
+        "log_std_init": config.log_std_init,
+    }
+
+
 def actor_critic_net(
     config: OnPolicyConfig, observation_space: gym.Space, action_space: gym.Space
 ) -> SequenceActorCriticNet:
     """The policy + V network of a config's network fields (shared trunk if it asks);
     with `policy=mlp` its parameters are those of `ascent.nn.ActorCriticNet`."""
-    discrete, n_out = action_head_size(action_space)
     return SequenceActorCriticNet(
-        discrete=discrete,
-        n_out=n_out,
-        obs_ndim=len(observation_space.shape),
-        hidden=config.hidden,
-        activation=config.activation,
+        **_policy_fields(config, observation_space, action_space),
         shared_trunk=getattr(config, "shared_trunk", False),
-        state_dependent_std=config.state_dependent_std,
-        log_std_init=config.log_std_init,
         core=config.core,
     )
 
@@ -417,16 +426,8 @@ def sequence_policy_net(
     config: OnPolicyConfig, observation_space: gym.Space, action_space: gym.Space
 ) -> SequencePolicyNet:
     """The policy network alone, with the config's core (`policy`)."""
-    discrete, n_out = action_head_size(action_space)
     return SequencePolicyNet(
-        discrete=discrete,
-        n_out=n_out,
-        obs_ndim=len(observation_space.shape),
-        hidden=config.hidden,
-        activation=config.activation,
-        state_dependent_std=config.state_dependent_std,
-        log_std_init=config.log_std_init,
-        core=config.core,
+        **_policy_fields(config, observation_space, action_space), core=config.core
     )
 
 
@@ -441,16 +442,7 @@ def policy_net(
     config: OnPolicyConfig, observation_space: gym.Space, action_space: gym.Space
 ) -> PolicyNet:
     """The feed-forward policy network alone, for algorithms whose critic is separate."""
-    discrete, n_out = action_head_size(action_space)
-    return PolicyNet(
-        discrete=discrete,
-        n_out=n_out,
-        obs_ndim=len(observation_space.shape),
-        hidden=config.hidden,
-        activation=config.activation,
-        state_dependent_std=config.state_dependent_std,
-        log_std_init=config.log_std_init,
-    )
+    return PolicyNet(**_policy_fields(config, observation_space, action_space))
 
 
 def _swap(x: jax.Array) -> jax.Array:
