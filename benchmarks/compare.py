@@ -73,7 +73,8 @@ class Case:
     algo: str
     env: str  # Gymnasium id; the compiled door and rejax use gymnax's of the same name
     steps: int
-    episodes: int  # deterministic evaluation episodes per run
+    episodes: int  # deterministic evaluation episodes per run, each library's own evaluator
+    shared_episodes: int  # and the Gymnasium episodes every contestant shares (episodes.py)
     jax_door: bool  # Ascent's compiled door (gymnax/<env>) too
     rejax: bool
 
@@ -83,11 +84,11 @@ class Case:
 
 
 CASES = [
-    Case("ppo", "ppo", "CartPole-v1", 100_000, 20, True, True),
-    Case("a2c", "a2c", "CartPole-v1", 100_000, 20, True, False),
-    Case("trpo", "trpo", "CartPole-v1", 100_000, 20, True, False),
-    Case("sac", "sac", "Pendulum-v1", 20_000, 10, True, True),
-    Case("td3", "td3", "Pendulum-v1", 20_000, 10, True, True),
+    Case("ppo", "ppo", "CartPole-v1", 100_000, 20, 50, True, True),
+    Case("a2c", "a2c", "CartPole-v1", 100_000, 20, 50, True, False),
+    Case("trpo", "trpo", "CartPole-v1", 100_000, 20, 50, True, False),
+    Case("sac", "sac", "Pendulum-v1", 20_000, 10, 100, True, True),
+    Case("td3", "td3", "Pendulum-v1", 20_000, 10, 100, True, True),
 ]
 WHO = {
     "ascent": "Ascent (Gymnasium door)",
@@ -200,6 +201,8 @@ def run_contestant(
 ) -> dict[str, Any]:
     cache = str(cache_dir(threads, case, who))
     common = ["--seed", str(seed), "--threads", str(threads), "--episodes", str(case.episodes)]
+    if mode == "run":
+        common += ["--shared-episodes", str(case.shared_episodes)]
     if who in ("ascent", "ascent-jax"):
         env = case.env if who == "ascent" else f"gymnax/{case.env}"
         command = [str(ASCENT_PY), str(PEERS / "ascent_run.py"), mode, case.algo, env,
@@ -224,17 +227,27 @@ def contestants(case: Case) -> list[str]:
     return order
 
 
+def git_commit() -> str:
+    """The commit of the Ascent tree measured (with "+" if it has uncommitted changes)."""
+    run = lambda *a: subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True)  # noqa: E731
+    head = run("rev-parse", "--short", "HEAD").stdout.strip() or "?"
+    return head + ("+" if run("status", "--porcelain", "--untracked-files=no").stdout else "")
+
+
+COMMIT = git_commit()
+
+
 def measure(case: Case, threads: int, seeds: list[int], floors: bool) -> list[dict[str, Any]]:
     """Every record of one case at one thread count."""
     records: list[dict[str, Any]] = []
 
     def record(kind: str, who: str, seed: int | None, result: dict[str, Any]) -> None:
         row = {"case": case.key, "threads": threads, "kind": kind, "who": who, "seed": seed,
-               **result}  # fmt: skip
+               "commit": COMMIT, **result}  # fmt: skip
         records.append(row)
         figure = result.get("learn_s", result.get("sum_s"))
         shown = f"{figure:.2f} s" if figure is not None else result.get("error", "?")[:200]
-        extra = f", return {result['eval_return']:.1f}" if "eval_return" in result else ""
+        extra = f", return {episode_return(result):.1f}" if "eval_return" in result else ""
         print(f"  [{threads}t] {case.key} {kind} {who} seed {seed}: {shown}{extra}", flush=True)
 
     jax_contestants = [w for w in contestants(case) if w in ("ascent", "ascent-jax", "rejax")]
@@ -347,6 +360,12 @@ def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
+def episode_return(row: dict[str, Any]) -> float:
+    """A run's evaluation return: on the shared episodes where it has them (runs from
+    before episodes.py have only their library's own evaluator)."""
+    return row.get("shared_return", row["eval_return"])
+
+
 class Table:
     """The records of one thread count, looked up by case, kind and contestant."""
 
@@ -359,6 +378,9 @@ class Table:
 
     def med(self, case: str, who: str, field: str = "learn_s") -> float:
         return median([r[field] for r in self.get(case, "timed", who)])
+
+    def med_return(self, case: str, who: str) -> float:
+        return median([episode_return(r) for r in self.get(case, "timed", who)])
 
     def one(self, case: str, kind: str, who: str) -> dict[str, Any] | None:
         rows = self.get(case, kind, who)
@@ -380,7 +402,7 @@ def headline(table: Table, cases: list[Case]) -> list[str]:
     ]
     for case in cases:
         t = {w: table.med(case.key, w) for w in WHO}
-        ret = {w: table.med(case.key, w, "eval_return") for w in WHO}
+        ret = {w: table.med_return(case.key, w) for w in WHO}
         cold = {w: (table.one(case.key, "cold", w) or {}).get("compile_s") for w in WHO}
         lines.append(
             f"| {case.title} | {fmt(t['ascent'])} s | {fmt(t['ascent-jax'])} s "
@@ -396,9 +418,9 @@ def headline(table: Table, cases: list[Case]) -> list[str]:
 
 def every_run(table: Table, cases: list[Case]) -> list[str]:
     lines = [
-        "| case | contestant | seed | learn (s) | steps/s | evaluation return | compile (s) "
-        "| run without compiling (s) |",
-        "|---|---|---|---|---|---|---|---|",
+        "| case | contestant | seed | learn (s) | steps/s | return, shared episodes "
+        "| return, own evaluator | compile (s) | run without compiling (s) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for case in cases:
         for kind in ("cold", "timed"):
@@ -407,7 +429,8 @@ def every_run(table: Table, cases: list[Case]) -> list[str]:
                     label = "cold cache" if kind == "cold" else str(r["seed"])
                     lines.append(
                         f"| {case.title} | {WHO[who]} | {label} | {fmt(r['learn_s'])} "
-                        f"| {fmt(r['steps_per_s'], 0)} | {fmt(r['eval_return'], 1)} "
+                        f"| {fmt(r['steps_per_s'], 0)} | {fmt(r.get('shared_return'), 1)} "
+                        f"| {fmt(r['eval_return'], 1)} "
                         f"| {fmt(r.get('compile_s'))} | {fmt(r.get('run_s'))} |"
                     )
     return lines
@@ -458,10 +481,10 @@ def overheads(table: Table, cases: list[Case]) -> tuple[list[str], dict[str, dic
 def targets(table: Table, figures: dict[str, dict]) -> list[str]:
     """Issue 7's done-when list, each with the figure that decides it."""
     t = lambda case, who: table.med(case, who)  # noqa: E731
-    r = lambda case, who: table.med(case, who, "eval_return")  # noqa: E731
+    r = lambda case, who: table.med_return(case, who)  # noqa: E731
 
     def returns(case: str, who: str) -> list[float]:
-        return [row["eval_return"] for row in table.get(case, "timed", who)]
+        return [episode_return(row) for row in table.get(case, "timed", who)]
 
     def cold(case: str, who: str) -> float:
         row = table.one(case, "cold", who)
@@ -606,8 +629,15 @@ def report(results: dict[str, Any]) -> None:
         "Stable-Baselines3, compiling (cache warm) plus running `train` for rejax. The "
         "*cold* rows ran with an empty cache; their compile column is JAX's own count of "
         "tracing, lowering and XLA time during the training call. Returns are means over "
-        "deterministic evaluation episodes (20 on CartPole, 10 on Pendulum; rejax: "
-        "the policy's mode) after training. Hyperparameters: Ascent's presets, which are "
+        "deterministic episodes after training (the policy's mode), on the episodes every "
+        "contestant shares: Gymnasium's environment, episode i started by "
+        "`reset(seed=1_000_003 + i)`, 50 on CartPole and 100 on Pendulum, whatever door "
+        "the policy learned through (benchmarks/peers/episodes.py; Pendulum's start state "
+        "moves a return by hundreds, so episodes drawn differently by each library's "
+        "evaluator differ by more than the 10% compared). The every-run table also lists "
+        "each library's own evaluator (20 episodes on CartPole, 10 on Pendulum); runs "
+        "recorded before episodes.py existed have only that. Hyperparameters: Ascent's "
+        "presets, which are "
         "RL-Zoo's, for every library (PPO, A2C and TRPO on CartPole; SAC at 256×256 and "
         "TD3 at 400×300 on Pendulum, in all three libraries: rejax's TD3 networks replaced "
         "to match, its SAC set to 256×256).",

@@ -40,6 +40,12 @@ def parse() -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--steps", type=int, default=None)
     p.add_argument("--episodes", type=int, default=20)
+    p.add_argument(
+        "--shared-episodes",
+        type=int,
+        default=0,
+        help="also run the Gymnasium episodes every contestant shares (episodes.py)",
+    )
     p.add_argument("--cache", default=None, help="persistent compilation cache folder")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--set", action="append", default=[], help="field=value (TOML value)")
@@ -115,6 +121,7 @@ def run(args: argparse.Namespace, breakdown: bool = False) -> dict[str, Any]:
         "steps_per_s": agent.env_steps / learn,
         "eval_return": result.mean_return,
         "eval_returns": [float(r) for r in result.returns],
+        **shared(agent, args),
         "compile_s": clock.total(),
         "compile_parts_s": dict(clock.seconds),
     }
@@ -124,6 +131,17 @@ def run(args: argparse.Namespace, breakdown: bool = False) -> dict[str, Any]:
         out["first_calls_s"] = sum(v[0] for v in calls.values())
         out["calls"] = {k: len(v) for k, v in calls.items()}
     return out
+
+
+def shared(agent: Any, args: argparse.Namespace) -> dict[str, Any]:
+    """The shared evaluation (episodes.py) of the trained policy, whatever its door."""
+    if not args.shared_episodes:
+        return {}
+    from episodes import shared_returns
+
+    env_id = args.env.removeprefix("gymnax/")
+    returns = shared_returns(lambda obs: agent.act(obs)[0], env_id, args.shared_episodes)
+    return {"shared_return": sum(returns) / len(returns), "shared_returns": returns}
 
 
 def floors(args: argparse.Namespace) -> dict[str, Any]:

@@ -34,6 +34,12 @@ def parse() -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--episodes", type=int, default=20)
+    p.add_argument(
+        "--shared-episodes",
+        type=int,
+        default=0,
+        help="also run the Gymnasium episodes every contestant shares (episodes.py)",
+    )
     p.add_argument("--cache", default=None, help="persistent compilation cache folder")
     return p.parse_args()
 
@@ -179,6 +185,16 @@ def main() -> None:
         env_params.max_steps_in_episode,
     )  # fmt: skip
     returns = np.asarray(returns, np.float64)
+    shared = {}
+    if args.shared_episodes:
+        from episodes import shared_returns
+
+        act_one = jax.jit(act)
+        key = jax.random.PRNGKey(0)  # unused: the actions are deterministic
+        returns_ = shared_returns(
+            lambda obs: act_one(np.asarray(obs, np.float32), key), args.env, args.shared_episodes
+        )
+        shared = {"shared_return": float(np.mean(returns_)), "shared_returns": returns_}
     steps = int(ts.global_step)
     print(
         json.dumps(
@@ -190,6 +206,7 @@ def main() -> None:
                 "steps_per_s": steps / (end - start),
                 "eval_return": float(returns.mean()),
                 "eval_returns": [float(r) for r in returns],
+                **shared,
                 "differences": differences,
                 "versions": {
                     "rejax": rejax.__version__ if hasattr(rejax, "__version__") else "?",

@@ -26,6 +26,12 @@ def parse() -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--episodes", type=int, default=20)
+    p.add_argument(
+        "--shared-episodes",
+        type=int,
+        default=0,
+        help="also run the Gymnasium episodes every contestant shares (episodes.py)",
+    )
     return p.parse_args()
 
 
@@ -162,6 +168,13 @@ def main() -> None:
         model, eval_env, n_eval_episodes=args.episodes, deterministic=True,
         return_episode_rewards=True,
     )  # fmt: skip
+    shared = {}
+    if args.shared_episodes:
+        from episodes import shared_returns
+
+        act = lambda obs: model.predict(obs, deterministic=True)[0]  # noqa: E731
+        returns_ = shared_returns(act, args.env, args.shared_episodes)
+        shared = {"shared_return": float(np.mean(returns_)), "shared_returns": returns_}
     print(
         json.dumps(
             {
@@ -170,6 +183,7 @@ def main() -> None:
                 "steps_per_s": model.num_timesteps / learn,
                 "eval_return": float(np.mean(returns)),
                 "eval_returns": [float(r) for r in returns],
+                **shared,
                 "threads": torch.get_num_threads(),
                 "versions": {
                     "stable-baselines3": sb3.__version__,
