@@ -228,10 +228,14 @@ def contestants(case: Case) -> list[str]:
 
 
 def git_commit() -> str:
-    """The commit of the Ascent tree measured (with "+" if it has uncommitted changes)."""
+    """The commit of the Ascent tree measured, with "+" if it has uncommitted changes
+    (other than the results this script writes)."""
     run = lambda *a: subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True)  # noqa: E731
     head = run("rev-parse", "--short", "HEAD").stdout.strip() or "?"
-    return head + ("+" if run("status", "--porcelain", "--untracked-files=no").stdout else "")
+    changed = run(
+        "status", "--porcelain", "--untracked-files=no", "--", ".", ":!benchmarks/results"
+    )
+    return head + ("+" if changed.stdout else "")
 
 
 COMMIT = git_commit()
@@ -595,6 +599,16 @@ def plot(table: Table, cases: list[Case], out: Path) -> None:
     plt.close(fig)
 
 
+def timed_seeds(records: list[dict[str, Any]], case: str, threads: int) -> list[int]:
+    return sorted(
+        {
+            r["seed"]
+            for r in records
+            if (r["case"], r["threads"], r["kind"]) == (case, threads, "timed")
+        }
+    )
+
+
 def report(results: dict[str, Any]) -> None:
     meta = results["meta"]
     records = results["records"]
@@ -608,8 +622,11 @@ def report(results: dict[str, Any]) -> None:
         f"{meta.get('machine', {}).get('cpu', '?')} ({meta.get('machine', {}).get('cores')} "
         f"cores), Python {meta.get('machine', {}).get('python', '?')}. Seeds: "
         + "; ".join(
-            f"{t} thread{'s' if int(t) > 1 else ''}: {', '.join(str(x) for x in seeds)}"
-            for t, seeds in sorted(meta.get("seeds_by_threads", {}).items())
+            f"{case.key.upper()} at {t} thread{'s' if t > 1 else ''}: "
+            + ", ".join(str(x) for x in seeds)
+            for t in thread_counts
+            for case in cases
+            if (seeds := timed_seeds(records, case.key, t))
         )
         + ".",
         "",
@@ -650,6 +667,8 @@ def report(results: dict[str, Any]) -> None:
     for threads in thread_counts:
         table = Table(records, threads)
         lines += ["", f"## {threads} thread{'s' if threads > 1 else ''}: medians", ""]
+        commits = sorted({r.get("commit", "before e954b32") for r in table.rows})
+        lines += [f"Ascent at commit {', '.join(commits)}.", ""]
         lines += headline(table, cases)
         over, figs = overheads(table, cases)
         if threads == 1:
@@ -746,11 +765,6 @@ def main() -> None:
     results["meta"] = {
         "commands": [*results.get("meta", {}).get("commands", []), f"{command}  ({date})"],
         "machine": machine(),
-        "seeds": args.seeds,
-        "seeds_by_threads": {
-            **results.get("meta", {}).get("seeds_by_threads", {}),
-            **{str(t): args.seeds for t in args.threads},
-        },
         "ascent": {
             p: version(p)
             for p in ["ascent-rl", "jax", "jaxlib", "flax", "optax", "gymnasium", "gymnax"]
