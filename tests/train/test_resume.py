@@ -132,3 +132,19 @@ def test_host_door_save_load_round_trip(tmp_path: Path) -> None:
         np.testing.assert_array_equal(agent.act(obs)[0], loaded.act(obs)[0])
     finally:
         loaded.close()
+
+
+def test_compiled_door_runs_ten_rows_per_call_and_logs_each(tmp_path: Path) -> None:
+    agent = ascent.make("ppo", env="ascent/Chain-v0", seed=3, total_steps=2048, **CHAIN)
+    calls = []
+    run_chunk = agent.loop.run_jax_chunk
+    agent.loop.run_jax_chunk = lambda state, n: calls.append(n) or run_chunk(state, n)
+    agent.learn(total_steps=25 * 64, run_dir=tmp_path, progress=False, log_every=2,
+                checkpoint_every=14)  # fmt: skip
+    # 20-iteration calls, cut short at each checkpoint (14, 28) and at the end (25)
+    assert calls == [14, 6, 5]
+    metrics = read_metrics(tmp_path)
+    assert metrics["iterations"].tolist() == [2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 25]
+    assert metrics["step"].tolist() == [64 * i for i in metrics["iterations"]]
+    steps = sorted(p.name for p in (tmp_path / "checkpoints").glob("step_*"))
+    assert steps == [f"step_{64 * i:012d}" for i in (14, 25)]
