@@ -43,9 +43,9 @@ from ascent.train.loop import LoopState, MemoryLoop, all_finite
 
 EVAL_SEED_OFFSET = 1_000_003  # evaluation environments never share seeds with training ones
 KEEP_CHECKPOINTS = 3
-# log rows per compiled call on the JAX door: each call has a fixed cost (about 0.25 ms for
-# the program, 1 ms with the host's work around it), 0.13 s of PPO CartPole's 1.5 s when
-# every call ran one row of 3 iterations
+# log rows per compiled call on the JAX door: each call has a fixed cost (0.25 ms for the
+# program, near 1 ms with the host's work around it); PPO CartPole's compiled door took
+# 1.60 s with one row (3 iterations) per call and 1.51 s with ten
 ROWS_PER_COMPILED_CHUNK = 10
 FINITE_CHECKS = {
     "finite_obs": "observation",
