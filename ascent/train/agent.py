@@ -172,25 +172,10 @@ class Agent:
                     self._check_finite(metrics, state, start_iteration, start_steps)
                     self.state = state
                     seconds = time.perf_counter() - t0
-                    # one row per log_every iterations of the chunk
-                    per_iteration = self.loop.steps_per_iteration
-                    for first in range(0, n, log_every):
-                        part = {k: v[first : first + log_every] for k, v in metrics.items()}
-                        count = len(part["episodes"])
-                        self.train_seconds += seconds * count / n
-                        row = _summarise(part, count * per_iteration, seconds * count / n)
-                        last_return = row.get("episode_return", last_return)
-                        if logger:
-                            steps = start_steps + (first + count) * per_iteration
-                            logger.log(
-                                steps,
-                                {
-                                    "env_steps": steps,
-                                    "iterations": start_iteration + first + count,
-                                    "train_seconds": self.train_seconds,
-                                    **row,
-                                },
-                            )
+                    chunk_return = self._log_rows(
+                        logger, metrics, seconds, start_iteration, start_steps
+                    )
+                    last_return = last_return if chunk_return is None else chunk_return
                     bar.update(self.env_steps, last_return)
                     if self.run_dir and self.iterations % checkpoint_every == 0:
                         self.checkpoint()
@@ -200,6 +185,38 @@ class Agent:
         if self.run_dir:
             self.checkpoint()
         return self
+
+    def _log_rows(
+        self,
+        logger: MetricsLogger | None,
+        metrics: dict[str, np.ndarray],
+        seconds: float,
+        start_iteration: int,
+        start_steps: int,
+    ) -> float | None:
+        """One metrics row per `log_every` iterations of a chunk (its seconds shared out
+        by iterations); returns the last row's episode return, if any episode ended."""
+        n = len(metrics["episodes"])
+        per_iteration = self.loop.steps_per_iteration
+        last_return = None
+        for first in range(0, n, self.log_every):
+            part = {k: v[first : first + self.log_every] for k, v in metrics.items()}
+            count = len(part["episodes"])
+            self.train_seconds += seconds * count / n
+            row = _summarise(part, count * per_iteration, seconds * count / n)
+            last_return = row.get("episode_return", last_return)
+            if logger:
+                steps = start_steps + (first + count) * per_iteration
+                logger.log(
+                    steps,
+                    {
+                        "env_steps": steps,
+                        "iterations": start_iteration + first + count,
+                        "train_seconds": self.train_seconds,
+                        **row,
+                    },
+                )
+        return last_return
 
     def _chunk_length(self, iterations_total: int) -> int:
         """Iterations in the next call: to the next multiple of log_every (Gymnasium
