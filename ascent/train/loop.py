@@ -352,3 +352,106 @@ class HostLearn:
         """Packed rows of a chunk -> {name: [n]} numpy arrays."""
         values = np.stack(jax.device_get(rows))  # [n, M]
         return {k: values[:, i] for i, k in enumerate(self.names)}
+
+
+class FlatTree:
+    """The layout of a pytree's leaves laid end to end, one flat array per dtype.
+
+    A compiled call costs about 1.5 µs for each array it takes and each it returns
+    (jax 0.10.2, one core here). A2C's update on CartPole takes and returns the loop
+    state's 39 arrays: 161 µs a call as a tree, 100 µs as the three flat arrays
+    (float32, int32, uint32) of this layout. `pack` and `unpack` run inside jit, where
+    they cost a copy of each leaf. Leaves keep their shapes and dtypes exactly; a
+    weakly typed leaf comes back strongly typed.
+    """
+
+    def __init__(self, tree: Any):
+        leaves, self.treedef = jax.tree.flatten(tree)
+        self.specs = tuple((tuple(jnp.shape(x)), jnp.result_type(x)) for x in leaves)
+        self.dtypes = tuple(sorted({dtype for _, dtype in self.specs}, key=str))
+        sizes = dict.fromkeys(self.dtypes, 0)
+        where = []  # each leaf's (group, offset, size)
+        for shape, dtype in self.specs:
+            size = int(np.prod(shape, dtype=np.int64))
+            where.append((self.dtypes.index(dtype), sizes[dtype], size))
+            sizes[dtype] += size
+        self.where = tuple(where)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, FlatTree) and (self.treedef, self.specs) == (
+            other.treedef,
+            other.specs,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.treedef, self.specs))
+
+    def pack(self, tree: Any) -> tuple[jax.Array, ...]:
+        """The leaves of `tree` (laid out as this one's) as one flat array per dtype."""
+        leaves = jax.tree.leaves(tree)
+        groups: list[list[jax.Array]] = [[] for _ in self.dtypes]
+        for leaf, (group, _, _) in zip(leaves, self.where, strict=True):
+            groups[group].append(jnp.ravel(leaf))
+        return tuple(jnp.concatenate(g) for g in groups)
+
+    def unpack(self, flat: tuple[jax.Array, ...]) -> Any:
+        """The pytree back from `pack`'s arrays."""
+        leaves = [
+            flat[group][offset : offset + size].reshape(shape)
+            for (group, offset, size), (shape, _) in zip(self.where, self.specs, strict=True)
+        ]
+        return jax.tree.unflatten(self.treedef, leaves)
+
+
+class FlatLearn(HostLearn):
+    """`HostLearn` for a loop whose whole state goes through every update (on-policy:
+    parameters, optimiser moments, counters), kept flat (`FlatTree`) for a chunk:
+    `enter(state) -> flat` once, then each iteration `learn(flat, replace, rollout,
+    learn_key) -> (flat, packed metrics, next keys)`, where `replace` holds the fields
+    changed outside the update (the key, a memory policy's state), and `leave(flat)`
+    gives the state back. Policies read the flat state through `view` inside their
+    own compiled call.
+    """
+
+    def __init__(self, learn: Callable, n_steps: int):
+        super().__init__(learn, n_steps)
+        self._layout: FlatTree | None = None
+        self._pack = CachedJit(lambda state: self.layout.pack(state))
+        self._unpack = CachedJit(lambda flat: self.layout.unpack(flat))
+
+    @property
+    def layout(self) -> FlatTree:
+        """The flat state's layout, set by the first `enter`."""
+        if self._layout is None:
+            raise RuntimeError("FlatLearn.enter(state) comes first")
+        return self._layout
+
+    def enter(self, state: LoopState) -> tuple[jax.Array, ...]:
+        """The state laid flat, for the chunk's calls."""
+        layout = FlatTree(state)
+        if self._layout is None:
+            self._layout = layout
+        elif layout != self._layout:  # the compiled calls unpack with the first layout
+            raise ValueError("the loop state changed structure between chunks")
+        return self._pack(state)
+
+    def leave(self, flat: tuple[jax.Array, ...]) -> LoopState:
+        """The state back from its flat form."""
+        return self._unpack(flat)
+
+    def view(self, flat: tuple[jax.Array, ...]) -> LoopState:
+        """The state inside a compiled call that takes the flat form."""
+        return self.layout.unpack(flat)
+
+    def _learn(  # type: ignore[override]
+        self, flat: tuple[jax.Array, ...], replace: dict[str, Any], data: Any, learn_key: jax.Array
+    ) -> tuple:
+        state = self.view(flat)._replace(**replace)
+        state, packed, keys = super()._learn(state, data, learn_key)
+        return self.layout.pack(state), packed, keys
+
+    def __call__(  # type: ignore[override]
+        self, flat: tuple[jax.Array, ...], replace: dict[str, Any], data: Any, learn_key: jax.Array
+    ) -> tuple:
+        """(flat state, packed metrics [M], next keys (key, act_keys, env_keys, learn_key))."""
+        return self._call(flat, replace, data, learn_key)

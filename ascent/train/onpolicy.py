@@ -23,6 +23,7 @@ rerun every environment's steps exactly as acting ran them.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import jax
@@ -32,11 +33,11 @@ import numpy as np
 from ascent.algos.base import Algorithm
 from ascent.buffers import Rollout, RolloutBuffer
 from ascent.envs import HostVecEnv, JaxEnv, clip_action, is_discrete, is_jax_env
+from ascent.io.program_cache import CachedJit
 from ascent.train.loop import (
     CompiledChunks,
     EnvCarry,
-    HostLearn,
-    LeanJit,
+    FlatLearn,
     LoopState,
     Normalizer,
     NormState,
@@ -62,10 +63,12 @@ class OnPolicyLoop:
         # a memory policy: the algorithm has a state for its policy (None: feed-forward)
         initial = getattr(algorithm, "initial_policy_state", None)
         self.memory = initial is not None and initial(1) is not None
-        self._learn = HostLearn(self.learn, self.n_steps)
-        self._policy = LeanJit(self.policy)
-        self._policy_step = LeanJit(self.policy_step)
-        self._next_values = LeanJit(self.next_values)
+        # the host door keeps the state flat through a chunk (one array per dtype: a
+        # compiled call costs per array it takes and returns); policies read it there
+        self._learn = FlatLearn(self.learn, self.n_steps)
+        self._policy = CachedJit(self._flat_policy)
+        self._policy_step = CachedJit(self._flat_policy_step)
+        self._next_values = CachedJit(self._flat_next_values)
         self._chunks = CompiledChunks(self.iterate_jax)
         self._buffer: RolloutBuffer | None = None
 
@@ -116,6 +119,26 @@ class OnPolicyLoop:
         """V(next_obs) [N] from the memory policy's state after the step that led there."""
         next_obs = self.normalizer.obs_for_policy(norm, next_obs)
         return self.algorithm.next_values(algo_state, policy_state, next_obs)  # type: ignore[attr-defined]
+
+    # the host door's policies, reading the state in its flat form (FlatLearn)
+
+    def _flat_policy(
+        self, flat: tuple[jax.Array, ...], obs: jax.Array, key: jax.Array
+    ) -> tuple[jax.Array, jax.Array]:
+        state = self._learn.view(flat)
+        return self.policy(state.algo, state.norm, obs, key)
+
+    def _flat_policy_step(
+        self, flat: tuple[jax.Array, ...], policy_state: Any, starts: Any, obs: Any, key: Any
+    ) -> tuple[jax.Array, jax.Array, Any]:
+        state = self._learn.view(flat)
+        return self.policy_step(state.algo, state.norm, policy_state, starts, obs, key)
+
+    def _flat_next_values(
+        self, flat: tuple[jax.Array, ...], policy_state: Any, next_obs: jax.Array
+    ) -> jax.Array:
+        state = self._learn.view(flat)
+        return self.next_values(state.algo, state.norm, policy_state, next_obs)
 
     # --- the step both doors share ------------------------------------------------
 
@@ -210,16 +233,18 @@ class OnPolicyLoop:
         buffer = self._buffer
         rows = []
         keys = self._learn.split(state.key)  # later ones come with each update
+        flat = self._learn.enter(state)
+        policy_state, starts = state.policy_state, state.episode_starts
         for _ in range(n):
             key, act_keys, _, learn_key = keys
             act_keys = np.asarray(act_keys)
-            policy_state, starts = state.policy_state, state.episode_starts
+            first_policy_state = policy_state
             # the parameters stay fixed for the rollout: bound once, not at every step
             if self.memory:
-                act_step = self._policy_step.bind(state.algo, state.norm)
-                next_values_of = self._next_values.bind(state.algo, state.norm)
+                act_step = functools.partial(self._policy_step, flat)
+                next_values_of = functools.partial(self._next_values, flat)
             else:
-                act = self._policy.bind(state.algo, state.norm)
+                act = functools.partial(self._policy, flat)
             for t in range(self.n_steps):
                 if self.memory:
                     action, log_prob, policy_state = act_step(
@@ -237,11 +262,12 @@ class OnPolicyLoop:
                     buffer.add_memory(t, np.asarray(starts), np.asarray(next_values))
                     starts = terminated | truncated
                 obs = obs_after
-            rollout = buffer.rollout(state.policy_state)
+            rollout = buffer.rollout(first_policy_state)
+            replace: dict[str, Any] = {"key": key}
             if self.memory:
-                state = state._replace(
-                    policy_state=policy_state, episode_starts=jnp.asarray(starts)
-                )
-            state, metrics, keys = self._learn(state._replace(key=key), rollout, learn_key)
+                starts = jnp.asarray(starts)
+                replace.update(policy_state=policy_state, episode_starts=starts)
+            flat, metrics, keys = self._learn(flat, replace, rollout, learn_key)
             rows.append(metrics)
+        state = self._learn.leave(flat)
         return state, self._learn.stack(rows), obs

@@ -222,16 +222,16 @@ def host_floors(agent: Any, iterations: int, steps: int, offpolicy: bool) -> dic
 
     algorithm, config = agent.algorithm, agent.config
     space = agent.env.action_space
-    # (a) the Gymnasium vector environment the door wraps, stepped directly (same-step
-    # autoreset, as in training), random actions drawn beforehand
+    # (a) the door's vector environment (N Gymnasium environments, same-step
+    # autoreset, as in training) stepped directly, random actions drawn beforehand
     env = HostVecEnv(agent.env_id, config.n_envs, seed=agent.seed)
     env.reset()
-    vector_env = env._env
-    vector_env.action_space.seed(0)
-    actions = [vector_env.action_space.sample() for _ in range(64)]
+    env.action_space.seed(0)
+    sample = env.action_space.sample
+    actions = [np.array([sample() for _ in range(config.n_envs)]) for _ in range(64)]
     start = time.perf_counter()
     for i in range(steps):
-        vector_env.step(actions[i % 64])
+        env.step(actions[i % 64])
     env_s = time.perf_counter() - start
     env.close()
     # (b) the jitted policy alone, given only the parameters it reads: observations in,

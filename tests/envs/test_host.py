@@ -99,3 +99,32 @@ def test_missing_optional_dependency_names_the_extra() -> None:
     with pytest.raises(EnvError, match=r"gymnasium\[box2d\]") as info:
         HostVecEnv("LunarLander-v3")
     assert "\n" not in str(info.value)
+
+
+def test_same_episodes_as_gymnasiums_sync_vector_env() -> None:
+    """HostVecEnv steps its environments itself; Gymnasium's SyncVectorEnv with same-step
+    autoreset, seeded alike, gives the same observations, rewards and endings."""
+    n, seed = 3, 11
+    reference = gymnasium.make_vec(
+        "CartPole-v1",
+        num_envs=n,
+        vectorization_mode="sync",
+        vector_kwargs={"autoreset_mode": gymnasium.vector.AutoresetMode.SAME_STEP},
+        max_episode_steps=40,
+    )
+    actions = np.random.default_rng(0).integers(0, 2, size=(200, n))
+    with HostVecEnv("CartPole-v1", n, seed=seed, max_episode_steps=40) as env:
+        np.testing.assert_array_equal(env.reset(), reference.reset(seed=seed)[0])
+        ended = 0
+        for a in actions:
+            obs, reward, terminated, truncated, next_obs = env.step(a)
+            r_obs, r_reward, r_term, r_trunc, info = reference.step(a)
+            np.testing.assert_array_equal(obs, r_obs)
+            np.testing.assert_array_equal(reward, r_reward)
+            np.testing.assert_array_equal(terminated, r_term)
+            np.testing.assert_array_equal(truncated, r_trunc)
+            for i in np.flatnonzero(terminated | truncated):
+                np.testing.assert_array_equal(next_obs[i], info["final_obs"][i])
+                ended += 1
+        assert ended > 10 and reward.dtype == np.float32
+    reference.close()
