@@ -4,6 +4,7 @@
     .venv/bin/python benchmarks/compare.py --threads 1 --only ppo a2c --seeds 0 1 2
     .venv/bin/python benchmarks/compare.py --setup                # only make the peers' venvs
     .venv/bin/python benchmarks/compare.py --report               # redo compare.md and .png
+    .venv/bin/python benchmarks/compare.py --threads 1 --only ppo --floors-only  # breakdown, floors
     .venv/bin/python benchmarks/compare.py --profile ppo --label after
 
 Every contestant runs in a process of its own, from its own virtualenv: Ascent from
@@ -19,7 +20,8 @@ alike, with the cache warm. All are pinned with `taskset` to the same cores (1 t
 core 0; 2 threads: cores 0-1) and told the thread count (XLA through Ascent's
 `use_threads` or the affinity, torch through `set_num_threads`). Then, for Ascent's
 Gymnasium door, a run with each part timed (environment, acting, updates) and the
-floors: (a) the Gymnasium vector env stepped with random actions, (b) the jitted policy
+floors: (a) the door's vector env (`HostVecEnv`: N Gymnasium environments, same-step
+autoreset) stepped with random actions, (b) the jitted policy
 alone on the same batches, (c) the jitted update alone on the same shapes (and, for
 off-policy algorithms, its compute alone: many updates in one `lax.scan`).
 
@@ -241,8 +243,11 @@ def git_commit() -> str:
 COMMIT = git_commit()
 
 
-def measure(case: Case, threads: int, seeds: list[int], floors: bool) -> list[dict[str, Any]]:
-    """Every record of one case at one thread count."""
+def measure(
+    case: Case, threads: int, seeds: list[int], floors: bool, timed: bool = True
+) -> list[dict[str, Any]]:
+    """Every record of one case at one thread count (`timed=False`: only the breakdown
+    and the floors)."""
     records: list[dict[str, Any]] = []
 
     def record(kind: str, who: str, seed: int | None, result: dict[str, Any]) -> None:
@@ -255,10 +260,10 @@ def measure(case: Case, threads: int, seeds: list[int], floors: bool) -> list[di
         print(f"  [{threads}t] {case.key} {kind} {who} seed {seed}: {shown}{extra}", flush=True)
 
     jax_contestants = [w for w in contestants(case) if w in ("ascent", "ascent-jax", "rejax")]
-    for who in jax_contestants:  # cold: an empty persistent compilation cache
+    for who in jax_contestants if timed else []:  # cold: an empty persistent compilation cache
         shutil.rmtree(cache_dir(threads, case, who), ignore_errors=True)
         record("cold", who, 99, run_contestant(who, case, 99, threads))
-    for seed in seeds:
+    for seed in seeds if timed else []:
         for who in contestants(case):
             record("timed", who, seed, run_contestant(who, case, seed, threads))
     if floors:
@@ -295,7 +300,10 @@ def summarise_profile(raw: Path, source: Path, top: int = 10) -> dict[str, Any]:
         elif any("SyncVectorEnv.step" in f for f in frames):
             groups["Gymnasium's vector env: step (its Python)"] += n
         elif any("HostVecEnv.step" in f for f in frames):
-            groups["HostVecEnv.step: its own conversions"] += n
+            if any("gymnasium/" in f for f in frames):  # since a77e829 it steps them itself
+                groups["Gymnasium environments: step (their Python)"] += n
+            else:
+                groups["HostVecEnv.step: its own loop and arrays"] += n
         else:
             # a compiled call (through CachedJit, or a bound LeanJit) is named by the
             # loop's line that made it
@@ -683,9 +691,10 @@ def report(results: dict[str, Any]) -> None:
                 "",
                 "Breakdown: one run with every call of the Gymnasium door's three parts timed "
                 "(each waited for; first calls, which compile or read the cache, apart). "
-                "Floors: (a) Gymnasium's vector env with random actions, (b) the jitted "
-                "policy alone, numpy in and out, (c) the jitted update alone, as often as the "
-                "run calls them; off-policy also the update's compute alone (updates in one "
+                "Floors: (a) the door's vector env (`HostVecEnv`, N Gymnasium environments) "
+                "with random actions, (b) the jitted policy alone, numpy in and out, (c) the "
+                "jitted update alone, as often as the run calls them; off-policy also the "
+                "update's compute alone (updates in one "
                 "`lax.scan`). Overhead ratio = median learn ÷ (a + b + c); the compiled door's "
                 "floors are each one compiled program over the whole run.",
                 "",
@@ -731,6 +740,11 @@ def parse() -> argparse.Namespace:
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--only", nargs="+", choices=[c.key for c in CASES], default=None)
     p.add_argument("--no-floors", action="store_true", help="skip breakdowns and floors")
+    p.add_argument(
+        "--floors-only",
+        action="store_true",
+        help="only the breakdowns and floors, replacing those recorded (the cache must be warm)",
+    )
     p.add_argument("--setup", action="store_true", help="only make the peers' virtualenvs")
     p.add_argument("--report", action="store_true", help="only rewrite compare.md and .png")
     p.add_argument("--profile", choices=[c.key for c in CASES], default=None)
@@ -773,10 +787,12 @@ def main() -> None:
     }
     for threads in args.threads:
         for case in cases:
-            new = measure(case, threads, args.seeds, not args.no_floors)
+            new = measure(case, threads, args.seeds, not args.no_floors, not args.floors_only)
+            replaced = {r["kind"] for r in new} if args.floors_only else None
             results["records"] = [
                 r for r in results["records"]
                 if (r["case"], r["threads"]) != (case.key, threads)
+                or (replaced is not None and r["kind"] not in replaced)
             ] + new  # fmt: skip
             save_results(results)
     report(results)

@@ -103,9 +103,11 @@ def run(args: argparse.Namespace, breakdown: bool = False) -> dict[str, Any]:
         if agent.is_jax_door:
             raise SystemExit("breakdown times the host door's calls; use floors for the JAX door")
         loop = agent.loop
-        act = loop._explore if hasattr(loop, "_explore") else loop._policy
-        bind = act.bind
-        act.bind = lambda *fixed: timed(calls, "act", bind(*fixed))
+        if hasattr(loop, "_explore"):  # off-policy: a LeanJit bound to the state each step
+            bind = loop._explore.bind
+            loop._explore.bind = lambda *fixed: timed(calls, "act", bind(*fixed))
+        else:  # on-policy: a compiled call of the flat state, bound once per rollout
+            loop._policy = timed(calls, "act", loop._policy)
         loop._learn._call = timed(calls, "update", loop._learn._call)
         agent.env.step = timed(calls, "env", agent.env.step)
     clock.on = True
