@@ -148,3 +148,22 @@ def test_compiled_door_runs_ten_rows_per_call_and_logs_each(tmp_path: Path) -> N
     assert metrics["step"].tolist() == [64 * i for i in metrics["iterations"]]
     steps = sorted(p.name for p in (tmp_path / "checkpoints").glob("step_*"))
     assert steps == [f"step_{64 * i:012d}" for i in (14, 25)]
+
+
+def test_gymnasium_door_chunks_by_time_and_logs_each_row(tmp_path: Path) -> None:
+    """Quick rows go to the Gymnasium door's loop several at a time (about a quarter of
+    a second's worth, at most ten); every row is still logged, and each chunk still
+    stops at a checkpoint."""
+    agent = ascent.make("a2c", env="CartPole-v1", seed=3, n_envs=2, n_steps=5)
+    calls = []
+    run_chunk = agent.loop.run_host_chunk
+    agent.loop.run_host_chunk = lambda state, n, obs: calls.append(n) or run_chunk(state, n, obs)
+    agent.learn(total_steps=60 * 10, run_dir=tmp_path, progress=False, log_every=1,
+                checkpoint_every=25)  # fmt: skip
+    assert sum(calls) == 60 and calls[0] == 1  # the first chunk's time includes compiling
+    assert 1 < max(calls) <= 10 and len(calls) < 30
+    assert set(np.cumsum(calls)) >= {25, 50, 60}  # no chunk runs past a checkpoint
+    metrics = read_metrics(tmp_path)
+    assert metrics["iterations"].tolist() == list(range(1, 61))
+    steps = sorted(p.name for p in (tmp_path / "checkpoints").glob("step_*"))
+    assert steps == [f"step_{10 * i:012d}" for i in (25, 50, 60)]
