@@ -9,6 +9,7 @@ One iteration collects `steps_per_iteration` environment steps and learns from t
 from __future__ import annotations
 
 import functools
+import hashlib
 from collections.abc import Callable
 from typing import Any, NamedTuple, Protocol
 
@@ -18,7 +19,7 @@ import numpy as np
 
 from ascent.algos.base import Algorithm
 from ascent.core.normalize import RunningMeanStd, normalize, scale_rewards, update_running_stats
-from ascent.envs import HostVecEnv, JaxEnv
+from ascent.envs import GymnaxEnv, HostVecEnv, JaxEnv
 from ascent.io.program_cache import CachedJit, paused_gc
 
 
@@ -212,6 +213,43 @@ def finiteness(obs: Any, rewards: jax.Array, metrics: dict) -> dict[str, jax.Arr
     return {k: v.astype(jnp.float32) for k, v in checks.items()}
 
 
+def _space_words(space: Any) -> str:
+    low, high = getattr(space, "low", None), getattr(space, "high", None)
+    if low is None or high is None:
+        return repr(space)
+    bounds = hashlib.sha256(np.asarray(low).tobytes() + np.asarray(high).tobytes()).hexdigest()
+    return f"{type(space).__name__} {space.shape} {space.dtype} {bounds}"
+
+
+def program_source(loop: Any) -> str | None:
+    """Words naming everything a loop's compiled programs depend on besides their
+    arguments and Ascent's own code (`CachedJit(source=...)`, io/program_cache.py): the
+    loop's and algorithm's classes, the algorithm's config, the environment's id and
+    spaces. None, so that programs are found by tracing, when the loop, algorithm or
+    environment is defined outside Ascent (its code is not in Ascent's source digest),
+    or the environment is one of Ascent's own tasks (whose options are not named here).
+    """
+    algorithm, env = loop.algorithm, loop.env
+    if isinstance(env, GymnaxEnv):
+        env_words = f"gymnax {env.name}"  # gymnax's version is in the key
+    elif isinstance(env, HostVecEnv):
+        env_words = "gymnasium"  # stepped outside the programs: only its spaces enter them
+    else:
+        return None
+    classes = (type(loop), type(algorithm), type(env), type(algorithm.config))
+    if not all(c.__module__.startswith("ascent.") for c in classes):
+        return None
+    return "\0".join(
+        [
+            *(f"{c.__module__}.{c.__qualname__}" for c in classes),
+            repr(algorithm.config),
+            env_words,
+            _space_words(env.observation_space),
+            _space_words(env.action_space),
+        ]
+    )
+
+
 class LeanJit:
     """`jax.jit(fn)` for a function called many times with the same leading arguments
     (a policy acting at every environment step with the same parameters).
@@ -288,16 +326,25 @@ class CompiledChunks:
     longer program. Metrics come back stacked, `{name: [n]}`.
     """
 
-    def __init__(self, iterate: Callable[[LoopState], tuple[LoopState, dict[str, jax.Array]]]):
+    def __init__(
+        self,
+        iterate: Callable[[LoopState], tuple[LoopState, dict[str, jax.Array]]],
+        source: Callable[[], str | None] | None = None,
+    ):
         # jitted so that the loop body reuses the trace that finds the metrics' shapes
         self.iterate = jax.jit(iterate)
+        self.source = source  # words naming the loop (program_source), if it has them
         self.length = 0
         self._program: Callable | None = None
+
+    def _source(self) -> str | None:
+        words = self.source() if self.source is not None else None
+        return None if words is None else f"{words}\0chunks of {self.length}"
 
     def __call__(self, state: LoopState, n: int) -> tuple[LoopState, dict[str, np.ndarray]]:
         if n > self.length:
             self.length = n
-            self._program = CachedJit(self._chunk)
+            self._program = CachedJit(self._chunk, source=self._source)
         assert self._program is not None
         state, rows = self._program(state, jnp.int32(n))
         return state, {k: v[:n] for k, v in jax.device_get(rows).items()}
@@ -327,12 +374,22 @@ class HostLearn:
     pass through.
     """
 
-    def __init__(self, learn: Callable, n_steps: int, **jit_options: Any):
+    def __init__(
+        self,
+        learn: Callable,
+        n_steps: int,
+        source: Callable[[], str | None] | None = None,
+        **jit_options: Any,
+    ):
         self.learn = learn
         self.n_steps = n_steps
-        self.names: list[str] = []  # the packed metrics, in order; set when traced
-        self._call = CachedJit(self._learn, **jit_options)
+        self.source = source  # words naming the loop (program_source), if it has them
+        self._call = CachedJit(self._learn, source=self.program_source, **jit_options)
         self._split = CachedJit(functools.partial(split_iteration_key, n_steps=n_steps))
+
+    def program_source(self) -> str | None:
+        """Words for the source keys of this object's programs (None: found by tracing)."""
+        return self.source() if self.source is not None else None
 
     def split(self, key: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
         """The first iteration's keys, `split_iteration_key(key)`, as a compiled call."""
@@ -340,18 +397,35 @@ class HostLearn:
 
     def _learn(self, state: LoopState, data: Any, learn_key: jax.Array) -> tuple:
         state, metrics = self.learn(state, data, learn_key)
-        self.names = sorted(metrics)
-        packed = jnp.stack([jnp.asarray(metrics[k], jnp.float32) for k in self.names])
-        return state, packed, split_iteration_key(state.key, self.n_steps)
+        names = tuple(sorted(metrics))
+        packed = jnp.stack([jnp.asarray(metrics[k], jnp.float32) for k in names])
+        return state, PackedMetrics(packed, names), split_iteration_key(state.key, self.n_steps)
 
     def __call__(self, state: LoopState, data: Any, learn_key: jax.Array) -> tuple:
-        """(state, packed metrics [M], next keys (key, act_keys, env_keys, learn_key))."""
+        """(state, packed metrics, next keys (key, act_keys, env_keys, learn_key))."""
         return self._call(state, data, learn_key)
 
-    def stack(self, rows: list[jax.Array]) -> dict[str, np.ndarray]:
+    def stack(self, rows: list[PackedMetrics]) -> dict[str, np.ndarray]:
         """Packed rows of a chunk -> {name: [n]} numpy arrays."""
-        values = np.stack(jax.device_get(rows))  # [n, M]
-        return {k: values[:, i] for i, k in enumerate(self.names)}
+        values = np.stack(jax.device_get([row.values for row in rows]))  # [n, M]
+        return {k: values[:, i] for i, k in enumerate(rows[0].names)}
+
+
+@jax.tree_util.register_pytree_node_class
+class PackedMetrics:
+    """An update's metrics as one float32 vector [M]; the names ride in the pytree's
+    structure, so a program loaded without tracing (io/program_cache.py) still has them."""
+
+    def __init__(self, values: jax.Array, names: tuple[str, ...]):
+        self.values = values
+        self.names = names
+
+    def tree_flatten(self) -> tuple[tuple[jax.Array], tuple[str, ...]]:
+        return (self.values,), self.names
+
+    @classmethod
+    def tree_unflatten(cls, names: tuple[str, ...], children: tuple) -> PackedMetrics:
+        return cls(children[0], names)
 
 
 class FlatTree:
@@ -413,11 +487,26 @@ class FlatLearn(HostLearn):
     own compiled call.
     """
 
-    def __init__(self, learn: Callable, n_steps: int):
-        super().__init__(learn, n_steps)
+    def __init__(
+        self, learn: Callable, n_steps: int, source: Callable[[], str | None] | None = None
+    ):
+        super().__init__(learn, n_steps, source)
         self._layout: FlatTree | None = None
-        self._pack = CachedJit(lambda state: self.layout.pack(state))
-        self._unpack = CachedJit(lambda flat: self.layout.unpack(flat))
+        self._pack = CachedJit(self._pack_state, source=self.program_source)
+        self._unpack = CachedJit(self._unpack_state, source=self.program_source)
+
+    def program_source(self) -> str | None:
+        """The loop's words and the flat layout (programs unpack with it)."""
+        words = super().program_source()
+        if words is None:
+            return None
+        return f"{words}\0{self.layout.treedef}\0{self.layout.specs}"
+
+    def _pack_state(self, state: LoopState) -> tuple[jax.Array, ...]:
+        return self.layout.pack(state)
+
+    def _unpack_state(self, flat: tuple[jax.Array, ...]) -> LoopState:
+        return self.layout.unpack(flat)
 
     @property
     def layout(self) -> FlatTree:

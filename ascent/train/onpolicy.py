@@ -43,6 +43,7 @@ from ascent.train.loop import (
     NormState,
     finiteness,
     init_loop_state,
+    program_source,
     split_iteration_key,
     track_episodes,
 )
@@ -65,11 +66,15 @@ class OnPolicyLoop:
         self.memory = initial is not None and initial(1) is not None
         # the host door keeps the state flat through a chunk (one array per dtype: a
         # compiled call costs per array it takes and returns); policies read it there
-        self._learn = FlatLearn(self.learn, self.n_steps)
-        self._policy = CachedJit(self._flat_policy)
-        self._policy_step = CachedJit(self._flat_policy_step)
-        self._next_values = CachedJit(self._flat_next_values)
-        self._chunks = CompiledChunks(self.iterate_jax)
+        # programs are kept on disk under words naming this loop, so that a warm start
+        # finds them without tracing (program_source; io/program_cache.py)
+        source = functools.partial(program_source, self)
+        self._learn = FlatLearn(self.learn, self.n_steps, source)
+        words = self._learn.program_source
+        self._policy = CachedJit(self._flat_policy, source=words)
+        self._policy_step = CachedJit(self._flat_policy_step, source=words)
+        self._next_values = CachedJit(self._flat_next_values, source=words)
+        self._chunks = CompiledChunks(self.iterate_jax, source)
         self._buffer: RolloutBuffer | None = None
 
     def init(self, seed: int | jax.Array) -> LoopState:

@@ -157,3 +157,61 @@ def test_an_executable_read_back_from_jax_cache_is_not_kept(folder: Path) -> Non
         assert not folder.exists() or not list(folder.iterdir())
     finally:
         jax.config.update("jax_persistent_cache_min_compile_time_secs", before)
+
+
+# --- programs named in words (source keys) -------------------------------------------
+
+
+def _traces() -> tuple[list[int], object]:
+    """A counter of JAX's trace events (appended while the returned listener is live)."""
+    count = [0]
+
+    def listener(event: str, duration: float, **_: object) -> None:
+        if event == "/jax/core/compile/jaxpr_trace_duration":
+            count[0] += 1
+
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    return count, listener
+
+
+def test_a_program_named_in_words_is_loaded_without_tracing(folder: Path) -> None:
+    w, x = jnp.arange(6.0).reshape(2, 3) / 7, jnp.array([0.5, -1.0])
+    words = lambda: f"affine, shift {SHIFT}"  # noqa: E731
+    expected = np.asarray(CachedJit(affine, source=words)(w, x))
+    named = sorted(p.name for p in folder.iterdir() if p.name.startswith("source-"))
+    assert len(named) == 1
+
+    traces, listener = _traces()
+    try:
+        again = CachedJit(affine, source=words)  # as a new process would: no trace
+        np.testing.assert_array_equal(np.asarray(again(w, x)), expected)
+        assert traces[0] == 0
+        # other argument shapes are another program: traced, and named apart
+        CachedJit(affine, source=words)(jnp.ones((2, 2)), x)
+        assert traces[0] > 0
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listener)
+    assert len([p for p in folder.iterdir() if p.name.startswith("source-")]) == 2
+
+
+def test_source_keys_follow_the_words_the_function_and_the_argument_types(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    key = program_cache.source_key
+    args = (jnp.ones((2, 3)), jnp.ones(2))
+    base = key(affine, "a", args)
+    assert base is not None and base == key(affine, "a", args)
+    assert key(affine, "b", args) != base
+    assert key(jnp.tanh, "a", args) != base
+    assert key(affine, "a", (jnp.ones((2, 3)), jnp.ones(2, jnp.int32))) != base
+    assert key(affine, "a", (jnp.ones((3, 3)), jnp.ones(3))) != base
+    assert key(lambda w, x: x, "a", args) is None  # a lambda's name does not say which
+    monkeypatch.setenv("ASCENT_SOURCE_KEYS", "0")
+    assert key(affine, "a", args) is None
+
+
+def test_a_change_to_ascents_source_changes_every_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    args = (jnp.ones((2, 3)), jnp.ones(2))
+    base = program_cache.source_key(affine, "a", args)
+    monkeypatch.setattr(program_cache, "ascent_source_digest", lambda: "edited")
+    assert program_cache.source_key(affine, "a", args) != base

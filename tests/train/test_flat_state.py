@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -61,3 +63,57 @@ def test_a_changed_state_structure_is_refused() -> None:
     learn.enter(agent.state)
     with pytest.raises(ValueError, match="structure"):
         learn.enter(agent.state._replace(iteration=jnp.float32(0)))
+
+
+def test_programs_are_named_only_for_ascents_own_algorithms_and_known_environments() -> None:
+    from ascent.envs import GymnaxEnv
+    from ascent.train.loop import program_source
+
+    host = ascent.make("a2c", env="CartPole-v1", seed=0, n_envs=2, n_steps=5)
+    words = program_source(host.loop)
+    assert words is not None and "A2C" in words and repr(host.config) in words
+    other = ascent.make("a2c", env="CartPole-v1", seed=0, n_envs=2, n_steps=5, lr=1e-3)
+    assert program_source(other.loop) != words  # any config change names another program
+    gymnax = ascent.make("ppo", env="gymnax/CartPole-v1", seed=0)
+    assert "gymnax CartPole-v1" in (program_source(gymnax.loop) or "")
+    own_task = ascent.make("ppo", env="ascent/Chain-v0", seed=0)
+    assert program_source(own_task.loop) is None  # its options are not in the words
+
+    class Elsewhere(GymnaxEnv):  # an environment whose code Ascent's digest does not cover
+        pass
+
+    gymnax.loop.env = Elsewhere("CartPole-v1")
+    assert program_source(gymnax.loop) is None
+
+
+def test_a_warm_start_finds_the_compiled_door_program_without_tracing(tmp_path: Path) -> None:
+    """A second agent (as a new process would) loads the chunk program by its words and
+    trains to the same parameters as one whose programs were found by tracing."""
+    before = jax.config.jax_compilation_cache_dir
+    jax.config.update("jax_compilation_cache_dir", str(tmp_path))
+    traced: list[str] = []
+
+    def listener(event: str, duration: float, **kw: object) -> None:
+        if event == "/jax/core/compile/jaxpr_trace_duration":
+            traced.append(str(kw.get("fun_name", "?")))
+
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    try:
+
+        def run() -> list[np.ndarray]:
+            agent = ascent.make("ppo", env="gymnax/CartPole-v1", seed=2, n_envs=2, n_steps=16,
+                                minibatch_size=32, n_epochs=1)  # fmt: skip
+            agent.learn(total_steps=128, progress=False)
+            return [np.asarray(x) for x in jax.tree.leaves(agent.state)]
+
+        first = run()
+        assert any(p.name.startswith("source-") for p in (tmp_path / "ascent-programs").iterdir())
+        assert "_chunk" in traced  # the first run traced it (so the listener hears it)
+        traced.clear()
+        second = run()
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listener)
+        jax.config.update("jax_compilation_cache_dir", before)
+    assert not any("_chunk" in name for name in traced), traced
+    for a, b in zip(first, second, strict=True):
+        np.testing.assert_array_equal(a, b)
