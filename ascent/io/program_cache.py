@@ -10,15 +10,15 @@ JAX and XLA versions, flags and configuration), so a warm start traces, hashes a
 loads the executable, and never lowers.
 
 Tracing still costs time on a warm start (0.16 s of PPO's 1.5 s CartPole run on the
-compiled door, 0.13 s of 2.2 s on the Gymnasium door). A program whose caller can say
-in words everything it depends on besides
-its arguments and Ascent's own code (`CachedJit(fn, source=...)`: the loop's class,
-algorithm and config, the environment's id and spaces) is also kept under a key made of
-those words, the arguments' types, a digest of Ascent's source files and the versions of
-JAX and the libraries traced through, so a warm start neither traces nor lowers. The
-words must name every input of the trace: a loop returns None (trace, as above) for an
-environment or algorithm defined outside Ascent and gymnax, and ASCENT_SOURCE_KEYS=0 in
-the environment turns these keys off (for code that patches Ascent's functions).
+compiled door, 0.13 s of 2.2 s on the Gymnasium door). A program whose caller can say in
+words everything it depends on besides its arguments and Ascent's own code
+(`CachedJit(fn, source=...)`: the loop's class, algorithm and config, the environment's
+id and spaces) is also kept under a key made of those words, the arguments' types, a
+digest of Ascent's source files and the versions of JAX and the libraries traced
+through, so a warm start neither traces nor lowers. The words must name every input of
+the trace: a loop returns None (trace, as above) for an environment or algorithm defined
+outside Ascent and gymnax, and ASCENT_SOURCE_KEYS=0 in the environment turns these keys
+off (for code that patches Ascent's functions).
 
 The executables live in `ascent-programs/` inside JAX's cache folder; without a cache
 folder (`enable_compile_cache` not called) `CachedJit` is `jax.jit`. A program that
@@ -54,19 +54,13 @@ def program_folder() -> Path | None:
     return Path(base) / FOLDER if base else None
 
 
-def program_key(traced: Any) -> str | None:
-    """SHA-256 of everything that decides the executable of a traced program, or None
-    when it is not to be saved (it calls back into Python, or holds constants)."""
-    jaxpr = str(traced.jaxpr)
-    if "callback" in jaxpr or traced._consts:
-        return None
+def _hasher(*parts: str) -> Any:
+    """SHA-256 of `parts` and of what any executable depends on here: the device, the
+    XLA flags and JAX's configuration (more may be added to the hash returned)."""
     device = jax.devices()[0]
     h = hashlib.sha256()
     for part in (
-        jaxpr,
-        str(jax.tree.leaves(traced.args_info)),  # types, weak types, donation
-        jax.__version__,
-        jax.lib.__version__,
+        *parts,
         device.platform,
         device.device_kind,
         device.client.platform_version,
@@ -75,6 +69,21 @@ def program_key(traced: Any) -> str | None:
     ):
         h.update(part.encode())
         h.update(b"\0")
+    return h
+
+
+def program_key(traced: Any) -> str | None:
+    """SHA-256 of everything that decides the executable of a traced program, or None
+    when it is not to be saved (it calls back into Python, or holds constants)."""
+    jaxpr = str(traced.jaxpr)
+    if "callback" in jaxpr or traced._consts:
+        return None
+    h = _hasher(
+        jaxpr,
+        str(jax.tree.leaves(traced.args_info)),  # types, weak types, donation
+        jax.__version__,
+        jax.lib.__version__,
+    )
     for const in traced.jaxpr.consts:  # values the jaxpr closes over
         array = np.asarray(const)
         h.update(f"{array.dtype}{array.shape}".encode())
@@ -126,24 +135,14 @@ def source_key(fn: Callable[..., Any], source: str, args: tuple) -> str | None:
     leaves, treedef = jax.tree.flatten(args)
     types = [(np.shape(x), str(jax.numpy.result_type(x)), getattr(x, "weak_type", False))
              for x in leaves]  # fmt: skip
-    device = jax.devices()[0]
-    h = hashlib.sha256()
-    for part in (
+    return _hasher(
         source,
         f"{getattr(fn, '__module__', '')}.{name}",
         str(treedef),
         str(types),
         ascent_source_digest(),
         _versions(),
-        device.platform,
-        device.device_kind,
-        device.client.platform_version,
-        os.environ.get("XLA_FLAGS", ""),
-        repr(sorted(jax.config.values.items())),
-    ):
-        h.update(part.encode())
-        h.update(b"\0")
-    return h.hexdigest()
+    ).hexdigest()
 
 
 def _write_atomically(path: Path, data: bytes) -> None:

@@ -178,7 +178,8 @@ class Agent:
                     self._check_finite(metrics, state, start_iteration, start_steps)
                     self.state = state
                     seconds = time.perf_counter() - t0
-                    rows = max(1, int(HOST_CHUNK_SECONDS * n / (seconds * log_every)))
+                    per_row = max(seconds, 1e-9) * log_every / n
+                    rows = max(1, int(HOST_CHUNK_SECONDS / per_row))
                     self._host_rows = min(rows, ROWS_PER_COMPILED_CHUNK)
                     chunk_return = self._log_rows(
                         logger, metrics, seconds, start_iteration, start_steps

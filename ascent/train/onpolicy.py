@@ -64,10 +64,10 @@ class OnPolicyLoop:
         # a memory policy: the algorithm has a state for its policy (None: feed-forward)
         initial = getattr(algorithm, "initial_policy_state", None)
         self.memory = initial is not None and initial(1) is not None
-        # the host door keeps the state flat through a chunk (one array per dtype: a
-        # compiled call costs per array it takes and returns); policies read it there
-        # programs are kept on disk under words naming this loop, so that a warm start
-        # finds them without tracing (program_source; io/program_cache.py)
+        # The host door keeps the state flat through a chunk (one array per dtype: a
+        # compiled call costs per array it takes and returns); policies read it there.
+        # Programs are kept on disk under words naming this loop, so that a warm start
+        # finds them without tracing (program_source; io/program_cache.py).
         source = functools.partial(program_source, self)
         self._learn = FlatLearn(self.learn, self.n_steps, source)
         words = self._learn.program_source
