@@ -5,21 +5,31 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import gymnasium
+
 from ascent.algos.registry import make_config
+from ascent.envs.registry import EnvLike, env_label
 from ascent.train.agent import Agent
 
 
-def make(algo: str, env: str, seed: int = 0, **overrides: Any) -> Agent:
-    """An untrained agent for `algo` on environment id `env`.
+def make(algo: str, env: EnvLike, seed: int = 0, **overrides: Any) -> Agent:
+    """An untrained agent for `algo` on `env`: an environment id, a `gymnasium.Env` or
+    `JaxEnv` object, or a function returning a new environment (called once per
+    environment of `n_envs`).
 
-    The tuned preset for (algo, env) applies when one exists; keyword arguments
-    override its fields (`ascent.make("ppo", env="CartPole-v1", lr=1e-3)`). The
-    config is validated before any environment is made.
+    For an id, the tuned preset for (algo, env) applies when one exists; keyword
+    arguments override its fields (`ascent.make("ppo", env="CartPole-v1", lr=1e-3)`).
+    An environment object is one environment: `n_envs` is 1 unless given. The config is
+    validated before any environment is made.
     """
-    config = make_config(algo, env, overrides)
+    if isinstance(env, gymnasium.Env):
+        overrides = {"n_envs": 1, **overrides}
+    config = make_config(algo, env_label(env), overrides, use_preset=isinstance(env, str))
     return Agent(algo, env, config, seed)
 
 
-def load(path: str | Path) -> Agent:
-    """An agent from `agent.save(path)`, a checkpoint folder or a run folder."""
-    return Agent.load(path)
+def load(path: str | Path, env: EnvLike | None = None) -> Agent:
+    """An agent from `agent.save(path)`, a checkpoint folder or a run folder. `env`
+    gives the environment again (needed when it was trained on an object or a function;
+    a saved id is only used when it is registered, never imported)."""
+    return Agent.load(path, env)

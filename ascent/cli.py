@@ -29,7 +29,9 @@ class Train:
     algo: Annotated[str | None, tyro.conf.Positional] = None
     """Algorithm: ppo, a2c, reinforce, actor-critic (see `ascent list`)."""
     env: str | None = None
-    """Environment id: a Gymnasium id (CartPole-v1), gymnax/<id> or ascent/<id>."""
+    """Environment id: a Gymnasium id (CartPole-v1), gymnax/<id> or ascent/<id>; with
+    --resume, the environment to use instead of the one the run names (module:Id ids
+    are imported only when given here, never when read from a run folder)."""
     seed: int = 0
     """Random seed of the run."""
     total_steps: int | None = None
@@ -71,6 +73,8 @@ class Eval:
     """Seed of the evaluation environments."""
     json: bool = False
     """Print the result as JSON."""
+    env: str | None = None
+    """Environment id to evaluate on instead of the one the run names."""
     threads: int = 1
     """CPU threads for XLA."""
 
@@ -145,7 +149,7 @@ def train(args: Train) -> int:
     from ascent.train.agent import Agent, resume
 
     if args.resume is not None:
-        agent = resume(args.resume)
+        agent = resume(args.resume, args.env)
         print(f"resuming {agent.run_dir} at step {agent.env_steps}")
     else:
         if args.algo is None or args.env is None:
@@ -178,7 +182,7 @@ def train(args: Train) -> int:
 def evaluate(args: Eval) -> int:
     from ascent.api import load
 
-    agent = load(args.run_dir)
+    agent = load(args.run_dir, args.env)
     result = agent.evaluate(args.episodes, deterministic=not args.stochastic, seed=args.seed)
     agent.close()
     if args.json:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
@@ -16,12 +18,22 @@ _EXTRAS = {"box2d": "box2d", "mujoco": "mujoco"}
 
 
 def _missing_dependency(env_id: str, error: Exception) -> EnvError:
-    spec = gymnasium.registry.get(env_id)
+    spec = gymnasium.registry.get(env_id)  # None for an environment given as a function
     entry = str(spec.entry_point) if spec is not None else ""
     extra = next((x for key, x in _EXTRAS.items() if f".{key}." in entry), None)
     fix = f"pip install 'gymnasium[{extra}]'" if extra else "install the package it names"
     first = str(error).splitlines()[0] if str(error) else type(error).__name__
     return EnvError(f"{env_id} needs an optional dependency ({first}); {fix}")
+
+
+def object_label(env: Any) -> str:
+    """`<name>` for an environment given as an object or function (its spec's id, its
+    `env_id`, its name or its class's): what runs record instead of an id."""
+    spec = getattr(env, "spec", None)
+    name = getattr(spec, "id", None) or getattr(env, "env_id", None)
+    if not isinstance(name, str):
+        name = getattr(env, "__name__", None) or type(env).__name__
+    return f"<{name}>"
 
 
 def _float32_box(space: spaces.Space) -> spaces.Space:
@@ -50,27 +62,74 @@ class HostVecEnv:
     CartPole alone costs 4.2 µs, so the rest is 2 µs.
     """
 
-    def __init__(self, env_id: str, n_envs: int = 1, seed: int = 0, **make_kwargs: Any) -> None:
+    def __init__(
+        self,
+        env: str | Callable[[], gymnasium.Env] | gymnasium.Env,
+        n_envs: int = 1,
+        seed: int = 0,
+        *,
+        first: gymnasium.Env | None = None,
+        **make_kwargs: Any,
+    ) -> None:
+        """`env` is a Gymnasium id (made with `make_kwargs`), a function returning a new
+        environment (called `n_envs` times, or `n_envs - 1` after `first`, one it already
+        returned), or one environment object (then `n_envs` must be 1)."""
         if n_envs < 1:
             raise EnvError(f"n_envs must be at least 1, got {n_envs}")
-        try:
-            self._envs = [gymnasium.make(env_id, **make_kwargs) for _ in range(n_envs)]
-        except (gymnasium.error.DependencyNotInstalled, ImportError) as e:
-            raise _missing_dependency(env_id, e) from e
+        if isinstance(env, gymnasium.Env):
+            if n_envs != 1:
+                raise EnvError(
+                    f"an environment object is one environment, not n_envs={n_envs}; pass "
+                    "a function that returns a new one (e.g. lambda: MyEnv()) for several"
+                )
+            self.factory: Callable[[], gymnasium.Env] | None = None
+            self.env_id = object_label(env)
+            self._envs = [env]
+        else:
+            if isinstance(env, str):
+                self.env_id = env
+                factory = functools.partial(gymnasium.make, env, **make_kwargs)
+            else:
+                self.env_id = object_label(first or env)
+                factory = env
+            self.factory = factory
+            try:
+                made = [] if first is None else [first]
+                self._envs = made + [factory() for _ in range(n_envs - len(made))]
+            except (gymnasium.error.DependencyNotInstalled, ImportError) as e:
+                raise _missing_dependency(self.env_id, e) from e
+            for made_env in self._envs:
+                if not isinstance(made_env, gymnasium.Env):
+                    raise EnvError(
+                        f"{self.env_id} returned a {type(made_env).__name__}, not a gymnasium.Env"
+                    )
+        self._make_kwargs = make_kwargs
+        self._owns = True  # closes its environments (a view for evaluation does not)
         first = self._envs[0]
-        self.env_id = env_id
         self.n_envs = n_envs
         self.seed = seed
         self.observation_space = _float32_box(first.observation_space)
         self.action_space = first.action_space
         self.action_space.seed(seed)
-        spec = gymnasium.registry.get(env_id)
+        spec = first.spec
         default_steps = spec.max_episode_steps if spec is not None else None
         self.max_episode_steps: int | None = make_kwargs.get("max_episode_steps", default_steps)
         self._discrete = isinstance(self.action_space, spaces.Discrete)
         self._action_dtype = np.int64 if self._discrete else np.float32
         self._obs_shape = (n_envs, *self.observation_space.shape)
         self._was_reset = False
+
+    def spawn(self, n_envs: int, seed: int) -> HostVecEnv:
+        """New environments like these (for evaluation): `n_envs` from the id or function.
+        An environment given as an object has nothing to make more from: the result steps
+        that one environment (closing it leaves it open), and it must be reset after."""
+        if self.factory is None:
+            view = HostVecEnv(self._envs[0], 1, seed)
+            view._owns = False
+            return view
+        if isinstance(self.factory, functools.partial):  # made from an id
+            return HostVecEnv(self.env_id, n_envs, seed, **self._make_kwargs)
+        return HostVecEnv(self.factory, n_envs, seed)
 
     def reset(self, seed: int | None = None) -> np.ndarray:
         """Start every environment; the first reset uses the constructor's seed.
@@ -84,6 +143,10 @@ class HostVecEnv:
         for i, env in enumerate(self._envs):
             obs[i] = env.reset(seed=None if seed is None else seed + i)[0]
         return obs
+
+    def reset_one(self, i: int) -> np.ndarray:
+        """Start a new episode in environment i (one cut short by its caller)."""
+        return np.asarray(self._envs[i].reset()[0], np.float32)
 
     def step(
         self, actions: np.ndarray
@@ -112,8 +175,9 @@ class HostVecEnv:
         return obs, reward, terminated, truncated, next_obs
 
     def close(self) -> None:
-        for env in self._envs:
-            env.close()
+        if self._owns:
+            for env in self._envs:
+                env.close()
 
     def __enter__(self) -> HostVecEnv:
         return self

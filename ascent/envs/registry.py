@@ -1,23 +1,29 @@
-"""`make(env_id)`: one string picks the door.
+"""`make(env)`: one id, environment or factory picks the door.
 
 `gymnax/<name>` and `ascent/<name>` give a `JaxEnv` (the loop vmaps it over N copies);
-any other id is a Gymnasium id and gives a `HostVecEnv` of `n_envs` environments.
+any other id is a Gymnasium id and gives a `HostVecEnv` of `n_envs` environments. An
+environment object (a `gymnasium.Env` or a `JaxEnv`), or a function returning one, takes
+the door of its kind.
+
+Ids read from a file (a checkpoint's meta.json, a run's config.json) go through
+`check_saved_id` first: loading never imports a module.
 """
 
 from __future__ import annotations
 
 import difflib
 import importlib
+import sys
 from collections.abc import Callable
 from typing import Any, Literal
 
 import gymnasium
 
-from ascent.envs.gymnax_env import GymnaxEnv
-from ascent.envs.host import HostVecEnv
+from ascent.envs.gymnax_env import GymnaxEnv, gymnax_ids
+from ascent.envs.host import HostVecEnv, object_label
 from ascent.envs.jax_env import JaxEnv
 from ascent.envs.tasks import Chain, RepeatFirst, RepeatPrevious, TMaze
-from ascent.errors import EnvError
+from ascent.errors import CheckpointError, EnvError
 
 TASKS: dict[str, Callable[..., JaxEnv]] = {}
 """Ascent's own JAX tasks by full id (`ascent/...`), each a factory taking keyword options."""
@@ -64,17 +70,38 @@ def _unknown(env_id: str) -> EnvError:
     )
 
 
-def make(env_id: str, n_envs: int = 1, seed: int = 0, **make_kwargs: Any) -> HostVecEnv | JaxEnv:
-    """Build the environment named `env_id`.
+EnvLike = str | gymnasium.Env | JaxEnv | Callable[[], Any]
+"""What `make` takes: an id, an environment object, or a function returning a new one."""
+
+
+def env_label(env: Any) -> str:
+    """The name a run records its environment under: the id it was made from, or
+    `<name>` for an object or function (given again to `ascent.load`, never re-made
+    from a file)."""
+    if isinstance(env, str):
+        return env
+    if isinstance(env, HostVecEnv):
+        return env.env_id
+    return object_label(env)
+
+
+def make(env: EnvLike, n_envs: int = 1, seed: int = 0, **make_kwargs: Any) -> HostVecEnv | JaxEnv:
+    """Build the environment `env`: an id, an environment object or a factory.
 
     `gymnax/<name>` → `GymnaxEnv(name)`; `ascent/<name>` → `TASKS[env_id](**make_kwargs)`
     (both single, unbatched `JaxEnv`s: `n_envs` and `seed` belong to the loop). Any other
-    id must be a Gymnasium id (`module:Id` imports `module` first) and gives
-    `HostVecEnv(env_id, n_envs, seed, **make_kwargs)`. Raises EnvError for an unknown id
+    id must be a Gymnasium id (`module:Id` imports `module` first: pass such ids only from
+    code or a command line, never from a file) and gives
+    `HostVecEnv(env_id, n_envs, seed, **make_kwargs)`. A `JaxEnv` object is returned as
+    it is; a `gymnasium.Env` object is one environment (`n_envs` must be 1); a function
+    (a class, a lambda) is called for each environment. Raises EnvError for an unknown id
     or a missing optional dependency, before creating anything.
     """
     if n_envs < 1:
         raise EnvError(f"n_envs must be at least 1, got {n_envs}")
+    if not isinstance(env, str):
+        return _make_from_object(env, n_envs, seed, make_kwargs)
+    env_id = env
     if env_id.startswith("gymnax/"):
         if make_kwargs:
             raise EnvError(f"{env_id} takes no options, got {sorted(make_kwargs)}")
@@ -93,6 +120,71 @@ def make(env_id: str, n_envs: int = 1, seed: int = 0, **make_kwargs: Any) -> Hos
     if env_id not in gymnasium.registry:
         raise _unknown(env_id)
     return HostVecEnv(env_id, n_envs, seed, **make_kwargs)
+
+
+def _make_from_object(
+    env: Any, n_envs: int, seed: int, make_kwargs: dict[str, Any]
+) -> HostVecEnv | JaxEnv:
+    if make_kwargs:
+        raise EnvError(
+            f"options {sorted(make_kwargs)} apply to ids only; {env_label(env)} is an object"
+        )
+    if isinstance(env, JaxEnv | gymnasium.Env):
+        first = env
+    elif callable(env):
+        first = env()
+    else:
+        raise EnvError(
+            f"env must be an id, a gymnasium.Env, a JaxEnv or a function returning one; "
+            f"got {type(env).__name__}"
+        )
+    if isinstance(first, gymnasium.Env):
+        factory = None if first is env else env
+        return HostVecEnv(factory or first, n_envs, seed, first=first)
+    if isinstance(first, JaxEnv):
+        return first
+    raise EnvError(
+        f"{env_label(env)} returned a {type(first).__name__}, which is neither a "
+        "gymnasium.Env nor a JaxEnv"
+    )
+
+
+def registered(env_id: str) -> bool:
+    """Whether `env_id` names an environment without importing anything: a Gymnasium id
+    already in its registry, an Ascent task, or a gymnax environment."""
+    if env_id.startswith("ascent/"):
+        return env_id in TASKS
+    if env_id.startswith("gymnax/"):
+        try:
+            return env_id.removeprefix("gymnax/") in gymnax_ids()
+        except EnvError:
+            return False
+    return env_id in gymnasium.registry
+
+
+def check_saved_id(env_id: Any, where: str) -> str:
+    """`env_id` read from file `where`, if it names a registered environment; else
+    CheckpointError. A `module:Id` id passes only when `module` is already imported (so
+    nothing runs) and registered `Id`: loading a file never imports code."""
+    if not isinstance(env_id, str) or not env_id:
+        raise CheckpointError(f"{where}: env_id must be an environment id, got {env_id!r}")
+    if env_id.startswith("<"):
+        raise CheckpointError(
+            f"{where} was trained on the environment object {env_id}, which a file cannot "
+            "name; pass it again: ascent.load(path, env=...) or --env"
+        )
+    module, _, name = env_id.rpartition(":")
+    if module and module not in sys.modules:
+        raise CheckpointError(
+            f"{where} names environment '{env_id}', which would import module '{module}'; "
+            f"loading never imports code: import {module} first, or pass --env / env=..."
+        )
+    if not registered(name):
+        raise CheckpointError(
+            f"{where} names environment '{env_id}', which is not registered here "
+            "(run 'ascent list'); pass the environment with --env / env=..."
+        )
+    return env_id
 
 
 def is_jax_env(env: object) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +20,9 @@ STAMP_FORMAT = "%Y%m%d-%H%M%S"
 
 
 def _safe_part(text: str) -> str:
-    """A path component from a name: separators (as in `ALE/Pong-v5`) become `_`."""
-    for sep in {"/", "\\", os.sep}:
-        text = text.replace(sep, "_")
-    return text
+    """A path component from a name: separators (as in `ALE/Pong-v5`) and characters
+    that some file systems refuse (`<MyEnv>`, `mod:Id`) become `_`."""
+    return re.sub(r"[^A-Za-z0-9._+=-]", "_", text)
 
 
 def new_run_dir(

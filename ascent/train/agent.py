@@ -21,6 +21,7 @@ from ascent.algos.base import config_to_dict
 from ascent.algos.registry import algorithm_class, make_config
 from ascent.envs import HostVecEnv, clip_action
 from ascent.envs import make as make_env
+from ascent.envs.registry import EnvLike, check_saved_id, env_label
 from ascent.errors import CheckpointError, TrainingError
 from ascent.io import (
     MetricsLogger,
@@ -61,14 +62,16 @@ FINITE_CHECKS = {
 class Agent:
     """Build with `ascent.make(...)` or `ascent.load(path)`."""
 
-    def __init__(self, algo: str, env_id: str, config: Any, seed: int = 0):
+    def __init__(self, algo: str, env: EnvLike, config: Any, seed: int = 0):
+        """`env`: an id, an environment object or a function returning one (see
+        `ascent.envs.make`)."""
         inline_cpu_dispatch()  # before this process's first JAX computation, if it is
         cls = algorithm_class(algo)
         self.algo_name = cls.name
-        self.env_id = env_id
         self.config = config
         self.seed = seed
-        self.env = make_env(env_id, n_envs=config.n_envs, seed=seed)
+        self.env = make_env(env, n_envs=config.n_envs, seed=seed)
+        self.env_id = env_label(env if isinstance(env, str) else self.env)
         try:
             self.algorithm = cls(config, self.env.observation_space, self.env.action_space)
         except Exception:
@@ -312,15 +315,21 @@ class Agent:
         return save_checkpoint(Path(path), self.saved_state(), self.meta())
 
     @classmethod
-    def load(cls, path: str | Path) -> Agent:
+    def load(cls, path: str | Path, env: EnvLike | None = None) -> Agent:
         """An agent from a checkpoint folder, a run folder (its final or latest
-        checkpoint) or a path given to `save`."""
+        checkpoint) or a path given to `save`.
+
+        The environment is the one the checkpoint names, if it is registered (a file
+        never makes Ascent import a module), or `env`: an id, object or function, needed
+        for a run trained on an environment object."""
         path = Path(path)
         checkpoint = _resolve_checkpoint(path)
         meta = read_meta(checkpoint)
+        where = str(checkpoint / "meta.json")
         try:
-            config = make_config(meta["algo"], meta["env_id"], meta["config"], use_preset=False)
-            agent = cls(meta["algo"], meta["env_id"], config, int(meta["seed"]))
+            env = check_saved_id(meta["env_id"], where) if env is None else env
+            config = make_config(meta["algo"], env_label(env), meta["config"], use_preset=False)
+            agent = cls(meta["algo"], env, config, int(meta["seed"]))
         except KeyError as missing:
             raise CheckpointError(
                 f"{checkpoint / 'meta.json'} lacks {missing}; it is not an Ascent checkpoint"
@@ -353,7 +362,10 @@ class Agent:
     ) -> EvalResult:
         """Returns of `episodes` whole episodes on fresh environments."""
         seed = self.seed + EVAL_SEED_OFFSET if seed is None else seed
-        return self.evaluator(self.state, episodes, seed, deterministic=deterministic)
+        result = self.evaluator(self.state, episodes, seed, deterministic=deterministic)
+        if isinstance(self.env, HostVecEnv) and self.env.factory is None:
+            self._host_obs = None  # evaluation stepped the one environment: start anew
+        return result
 
     def act(
         self,
@@ -431,20 +443,23 @@ def _resolve_checkpoint(path: Path) -> Path:
     )
 
 
-def resume(run_dir: str | Path) -> Agent:
-    """The agent of a run folder at its latest checkpoint, ready to `learn` on."""
+def resume(run_dir: str | Path, env: EnvLike | None = None) -> Agent:
+    """The agent of a run folder at its latest checkpoint, ready to `learn` on (`env`
+    as for `Agent.load`)."""
     run_dir = Path(run_dir)
     config = read_json(run_dir / "config.json")
     latest = latest_checkpoint(run_dir / "checkpoints")
     if latest is None:
+        if env is None:
+            env = check_saved_id(config.get("env_id"), str(run_dir / "config.json"))
         agent_config = make_config(
-            config["algo"], config["env_id"], config["config"], use_preset=False
+            config["algo"], env_label(env), config["config"], use_preset=False
         )
-        agent = Agent(config["algo"], config["env_id"], agent_config, int(config["seed"]))
+        agent = Agent(config["algo"], env, agent_config, int(config["seed"]))
         agent.log_every = int(config.get("log_every", agent.log_every))
         agent.checkpoint_every = int(config.get("checkpoint_every", agent.checkpoint_every))
     else:
-        agent = Agent.load(latest)
+        agent = Agent.load(latest, env)
     agent.run_dir = run_dir
     # rows logged after the checkpoint will be logged again by the resumed run
     drop_rows_after(run_dir, agent.env_steps)

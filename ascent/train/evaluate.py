@@ -143,12 +143,13 @@ class Evaluator:
     ) -> EvalResult:
         """`episodes` episodes in new Gymnasium environments seeded with `seed`, each
         environment running its quota (so short episodes are not favoured)."""
-        n_envs = max(1, min(8, episodes))
-        quota = np.array([episodes // n_envs + (i < episodes % n_envs) for i in range(n_envs)])
         returns: list[float] = []
         lengths: list[int] = []
         key = jax.random.PRNGKey(seed)
-        with HostVecEnv(self.env.env_id, n_envs, seed) as env:
+        # up to 8 at once; an environment given as an object is the only one there is
+        with self.env.spawn(max(1, min(8, episodes)), seed) as env:
+            n_envs = env.n_envs
+            quota = np.array([episodes // n_envs + (i < episodes % n_envs) for i in range(n_envs)])
             obs = env.reset(seed=seed)
             ret = np.zeros(n_envs)
             length = np.zeros(n_envs, int)
@@ -162,13 +163,17 @@ class Evaluator:
                 obs, reward, terminated, truncated, _ = env.step(
                     clip_action(np.asarray(action), env.action_space)
                 )
-                starts = terminated | truncated
                 ret += reward
                 length += 1
-                for i in np.flatnonzero(terminated | truncated):
+                # an episode longer than max_steps ends here, as on the JAX door
+                ended = terminated | truncated | (length >= self.max_steps)
+                starts = ended
+                for i in np.flatnonzero(ended):
                     if done_count[i] < quota[i]:
                         returns.append(float(ret[i]))
                         lengths.append(int(length[i]))
                         done_count[i] += 1
                     ret[i], length[i] = 0.0, 0
+                    if not (terminated[i] or truncated[i]):
+                        obs[i] = env.reset_one(i)
         return EvalResult(returns, lengths)
