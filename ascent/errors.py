@@ -25,3 +25,7 @@ class CheckpointError(AscentError):
 
 class TrainingError(AscentError, FloatingPointError):
     """Training produced a non-finite quantity; the message names the step and quantity."""
+
+
+class CacheError(AscentError):
+    """The compile cache folder is not private to this user (it holds code to run)."""

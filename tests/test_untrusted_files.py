@@ -6,16 +6,27 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
+import stat
 import subprocess
 import sys
+import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
+import jax
+import jax.numpy as jnp
+import numpy as np
 import pytest
 
 import ascent
-from ascent.errors import CheckpointError
+from ascent.errors import CacheError, CheckpointError
+from ascent.io import enable_compile_cache, program_cache
+from ascent.io.program_cache import CachedJit
 
 ROOT = Path(__file__).resolve().parents[1]
+# a constant of this session's, so that no JAX cache holds the test's programs already
+SHIFT = float(np.random.default_rng().integers(1, 2**20))
 CHAIN = {"hidden": (16,), "n_envs": 4, "n_steps": 16, "minibatch_size": 32, "n_epochs": 2}
 PLANTED = """
 from pathlib import Path
@@ -106,3 +117,105 @@ def test_eval_and_resume_import_nothing_from_a_run_folder(tmp_path: Path, plante
         lines = result.stderr.splitlines()
         assert len(lines) == 1 and "would import module 'planted_mod_13'" in lines[0]
     assert not (planted / "PLANTED_RAN").exists()
+
+
+# --- the compile cache (item 2) -------------------------------------------------------
+
+
+class Planted:
+    """A pickle that, when loaded, leaves a mark: what another user could plant."""
+
+    def __init__(self, mark: Path) -> None:
+        self.mark = mark
+
+    def __reduce__(self) -> tuple:
+        return (Path.write_text, (self.mark, "the planted pickle ran"))
+
+
+def double(x: jax.Array) -> jax.Array:
+    return 2 * x + SHIFT
+
+
+@pytest.fixture
+def cache(tmp_path: Path) -> Iterator[Path]:
+    """JAX's cache pointed at a folder of the test's (JAX itself writing nothing)."""
+    before = (
+        jax.config.jax_compilation_cache_dir,
+        jax.config.jax_persistent_cache_min_compile_time_secs,
+    )
+    folder = tmp_path / "cache"
+    jax.config.update("jax_compilation_cache_dir", str(folder))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 1e9)
+    yield folder
+    jax.config.update("jax_compilation_cache_dir", before[0])
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", before[1])
+
+
+def _plant(cache: Path, mark: Path) -> CachedJit:
+    """A named program whose file under its source key holds a planted pickle."""
+    jitted = CachedJit(double, source=lambda: "planted")
+    x = jnp.arange(3.0)
+    key = program_cache.source_key(double, f"planted\0{jitted._options}", (x,))
+    programs = cache / program_cache.FOLDER
+    programs.mkdir(parents=True, exist_ok=True)
+    (programs / f"source-{key}").write_bytes(zlib.compress(pickle.dumps(Planted(mark))))
+    return jitted
+
+
+def test_a_cache_others_may_write_is_refused(cache: Path, tmp_path: Path) -> None:
+    mark = tmp_path / "MARK"
+    jitted = _plant(cache, mark)
+    for folder in (cache, cache / program_cache.FOLDER):
+        folder.chmod(0o777)
+    with pytest.raises(CacheError) as info:
+        jitted(jnp.arange(3.0))
+    message = str(info.value)
+    assert "\n" not in message and str(cache) in message and f"chmod 700 {cache}" in message
+    assert not mark.exists()
+    with pytest.raises(CacheError, match="may be written by others"):
+        enable_compile_cache(cache)
+
+
+def test_a_cache_of_another_user_is_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "theirs"
+    folder.mkdir(mode=0o700)
+    try:
+        os.chown(folder, 65534, 65534)
+    except PermissionError:
+        pytest.skip("changing a folder's owner needs root")
+    with pytest.raises(CacheError, match="belongs to user 65534, not to you"):
+        enable_compile_cache(folder)
+
+
+def test_a_new_cache_is_private_and_holds_no_pickle_of_ascents(cache: Path, tmp_path: Path) -> None:
+    x = jnp.arange(3.0)
+    expected = np.asarray(CachedJit(double, source=lambda: "mine")(x))
+    programs = cache / program_cache.FOLDER
+    assert stat.S_IMODE(cache.stat().st_mode) == stat.S_IMODE(programs.stat().st_mode) == 0o700
+    named = [p for p in programs.iterdir() if p.name.startswith("source-")]
+    assert len(named) == 1
+    data = named[0].read_bytes()
+    assert data.startswith(program_cache.MAGIC)
+    with pytest.raises(pickle.UnpicklingError):
+        pickle.loads(data)
+    # a pickle under a program's name in a private folder is not unpickled either
+    mark = tmp_path / "MARK"
+    jitted = _plant(cache, mark)
+    np.testing.assert_array_equal(np.asarray(jitted(x)), expected)
+    assert not mark.exists()
+    assert stat.S_IMODE(enable_compile_cache(tmp_path / "new" / "jax").stat().st_mode) == 0o700
+
+
+def test_the_cli_refuses_a_shared_cache_in_one_line(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    result = subprocess.run(
+        [sys.executable, "-m", "ascent.cli", "train", "ppo", "--env", "ascent/Chain-v0",
+         "--total-steps", "64", "--no-progress", "--run-dir", str(tmp_path / "run")],
+        capture_output=True, text=True, timeout=300,
+        env={**os.environ, "ASCENT_CACHE_DIR": str(shared)},
+    )  # fmt: skip
+    assert result.returncode == 2
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: compile cache {shared} may be")

@@ -25,8 +25,10 @@ folder (`enable_compile_cache` not called) `CachedJit` is `jax.jit`. A program t
 cannot be saved (host callbacks, closed-over constants the serializer refuses), or whose
 executable was read back from a cache rather than compiled by XLA, is compiled as
 usual and not kept. Loading an executable runs native code from the cache folder, which
-JAX's own cache does too, and the files kept by words are pickles: it must be a folder
-only you can write.
+JAX's own cache does too (and JAX serializes an executable with pickle): the folders
+must be only yours to write, which `program_folder` checks (one line, CacheError,
+otherwise). What Ascent adds around an executable (the output's tree structure) is
+JSON, read without importing anything.
 """
 
 from __future__ import annotations
@@ -35,8 +37,10 @@ import contextlib
 import functools
 import gc
 import hashlib
+import json
 import os
-import pickle
+import struct
+import sys
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -45,13 +49,22 @@ from typing import Any
 import jax
 import numpy as np
 
+from ascent.io.compile_cache import private_folder
+
 FOLDER = "ascent-programs"
+# a program kept by its source key: MAGIC, the header's length (8 bytes, little-endian),
+# the header (JSON: the output's tree structure) and the compressed executable
+MAGIC = b"ascent-program 1\n"
 
 
 def program_folder() -> Path | None:
-    """Where executables are kept: inside JAX's compilation cache folder, if one is set."""
+    """Where executables are kept: inside JAX's compilation cache folder, if one is set.
+    Both folders must be private (`private_folder`: CacheError otherwise)."""
     base = jax.config.jax_compilation_cache_dir
-    return Path(base) / FOLDER if base else None
+    if not base:
+        return None
+    private_folder(Path(base))
+    return private_folder(Path(base) / FOLDER)
 
 
 def _hasher(*parts: str) -> Any:
@@ -168,7 +181,7 @@ def compile_program(
     named_path = None if named is None else folder / f"source-{named}"
     if named_path is not None and named_path.is_file():
         try:
-            out_tree, blob = pickle.loads(zlib.decompress(named_path.read_bytes()))
+            out_tree, blob = _read_named(named_path.read_bytes())
             return deserialize_and_load(blob, in_tree, out_tree)
         except Exception:  # noqa: BLE001 - unreadable or from another build: trace anew
             pass
@@ -200,8 +213,90 @@ def compile_program(
             return compiled
         _write_atomically(path, zlib.compress(blob, 1))
     if named_path is not None and blob is not None:
-        _write_atomically(named_path, zlib.compress(pickle.dumps((traced.out_tree, blob)), 1))
+        data = _named_file(traced.out_tree, blob)
+        if data is not None:
+            _write_atomically(named_path, data)
     return compiled
+
+
+def _named_file(out_tree: Any, blob: bytes) -> bytes | None:
+    """A program's file under its source key, or None when its output's structure
+    cannot be written down (`encode_treedef`)."""
+    encoded = encode_treedef(out_tree)
+    if encoded is None:
+        return None
+    header = json.dumps({"out_tree": encoded}).encode()
+    return MAGIC + struct.pack("<Q", len(header)) + header + zlib.compress(blob, 1)
+
+
+def _read_named(data: bytes) -> tuple[Any, bytes]:
+    """(output tree structure, executable) from `_named_file`'s bytes; ValueError if
+    they are not such a file."""
+    if not data.startswith(MAGIC):
+        raise ValueError("not a program file")
+    start = len(MAGIC) + 8
+    (length,) = struct.unpack("<Q", data[len(MAGIC) : start])
+    header = json.loads(data[start : start + length])
+    return decode_treedef(header["out_tree"]), zlib.decompress(data[start + length :])
+
+
+def encode_treedef(treedef: Any) -> Any:
+    """A pytree structure as JSON-ready data (a leaf is 0; a node is [type, aux data,
+    children]), or None if a node's type or aux data has no such form. Read back by
+    `decode_treedef`, without pickle."""
+
+    def encode(node: Any) -> Any:
+        data = node.node_data()
+        if data is None:
+            return 0
+        kind, aux = data
+        return [f"{kind.__module__}:{kind.__qualname__}", _encode_aux(aux),
+                [encode(child) for child in node.children()]]  # fmt: skip
+
+    try:
+        encoded = encode(treedef)
+        return encoded if decode_treedef(encoded) == treedef else None
+    except (TypeError, ValueError, AttributeError):
+        return None
+
+
+def _encode_aux(aux: Any) -> Any:
+    if aux is None or isinstance(aux, bool | int | float | str):
+        return aux
+    if type(aux) is tuple:
+        return {"tuple": [_encode_aux(x) for x in aux]}
+    if type(aux) is list:
+        return [_encode_aux(x) for x in aux]
+    raise TypeError(f"aux data of type {type(aux).__name__}")
+
+
+def _decode_aux(aux: Any) -> Any:
+    if isinstance(aux, dict):
+        return tuple(_decode_aux(x) for x in aux["tuple"])
+    if isinstance(aux, list):
+        return [_decode_aux(x) for x in aux]
+    return aux
+
+
+_LEAF = jax.tree.structure(0)
+
+
+def decode_treedef(encoded: Any) -> Any:
+    """The pytree structure `encode_treedef` wrote. Node types are found among modules
+    already imported (nothing is imported) and must be classes; ValueError otherwise."""
+    if encoded == 0:
+        return _LEAF
+    name, aux, children = encoded
+    module, _, qualname = name.partition(":")
+    kind: Any = type(None) if name == "builtins:NoneType" else sys.modules.get(module)
+    for part in qualname.split(".") if kind is not type(None) else ():
+        kind = getattr(kind, part, None)
+    if not isinstance(kind, type):
+        raise ValueError(f"{name} is not a loaded class")
+    kids = [decode_treedef(child) for child in children]
+    return jax.tree_util.PyTreeDef.from_node_data_and_children(
+        jax.tree_util.default_registry, (kind, _decode_aux(aux)), kids
+    )
 
 
 @contextlib.contextmanager
