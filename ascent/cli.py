@@ -47,13 +47,19 @@ class Train:
     eval_episodes: int = 20
     """Deterministic evaluation episodes at the end."""
     resume: Path | None = None
-    """Continue the run in this folder from its latest checkpoint."""
+    """Continue the run in this folder from its newest checkpoint (a damaged one stops
+    the resume: choose another with --resume-from)."""
+    resume_from: str | None = None
+    """With --resume: the checkpoint to continue from, e.g. step_000000004096; later
+    checkpoints and metrics rows are moved into the run's abandoned/ folder."""
     no_preset: bool = False
     """Ignore the tuned preset for this algorithm and environment."""
     progress: bool = True
     """Show a progress bar."""
     checkpoint_every: int | None = None
     """Updates between checkpoints (default: about ten per run)."""
+    log_every: int | None = None
+    """Updates per metrics row (default: about a hundred rows per run)."""
     threads: int = 1
     """CPU cores for the run (XLA's threads): one is fastest for 64-wide networks, two help
     256-wide ones (SAC, TD3)."""
@@ -148,8 +154,10 @@ def train(args: Train) -> int:
     from ascent.io import new_run_dir
     from ascent.train.agent import Agent, resume
 
+    if args.resume_from is not None and args.resume is None:
+        raise ConfigError("--resume-from needs --resume RUN_FOLDER")
     if args.resume is not None:
-        agent = resume(args.resume, args.env)
+        agent = resume(args.resume, args.env, args.resume_from)
         print(f"resuming {agent.run_dir} at step {agent.env_steps}")
     else:
         if args.algo is None or args.env is None:
@@ -169,7 +177,13 @@ def train(args: Train) -> int:
         run_dir = args.run_dir or new_run_dir(agent.algo_name, args.env)
         agent.attach_run_dir(Path(run_dir))
         print(f"run folder: {agent.run_dir}")
-    agent.learn(progress=args.progress, checkpoint_every=args.checkpoint_every)
+    agent.learn(
+        # a new run's target is in its config; a resumed one goes on to its own
+        (args.total_steps or agent.total_steps) if args.resume is not None else None,
+        progress=args.progress,
+        log_every=args.log_every,
+        checkpoint_every=args.checkpoint_every,
+    )
     result = agent.finish(args.eval_episodes)
     agent.close()
     print(

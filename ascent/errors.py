@@ -29,3 +29,7 @@ class TrainingError(AscentError, FloatingPointError):
 
 class CacheError(AscentError):
     """The compile cache folder is not private to this user (it holds code to run)."""
+
+
+class RunInUseError(AscentError):
+    """Another process is writing the run folder."""

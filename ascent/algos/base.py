@@ -16,6 +16,7 @@ from typing import Any, ClassVar, Protocol, Union
 import gymnasium as gym
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from ascent.buffers import Rollout
@@ -184,6 +185,24 @@ class OnPolicyConfig:
 
 
 # --- validation helpers: each raises ConfigError naming the field -----------------
+
+MAX_STEPS = 2**53
+"""The most environment steps (or iterations) a run may count: beyond any run's length,
+and every count up to it is exact as a float."""
+
+
+def whole_number(name: str, value: Any, *, minimum: int = 1, maximum: int = MAX_STEPS) -> int:
+    """`value` as an int if it is a whole number in [minimum, maximum] (an integral float
+    such as 1e5 counts; True, 16.9, inf and "8" do not); else ConfigError naming `name`."""
+    integral = isinstance(value, int | np.integer) or (
+        isinstance(value, float | np.floating) and math.isfinite(value) and value == int(value)
+    )
+    if isinstance(value, bool | np.bool_) or not integral:
+        raise ConfigError(f"{name} must be a whole number, got {value!r}")
+    if not minimum <= int(value) <= maximum:
+        bound = f"at most {maximum:.3g}" if int(value) > maximum else f">= {minimum}"
+        raise ConfigError(f"{name} must be {bound}, got {value!r}")
+    return int(value)
 
 
 def _positive(config: Any, *fields: str) -> None:

@@ -456,22 +456,43 @@ def load_checkpoint(path: PathLike, template: Any = None) -> tuple[Any, dict[str
     return jax.tree_util.tree_unflatten(treedef, restored), meta
 
 
-def latest_checkpoint(folder: PathLike) -> Path | None:
-    """The checkpoint `step_<n>` with the largest n that has a complete meta.json, or None.
+def check_finite_state(tree: Any, path: PathLike) -> None:
+    """CheckpointError naming the first leaf of `tree` (loaded from checkpoint `path`)
+    that holds NaN or inf: a run never saves one, so the file was damaged or edited."""
+    for key_path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
+        if _is_prng_key(leaf):
+            continue
+        arr = np.asarray(leaf)
+        if arr.dtype.kind in "fc" and not np.isfinite(arr).all():
+            raise CheckpointError(
+                f"checkpoint {path} holds non-finite values in "
+                f"{jax.tree_util.keystr(key_path)}; it was damaged or edited — use another "
+                "checkpoint"
+            )
 
-    `folder` is a run folder (its `checkpoints/` is searched) or a checkpoints folder itself.
-    Temporary folders of an unfinished save (`.step_<n>.tmp-*`) are ignored.
+
+def list_checkpoints(folder: PathLike) -> list[tuple[int, Path]]:
+    """Every `step_<n>` folder (complete or not) as (n, path), oldest first.
+
+    `folder` is a run folder (its `checkpoints/` is searched) or a checkpoints folder
+    itself. Temporary folders of an unfinished save (`.step_<n>.tmp-*`) are not listed.
     """
     folder = Path(folder)
     search = folder / CHECKPOINTS_DIR if (folder / CHECKPOINTS_DIR).is_dir() else folder
     if not search.is_dir():
-        return None
-    found: list[tuple[int, Path]] = []
-    for child in search.iterdir():
-        match = _STEP_NAME.fullmatch(child.name)
-        if match and child.is_dir():
-            found.append((int(match.group(1)), child))
-    for _, child in sorted(found, reverse=True):
+        return []
+    return sorted(
+        (int(m.group(1)), child)
+        for child in search.iterdir()
+        if (m := _STEP_NAME.fullmatch(child.name)) and child.is_dir()
+    )
+
+
+def latest_checkpoint(folder: PathLike) -> Path | None:
+    """The checkpoint `step_<n>` with the largest n that has a complete meta.json, or None
+    (`folder` as for `list_checkpoints`). Resuming does not use this: it stops at a
+    damaged newest checkpoint instead of passing over it."""
+    for _, child in reversed(list_checkpoints(folder)):
         try:
             _read_record(child)
         except CheckpointError:
@@ -483,14 +504,7 @@ def latest_checkpoint(folder: PathLike) -> Path | None:
 
 def prune_checkpoints(folder: PathLike, keep: int) -> list[Path]:
     """Delete all but the `keep` newest `step_<n>` checkpoints in `folder`; returns the deleted."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        return []
-    steps = sorted(
-        (int(m.group(1)), child)
-        for child in folder.iterdir()
-        if (m := _STEP_NAME.fullmatch(child.name)) and child.is_dir()
-    )
+    steps = list_checkpoints(folder)
     doomed = [child for _, child in steps[: max(0, len(steps) - keep)]]
     for child in doomed:
         shutil.rmtree(child, ignore_errors=True)

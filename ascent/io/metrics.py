@@ -196,25 +196,27 @@ def read_metrics(path: PathLike) -> dict[str, np.ndarray]:
     return {name: table[:, j].copy() for j, name in enumerate(header)}
 
 
-def drop_rows_after(path: PathLike, step: int) -> int:
+def drop_rows_after(path: PathLike, step: int, keep_in: PathLike | None = None) -> int:
     """Remove the rows of `metrics.csv` logged after `step` (a resumed run logs them again
-    from its checkpoint); returns how many were dropped. Rewritten atomically."""
+    from its checkpoint); returns how many were dropped. Rewritten atomically. With
+    `keep_in`, the dropped rows are first written there, under the same header."""
     csv_path = _metrics_path(path)
     if not csv_path.is_file():
         return 0
     lines = csv_path.read_text().splitlines(keepends=True)
     if not lines:
         return 0
-    kept = [lines[0]]
+    kept, dropped = [lines[0]], [lines[0]]
     for line in lines[1:]:
         first = line.split(",", 1)[0].strip()
         try:
             logged_at = int(float(first))
         except ValueError:  # a row cut off by a crash
+            dropped.append(line)
             continue
-        if logged_at <= step:
-            kept.append(line)
-    dropped = len(lines) - len(kept)
-    if dropped:
+        (kept if logged_at <= step else dropped).append(line)
+    if len(dropped) > 1:
+        if keep_in is not None:
+            write_bytes_atomic(Path(keep_in), "".join(dropped).encode())
         write_bytes_atomic(csv_path, "".join(kept).encode())
-    return dropped
+    return len(dropped) - 1

@@ -7,13 +7,14 @@ A run lives in `runs/<algo>-<env>-<YYYYmmdd-HHMMSS>/` with `config.json`, `metri
 from __future__ import annotations
 
 import datetime as _dt
+import fcntl
 import json
 import os
 import re
 from pathlib import Path
 from typing import Any
 
-from ascent.errors import AscentError
+from ascent.errors import AscentError, RunInUseError
 from ascent.io._files import dumps_json, write_bytes_atomic
 
 STAMP_FORMAT = "%Y%m%d-%H%M%S"
@@ -23,6 +24,11 @@ def _safe_part(text: str) -> str:
     """A path component from a name: separators (as in `ALE/Pong-v5`) and characters
     that some file systems refuse (`<MyEnv>`, `mod:Id`) become `_`."""
     return re.sub(r"[^A-Za-z0-9._+=-]", "_", text)
+
+
+def time_stamp(when: _dt.datetime | None = None) -> str:
+    """`when` (default: the local time now) as `YYYYmmdd-HHMMSS`."""
+    return (when or _dt.datetime.now()).strftime(STAMP_FORMAT)
 
 
 def new_run_dir(
@@ -37,10 +43,8 @@ def new_run_dir(
     same way, a string is used as given. The folder is created here (`mkdir` without
     `exist_ok`), so two runs started in the same second never share a folder.
     """
-    if stamp is None:
-        stamp = _dt.datetime.now()
-    if isinstance(stamp, _dt.datetime):
-        stamp = stamp.strftime(STAMP_FORMAT)
+    if not isinstance(stamp, str):
+        stamp = time_stamp(stamp)
     name = f"{_safe_part(algo)}-{_safe_part(env_id)}-{_safe_part(stamp)}"
     base_path = Path(base)
     base_path.mkdir(parents=True, exist_ok=True)
@@ -81,3 +85,45 @@ def read_json(path: str | os.PathLike[str]) -> Any:
             f"file {path} is not valid JSON (line {e.lineno}, column {e.colno}: {e.msg}) "
             "— fix or delete it"
         ) from None
+
+
+LOCK_FILE = ".lock"
+
+
+class RunLock:
+    """An exclusive lock on a run folder, so two processes never write one run.
+
+    `flock` on `run_dir/.lock`, which holds the owner's pid: the kernel drops the lock
+    when its process ends, however it ends, so the lock of a killed run is free again
+    (a stale lock file is only a file). Raises RunInUseError if another process holds it.
+    """
+
+    _fd: int | None = None
+
+    def __init__(self, run_dir: str | os.PathLike[str]) -> None:
+        self.run_dir = Path(run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        path = self.run_dir / LOCK_FILE
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            owner = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise RunInUseError(
+                f"run folder {self.run_dir} is in use by another Ascent process (pid {owner}); "
+                "wait for it to end or choose another --run-dir"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        """Free the lock; safe to call twice."""
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+    def __del__(self) -> None:
+        self.release()

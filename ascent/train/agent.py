@@ -17,16 +17,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ascent.algos.base import config_to_dict
+from ascent.algos.base import config_to_dict, whole_number
 from ascent.algos.registry import algorithm_class, make_config
 from ascent.envs import HostVecEnv, clip_action
 from ascent.envs import make as make_env
 from ascent.envs.registry import EnvLike, check_saved_id, env_label
-from ascent.errors import CheckpointError, TrainingError
+from ascent.errors import CheckpointError, ConfigError, TrainingError
 from ascent.io import (
     MetricsLogger,
     TrainingProgress,
-    latest_checkpoint,
     load_checkpoint,
     plot_curve,
     prune_checkpoints,
@@ -35,8 +34,10 @@ from ascent.io import (
     save_checkpoint,
     write_json,
 )
+from ascent.io.checkpoint import check_finite_state, list_checkpoints
 from ascent.io.metrics import drop_rows_after
 from ascent.io.program_cache import CachedJit
+from ascent.io.run_dir import RunLock, time_stamp
 from ascent.io.threads import inline_cpu_dispatch
 from ascent.train import make_loop
 from ascent.train.evaluate import EvalResult, Evaluator
@@ -66,6 +67,8 @@ class Agent:
         """`env`: an id, an environment object or a function returning one (see
         `ascent.envs.make`)."""
         inline_cpu_dispatch()  # before this process's first JAX computation, if it is
+        self.run_dir: Path | None = None
+        self._lock: RunLock | None = None  # held while this agent may write its run folder
         cls = algorithm_class(algo)
         self.algo_name = cls.name
         self.config = config
@@ -80,7 +83,8 @@ class Agent:
         self.loop = make_loop(self.algorithm, self.env)
         self.evaluator = Evaluator(self.loop)
         self.state: LoopState = self.loop.init(seed)
-        self.run_dir: Path | None = None
+        # the target of the run's `learn` (recorded, so that a resumed run goes on to it)
+        self.total_steps: int = config.total_steps
         self.train_seconds = 0.0  # wall-clock spent in `learn`, compiling included
         self.last_checkpoint: Path | None = None
         self._host_obs: np.ndarray | None = None
@@ -129,6 +133,7 @@ class Agent:
             "log_every": self.log_every,
             "train_seconds": self.train_seconds,
             "checkpoint_every": self.checkpoint_every,
+            "total_steps": self.total_steps,
         }
 
     # --- training -----------------------------------------------------------------
@@ -153,13 +158,32 @@ class Agent:
         agent's (a loaded agent's are those of the run it continues) and are kept for the
         next call.
         """
-        total_steps = self.config.total_steps if total_steps is None else int(total_steps)
-        iterations_total = self.iterations_for(total_steps)
         # kept in the agent (and its checkpoints' meta) so a resumed run chunks the same way
-        self.log_every = log_every = log_every or self.log_every
-        self.checkpoint_every = checkpoint_every = checkpoint_every or self.checkpoint_every
+
+        def pick(name: str, value: Any) -> int:
+            return whole_number(name, getattr(self, name) if value is None else value)
+
+        total_steps = self.config.total_steps if total_steps is None else total_steps
+        self.total_steps = total_steps = pick("total_steps", total_steps)
+        self.log_every = pick("log_every", log_every)
+        self.checkpoint_every = pick("checkpoint_every", checkpoint_every)
+        locked_here = self._lock is None  # a folder locked here is free again after
         if run_dir is not None:
             self.attach_run_dir(Path(run_dir))
+        elif self.run_dir is not None:  # what this run really uses, should it be resumed
+            self.attach_run_dir(self.run_dir)
+        try:
+            self._train(self.iterations_for(total_steps), total_steps, progress)
+            if self.run_dir:
+                self.checkpoint()
+        finally:
+            if locked_here:
+                self.release_run_dir()
+        return self
+
+    def _train(self, iterations_total: int, total_steps: int, progress: bool) -> None:
+        """Chunks of iterations until `iterations_total`, each checked, logged and
+        checkpointed on cadence."""
         logger = MetricsLogger(self.run_dir) if self.run_dir else None
         bar = TrainingProgress(
             total_steps,
@@ -181,7 +205,7 @@ class Agent:
                     self._check_finite(metrics, state, start_iteration, start_steps)
                     self.state = state
                     seconds = time.perf_counter() - t0
-                    per_row = max(seconds, 1e-9) * log_every / n
+                    per_row = max(seconds, 1e-9) * self.log_every / n
                     rows = max(1, int(HOST_CHUNK_SECONDS / per_row))
                     self._host_rows = min(rows, ROWS_PER_COMPILED_CHUNK)
                     chunk_return = self._log_rows(
@@ -189,14 +213,11 @@ class Agent:
                     )
                     last_return = last_return if chunk_return is None else chunk_return
                     bar.update(self.env_steps, last_return)
-                    if self.run_dir and self.iterations % checkpoint_every == 0:
+                    if self.run_dir and self.iterations % self.checkpoint_every == 0:
                         self.checkpoint()
         finally:
             if logger:
                 logger.close()
-        if self.run_dir:
-            self.checkpoint()
-        return self
 
     def _log_rows(
         self,
@@ -288,9 +309,20 @@ class Agent:
     # --- run folders and checkpoints ----------------------------------------------
 
     def attach_run_dir(self, run_dir: Path) -> None:
-        run_dir.mkdir(parents=True, exist_ok=True)
+        """Write to `run_dir` from now on: lock it (RunInUseError if another process
+        has it) and record the run's settings in config.json."""
+        if self._lock is None or self._lock.run_dir != run_dir:
+            lock = RunLock(run_dir)
+            self.release_run_dir()
+            self._lock = lock
         self.run_dir = run_dir
         write_json(run_dir / "config.json", self.meta())
+
+    def release_run_dir(self) -> None:
+        """Let other processes write the run folder (`close` does this too)."""
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def saved_state(self) -> LoopState:
         """The state as checkpoints hold it: without the replay buffer unless the config
@@ -301,7 +333,7 @@ class Agent:
 
     def checkpoint(self) -> Path:
         """Write `checkpoints/step_<n>` in the run folder, keeping the newest few."""
-        assert self.run_dir is not None
+        assert self.run_dir is not None and self._lock is not None
         folder = self.run_dir / "checkpoints"
         path = save_checkpoint(
             folder / f"step_{self.env_steps:012d}", self.saved_state(), self.meta()
@@ -325,29 +357,25 @@ class Agent:
         path = Path(path)
         checkpoint = _resolve_checkpoint(path)
         meta = read_meta(checkpoint)
-        where = str(checkpoint / "meta.json")
+        agent = _agent_of(meta, str(checkpoint / "meta.json"), env)
         try:
-            env = check_saved_id(meta["env_id"], where) if env is None else env
-            config = make_config(meta["algo"], env_label(env), meta["config"], use_preset=False)
-            agent = cls(meta["algo"], env, config, int(meta["seed"]))
-        except KeyError as missing:
-            raise CheckpointError(
-                f"{checkpoint / 'meta.json'} lacks {missing}; it is not an Ascent checkpoint"
-            ) from None
-        saved, _ = load_checkpoint(checkpoint, template=agent.saved_state())
+            saved, _ = load_checkpoint(checkpoint, template=agent.saved_state())
+            check_finite_state(saved, checkpoint)
+        except BaseException:
+            agent.close()
+            raise
         # a state saved without its replay buffer gets the fresh, empty one
         agent.state = saved._replace(buffer=agent.state.buffer) if saved.buffer is None else saved
-        agent.log_every = int(meta.get("log_every", agent.log_every))
-        agent.train_seconds = float(meta.get("train_seconds", 0.0))
-        agent.checkpoint_every = int(meta.get("checkpoint_every", agent.checkpoint_every))
         agent.last_checkpoint = checkpoint
         if path.is_dir() and (path / "config.json").is_file():
-            agent.run_dir = path
+            agent.run_dir = path  # locked when it is written to
         return agent
 
     def finish(self, eval_episodes: int) -> EvalResult:
         """End a run: final checkpoint, evaluation (eval.json) and curve.png."""
         assert self.run_dir is not None
+        if self._lock is None:
+            self.attach_run_dir(self.run_dir)
         save_checkpoint(self.run_dir / "final", self.saved_state(), self.meta())
         result = self.evaluate(eval_episodes)
         write_json(self.run_dir / "eval.json", result.to_dict())
@@ -411,6 +439,7 @@ class Agent:
         return (action[0] if single else action), state
 
     def close(self) -> None:
+        self.release_run_dir()
         if isinstance(self.env, HostVecEnv):
             self.env.close()
 
@@ -430,37 +459,105 @@ def _summarise(metrics: dict[str, np.ndarray], steps: int, seconds: float) -> di
     return row
 
 
+def _agent_of(meta: Any, where: str, env: EnvLike | None) -> Agent:
+    """An untrained agent as `meta` (a checkpoint's or a run's config.json) describes
+    it; CheckpointError naming `where` for anything wrong in it."""
+    if not isinstance(meta, dict) or not isinstance(meta.get("config"), dict):
+        raise CheckpointError(f"{where} has no 'config' object; it is not an Ascent run")
+    if not isinstance(meta.get("algo"), str):
+        raise CheckpointError(f"{where} has no 'algo' name; it is not an Ascent run")
+
+    def count(key: str, default: int | None, minimum: int = 1) -> int:
+        value = meta.get(key, default)
+        try:
+            return whole_number(key, value, minimum=minimum)
+        except ConfigError as e:
+            raise CheckpointError(f"{where}: {e}") from None
+
+    env = check_saved_id(meta.get("env_id"), where) if env is None else env
+    try:
+        config = make_config(meta["algo"], env_label(env), meta["config"], use_preset=False)
+    except ConfigError as e:
+        raise CheckpointError(f"{where}: {e}") from None
+    agent = Agent(meta["algo"], env, config, count("seed", None, minimum=0))
+    try:
+        agent.log_every = count("log_every", agent.log_every)
+        agent.checkpoint_every = count("checkpoint_every", agent.checkpoint_every)
+        agent.total_steps = count("total_steps", config.total_steps)
+        seconds = meta.get("train_seconds", 0.0)
+        if (
+            isinstance(seconds, bool)
+            or not isinstance(seconds, int | float)
+            or not (0 <= seconds < math.inf)
+        ):
+            raise CheckpointError(f"{where}: train_seconds must be a number >= 0, got {seconds!r}")
+        agent.train_seconds = float(seconds)
+    except BaseException:
+        agent.close()
+        raise
+    return agent
+
+
 def _resolve_checkpoint(path: Path) -> Path:
+    """The checkpoint `path` names: itself, a run's final/ or its newest checkpoint
+    (never an older one in its place: a damaged newest one is reported on loading)."""
     if (path / "meta.json").is_file():
         return path
-    if (path / "final" / "meta.json").is_file():
+    if (path / "final").is_dir():
         return path / "final"
-    latest = latest_checkpoint(path / "checkpoints") if (path / "checkpoints").is_dir() else None
-    if latest is not None:
-        return latest
+    found = list_checkpoints(path / "checkpoints")
+    if found:
+        return found[-1][1]
     raise CheckpointError(
         f"no checkpoint at {path}: expected meta.json, final/ or checkpoints/ there"
     )
 
 
-def resume(run_dir: str | Path, env: EnvLike | None = None) -> Agent:
-    """The agent of a run folder at its latest checkpoint, ready to `learn` on (`env`
-    as for `Agent.load`)."""
+def resume(
+    run_dir: str | Path, env: EnvLike | None = None, start: str | Path | None = None
+) -> Agent:
+    """The agent of a run folder at its newest checkpoint (or at `start`, a checkpoint's
+    name such as `step_000000004096`), ready to `learn` on; `env` as for `Agent.load`.
+
+    The run folder is locked first. A newest checkpoint that cannot be loaded stops
+    the resume (CheckpointError naming it); nothing is passed over silently. Rows of
+    metrics.csv after the checkpoint are dropped (the resumed run logs them again); when
+    `start` is older than the newest, the later checkpoints, final/ and those rows are
+    moved into `abandoned/` in the run folder, not deleted.
+    """
     run_dir = Path(run_dir)
-    config = read_json(run_dir / "config.json")
-    latest = latest_checkpoint(run_dir / "checkpoints")
-    if latest is None:
-        if env is None:
-            env = check_saved_id(config.get("env_id"), str(run_dir / "config.json"))
-        agent_config = make_config(
-            config["algo"], env_label(env), config["config"], use_preset=False
-        )
-        agent = Agent(config["algo"], env, agent_config, int(config["seed"]))
-        agent.log_every = int(config.get("log_every", agent.log_every))
-        agent.checkpoint_every = int(config.get("checkpoint_every", agent.checkpoint_every))
-    else:
-        agent = Agent.load(latest, env)
-    agent.run_dir = run_dir
+    lock = RunLock(run_dir)
+    try:
+        found = list_checkpoints(run_dir / "checkpoints")
+        chosen = found[-1][1] if found else None
+        if start is not None:
+            chosen = run_dir / "checkpoints" / Path(start).name
+            if not chosen.is_dir():
+                names = ", ".join(p.name for _, p in found[-3:]) or "none"
+                raise CheckpointError(f"no checkpoint {chosen}; the newest are: {names}")
+        if chosen is None:
+            where = run_dir / "config.json"
+            agent = _agent_of(read_json(where), str(where), env)
+        else:
+            try:
+                agent = Agent.load(chosen, env)
+            except CheckpointError as e:
+                older = [p.name for _, p in found if p != chosen]
+                hint = f"; or resume from an older one: --resume-from {older[-1]}" if older else ""
+                raise CheckpointError(f"cannot resume from {chosen.name}: {e}{hint}") from None
+    except BaseException:
+        lock.release()
+        raise
+    agent._lock, agent.run_dir = lock, run_dir
+    later = [p for step, p in found if step > agent.env_steps]
+    if later and (run_dir / "final").is_dir():
+        later.append(run_dir / "final")
+    aside = None
+    if later:
+        aside = run_dir / "abandoned" / f"after-{chosen.name if chosen else 'start'}-{time_stamp()}"
+        for path in later:
+            aside.mkdir(parents=True, exist_ok=True)
+            path.rename(aside / path.name)
     # rows logged after the checkpoint will be logged again by the resumed run
-    drop_rows_after(run_dir, agent.env_steps)
+    drop_rows_after(run_dir, agent.env_steps, keep_in=aside and aside / "metrics.csv")
     return agent
