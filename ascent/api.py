@@ -9,10 +9,18 @@ import gymnasium
 
 from ascent.algos.registry import make_config
 from ascent.envs.registry import EnvLike, env_label
+from ascent.envs.watchdog import STEP_TIMEOUT
 from ascent.train.agent import Agent
 
 
-def make(algo: str, env: EnvLike, seed: int = 0, **overrides: Any) -> Agent:
+def make(
+    algo: str,
+    env: EnvLike,
+    seed: int = 0,
+    *,
+    step_timeout: float | None = STEP_TIMEOUT,
+    **overrides: Any,
+) -> Agent:
     """An untrained agent for `algo` on `env`: an environment id, a `gymnasium.Env` or
     `JaxEnv` object, or a function returning a new environment (called once per
     environment of `n_envs`).
@@ -20,12 +28,13 @@ def make(algo: str, env: EnvLike, seed: int = 0, **overrides: Any) -> Agent:
     For an id, the tuned preset for (algo, env) applies when one exists; keyword
     arguments override its fields (`ascent.make("ppo", env="CartPole-v1", lr=1e-3)`).
     An environment object is one environment: `n_envs` is 1 unless given. The config is
-    validated before any environment is made.
+    validated before any environment is made. `step_timeout`: seconds a Gymnasium
+    environment's step() or reset() may take before training stops (None: no limit).
     """
     if isinstance(env, gymnasium.Env):
         overrides = {"n_envs": 1, **overrides}
     config = make_config(algo, env_label(env), overrides, use_preset=isinstance(env, str))
-    return Agent(algo, env, config, seed)
+    return Agent(algo, env, config, seed, step_timeout=step_timeout)
 
 
 def load(path: str | Path, env: EnvLike | None = None) -> Agent:

@@ -63,6 +63,9 @@ class Train:
     threads: int = 1
     """CPU cores for the run (XLA's threads): one is fastest for 64-wide networks, two help
     256-wide ones (SAC, TD3)."""
+    step_timeout: float = 60.0
+    """Seconds a Gymnasium environment's step() or reset() may take before training stops
+    (0: no limit)."""
 
 
 @dataclass
@@ -151,6 +154,7 @@ def _read_toml(path: Path) -> dict:
 
 def train(args: Train) -> int:
     from ascent.algos.registry import make_config
+    from ascent.envs import HostVecEnv
     from ascent.io import new_run_dir
     from ascent.train.agent import Agent, resume
 
@@ -173,10 +177,15 @@ def train(args: Train) -> int:
             overrides["n_envs"] = args.n_envs
         overrides.update(_parse_sets(args.set))
         config = make_config(args.algo, args.env, overrides, use_preset=not args.no_preset)
-        agent = Agent(args.algo, args.env, config, args.seed)
+        agent = Agent(
+            args.algo, args.env, config, args.seed, step_timeout=args.step_timeout or None
+        )
         run_dir = args.run_dir or new_run_dir(agent.algo_name, args.env)
         agent.attach_run_dir(Path(run_dir))
         print(f"run folder: {agent.run_dir}")
+    if isinstance(agent.env, HostVecEnv):
+        agent.env.watchdog.timeout = args.step_timeout or None
+        agent.env.watchdog.exit_on_hang = True  # a step stuck in native code ends the process
     agent.learn(
         # a new run's target is in its config; a resumed one goes on to its own
         (args.total_steps or agent.total_steps) if args.resume is not None else None,

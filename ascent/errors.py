@@ -33,3 +33,7 @@ class CacheError(AscentError):
 
 class RunInUseError(AscentError):
     """Another process is writing the run folder."""
+
+
+class StepTimeout(EnvError):
+    """An environment's step() or reset() did not return in time."""

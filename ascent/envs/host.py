@@ -11,7 +11,15 @@ import gymnasium
 import numpy as np
 from gymnasium import spaces
 
-from ascent.errors import EnvError
+from ascent.envs.watchdog import STEP_TIMEOUT, StepWatchdog
+from ascent.errors import EnvError, StepTimeout
+
+# what a step may return without a closer look: observation dtypes, reward and flag types
+_OBS_DTYPES = frozenset(np.dtype(t) for t in "bool int8 int16 int32 int64 uint8 uint16 uint32 "
+                        "uint64 float16 float32 float64".split())  # fmt: skip
+_NUMBERS = frozenset({int, float, np.float16, np.float32, np.float64, np.int8, np.int16,
+                      np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64})  # fmt: skip
+_FLAGS = frozenset({bool, np.bool_})
 
 # The pip extra that provides each family of Gymnasium environments, by entry-point package.
 _EXTRAS = {"box2d": "box2d", "mujoco": "mujoco"}
@@ -69,11 +77,14 @@ class HostVecEnv:
         seed: int = 0,
         *,
         first: gymnasium.Env | None = None,
+        step_timeout: float | None = STEP_TIMEOUT,
         **make_kwargs: Any,
     ) -> None:
         """`env` is a Gymnasium id (made with `make_kwargs`), a function returning a new
         environment (called `n_envs` times, or `n_envs - 1` after `first`, one it already
-        returned), or one environment object (then `n_envs` must be 1)."""
+        returned), or one environment object (then `n_envs` must be 1). A `step()` or
+        `reset()` that has not returned after `step_timeout` seconds is interrupted
+        (None: never)."""
         if n_envs < 1:
             raise EnvError(f"n_envs must be at least 1, got {n_envs}")
         if isinstance(env, gymnasium.Env):
@@ -88,9 +99,12 @@ class HostVecEnv:
         else:
             if isinstance(env, str):
                 self.env_id = env
-                factory = functools.partial(gymnasium.make, env, **make_kwargs)
+                # Gymnasium's passive checker warns on its first steps; every step is
+                # checked here instead (and its wrapper costs each step a call)
+                options = {"disable_env_checker": True, **make_kwargs}
+                factory = functools.partial(gymnasium.make, env, **options)
             else:
-                self.env_id = object_label(first or env)
+                self.env_id = object_label(env)  # then the first environment's name
                 factory = env
             self.factory = factory
             try:
@@ -98,11 +112,18 @@ class HostVecEnv:
                 self._envs = made + [factory() for _ in range(n_envs - len(made))]
             except (gymnasium.error.DependencyNotInstalled, ImportError) as e:
                 raise _missing_dependency(self.env_id, e) from e
+            except EnvError:
+                raise
+            except Exception as e:  # noqa: BLE001 - the environment's own failure, named
+                text = str(e).splitlines()[0] if str(e) else ""
+                raise EnvError(f"making {self.env_id} raised {type(e).__name__}: {text}") from e
             for made_env in self._envs:
                 if not isinstance(made_env, gymnasium.Env):
                     raise EnvError(
                         f"{self.env_id} returned a {type(made_env).__name__}, not a gymnasium.Env"
                     )
+            if not isinstance(env, str):
+                self.env_id = object_label(self._envs[0])
         self._make_kwargs = make_kwargs
         self._owns = True  # closes its environments (a view for evaluation does not)
         first = self._envs[0]
@@ -116,20 +137,23 @@ class HostVecEnv:
         self.max_episode_steps: int | None = make_kwargs.get("max_episode_steps", default_steps)
         self._discrete = isinstance(self.action_space, spaces.Discrete)
         self._action_dtype = np.int64 if self._discrete else np.float32
-        self._obs_shape = (n_envs, *self.observation_space.shape)
+        self._one_obs_shape = tuple(self.observation_space.shape)
+        self._obs_shape = (n_envs, *self._one_obs_shape)
         self._was_reset = False
+        self.watchdog = StepWatchdog(self.env_id, step_timeout)
 
     def spawn(self, n_envs: int, seed: int) -> HostVecEnv:
         """New environments like these (for evaluation): `n_envs` from the id or function.
         An environment given as an object has nothing to make more from: the result steps
         that one environment (closing it leaves it open), and it must be reset after."""
+        timeout = self.watchdog.timeout
         if self.factory is None:
-            view = HostVecEnv(self._envs[0], 1, seed)
+            view = HostVecEnv(self._envs[0], 1, seed, step_timeout=timeout)
             view._owns = False
             return view
         if isinstance(self.factory, functools.partial):  # made from an id
-            return HostVecEnv(self.env_id, n_envs, seed, **self._make_kwargs)
-        return HostVecEnv(self.factory, n_envs, seed)
+            return HostVecEnv(self.env_id, n_envs, seed, step_timeout=timeout, **self._make_kwargs)
+        return HostVecEnv(self.factory, n_envs, seed, step_timeout=timeout)
 
     def reset(self, seed: int | None = None) -> np.ndarray:
         """Start every environment; the first reset uses the constructor's seed.
@@ -140,18 +164,89 @@ class HostVecEnv:
             seed = self.seed
         self._was_reset = True
         obs = np.empty(self._obs_shape, np.float32)
-        for i, env in enumerate(self._envs):
-            obs[i] = env.reset(seed=None if seed is None else seed + i)[0]
+        self.watchdog.enter()
+        try:
+            for i in range(self.n_envs):
+                self.watchdog.at = i
+                obs[i] = self._reset(i, None if seed is None else seed + i)
+        except StepTimeout as e:
+            raise self.watchdog.timed_out(e) from None
+        finally:
+            self.watchdog.leave()
         return obs
 
     def reset_one(self, i: int) -> np.ndarray:
         """Start a new episode in environment i (one cut short by its caller)."""
-        return np.asarray(self._envs[i].reset()[0], np.float32)
+        self.watchdog.enter()
+        try:
+            self.watchdog.at = i
+            return np.asarray(self._reset(i), np.float32)
+        except StepTimeout as e:
+            raise self.watchdog.timed_out(e) from None
+        finally:
+            self.watchdog.leave()
+
+    def _reset(self, i: int, seed: int | None = None) -> Any:
+        try:
+            o = self._envs[i].reset(seed=seed)[0]
+        except EnvError:
+            raise
+        except Exception as e:  # noqa: BLE001 - the environment's own failure, named
+            raise self._failed(i, "reset()", e) from e
+        if (
+            o.__class__ is not np.ndarray
+            or o.shape != self._one_obs_shape
+            or o.dtype not in _OBS_DTYPES
+        ) and (problem := self._obs_problem(o)):
+            raise EnvError(f"{self._where(i)} (reset): {problem}")
+        return o
+
+    # --- what is wrong, in one line ------------------------------------------------
+
+    def _where(self, i: int) -> str:
+        return f"environment {i} of {self.env_id} at its step {self.watchdog.steps + 1}"
+
+    def _failed(self, i: int, call: str, error: Exception) -> EnvError:
+        text = str(error).splitlines()[0] if str(error) else ""
+        return EnvError(f"{self._where(i)}: {call} raised {type(error).__name__}: {text}")
+
+    def _obs_problem(self, o: Any) -> str | None:
+        try:
+            arr = np.asarray(o)
+        except Exception as e:  # noqa: BLE001 - anything that is not an array
+            return f"observation {type(o).__name__} is not an array ({e})"
+        space = self.observation_space
+        if arr.dtype.kind not in "biuf":
+            return f"observation has dtype {arr.dtype}, expected numbers ({space})"
+        if arr.shape != self._one_obs_shape:
+            return f"observation has shape {arr.shape}, expected {self._one_obs_shape} ({space})"
+        return None
+
+    def _problem(self, o: Any, r: Any, te: Any, tr: Any) -> str | None:
+        """What is wrong with one step's output that the quick check flagged, or None
+        when it is fine after all (a list of numbers, a 0-d array)."""
+        problem = self._obs_problem(o)
+        if problem is None:
+            arr = np.asarray(r)
+            if isinstance(r, bool | np.bool_) or arr.shape != () or arr.dtype.kind not in "iuf":
+                problem = f"reward {r!r} ({type(r).__name__}) is not a number"
+        for name, flag in (("terminated", te), ("truncated", tr)):
+            arr = np.asarray(flag)
+            if problem is None and not (
+                arr.shape == ()
+                and (arr.dtype.kind == "b" or arr.dtype.kind in "iu" and flag in (0, 1))
+            ):
+                problem = f"{name} {flag!r} ({type(flag).__name__}) is not a bool"
+        return problem
 
     def step(
         self, actions: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Step all N environments with `actions` `[N]` (Discrete) or `[N, *act_shape]` (Box)."""
+        """Step all N environments with `actions` `[N]` (Discrete) or `[N, *act_shape]` (Box).
+
+        Every step's output is checked against the spaces (EnvError naming the
+        environment, the step and the quantity), and a step that does not return within
+        `watchdog.timeout` seconds is interrupted (StepTimeout)."""
         actions = np.asarray(actions, self._action_dtype)
         n = self.n_envs
         obs = np.empty(self._obs_shape, np.float32)
@@ -161,12 +256,38 @@ class HostVecEnv:
         ended = []  # (row, observation the step led to) of episodes that just ended
         # Python ints step a Discrete environment faster than numpy scalars
         rows = actions.tolist() if self._discrete else actions
-        for i, (env, action) in enumerate(zip(self._envs, rows, strict=True)):
-            o, reward[i], terminated[i], truncated[i], _ = env.step(action)
-            if terminated[i] or truncated[i]:
-                ended.append((i, o))
-                o = env.reset()[0]
-            obs[i] = o
+        shape, dtypes, numbers, flags = self._one_obs_shape, _OBS_DTYPES, _NUMBERS, _FLAGS
+        watchdog = self.watchdog
+        watchdog.enter()
+        try:
+            for i, (env, action) in enumerate(zip(self._envs, rows, strict=True)):
+                watchdog.at = i
+                try:
+                    o, r, te, tr, _ = env.step(action)
+                except EnvError:
+                    raise
+                except Exception as e:  # noqa: BLE001 - the environment's own failure, named
+                    raise self._failed(i, "step()", e) from e
+                # what a step must give (by the spaces), cheaply; `_problem` says what is off
+                if (
+                    o.__class__ is not np.ndarray
+                    or o.shape != shape
+                    or o.dtype not in dtypes
+                    or r.__class__ not in numbers
+                    or te.__class__ not in flags
+                    or tr.__class__ not in flags
+                ) and (problem := self._problem(o, r, te, tr)):
+                    raise EnvError(f"{self._where(i)}: {problem}")
+                reward[i], terminated[i], truncated[i] = r, te, tr
+                if te or tr:
+                    ended.append((i, o))
+                    o = self._reset(i)
+                obs[i] = o
+        except StepTimeout as e:
+            raise watchdog.timed_out(e) from None
+        finally:
+            watchdog.leave()
+        watchdog.steps += 1
         next_obs = obs
         if ended:
             next_obs = obs.copy()
@@ -175,6 +296,7 @@ class HostVecEnv:
         return obs, reward, terminated, truncated, next_obs
 
     def close(self) -> None:
+        self.watchdog.stop()
         if self._owns:
             for env in self._envs:
                 env.close()

@@ -11,6 +11,9 @@ from typing import Any, Protocol, runtime_checkable
 
 import gymnasium
 import jax
+import jax.numpy as jnp
+
+from ascent.errors import EnvError
 
 EnvState = Any
 """An environment's state: any pytree of arrays."""
@@ -44,3 +47,35 @@ class JaxEnv(Protocol):
         `V(next_obs)`.
         """
         ...
+
+
+def check_jax_env(env: JaxEnv) -> None:
+    """EnvError, in one line, unless `env`'s reset and step give what its spaces say:
+    observations of the observation space's shape, scalar reward and flags. Checked on
+    shapes only (`jax.eval_shape`: nothing is compiled or run)."""
+    label = getattr(env, "env_id", type(env).__name__)
+    shape = tuple(env.observation_space.shape)
+    action = jnp.asarray(env.action_space.sample())
+    key = jax.random.PRNGKey(0)
+    try:
+        obs, state = jax.eval_shape(env.reset, key)
+        out = jax.eval_shape(env.step, key, state, action)
+    except Exception as e:  # noqa: BLE001 - the environment's own failure, in one line
+        first = str(e).splitlines()[0] if str(e) else ""
+        raise EnvError(f"{label}: reset or step fails on a sample action: "
+                       f"{type(e).__name__}: {first}") from None  # fmt: skip
+    if not isinstance(out, tuple) or len(out) != 6:
+        raise EnvError(
+            f"{label}: step must return (obs, env_state, reward, terminated, truncated, "
+            f"next_obs), got {type(out).__name__} of {len(out) if isinstance(out, tuple) else 1}"
+        )
+    named = {"reset's observation": obs, "step's observation": out[0], "next_obs": out[5]}
+    for name, value in named.items():
+        if tuple(value.shape) != shape or not jnp.issubdtype(value.dtype, jnp.number):
+            raise EnvError(
+                f"{label}: {name} is {value.dtype}{list(value.shape)}, expected numbers of "
+                f"shape {shape} ({env.observation_space})"
+            )
+    for name, value in zip(("reward", "terminated", "truncated"), out[2:5], strict=True):
+        if tuple(value.shape) != ():
+            raise EnvError(f"{label}: {name} has shape {tuple(value.shape)}, expected a scalar")

@@ -21,8 +21,9 @@ import gymnasium
 
 from ascent.envs.gymnax_env import GymnaxEnv, gymnax_ids
 from ascent.envs.host import HostVecEnv, object_label
-from ascent.envs.jax_env import JaxEnv
+from ascent.envs.jax_env import JaxEnv, check_jax_env
 from ascent.envs.tasks import Chain, RepeatFirst, RepeatPrevious, TMaze
+from ascent.envs.watchdog import STEP_TIMEOUT
 from ascent.errors import CheckpointError, EnvError
 
 TASKS: dict[str, Callable[..., JaxEnv]] = {}
@@ -85,7 +86,14 @@ def env_label(env: Any) -> str:
     return object_label(env)
 
 
-def make(env: EnvLike, n_envs: int = 1, seed: int = 0, **make_kwargs: Any) -> HostVecEnv | JaxEnv:
+def make(
+    env: EnvLike,
+    n_envs: int = 1,
+    seed: int = 0,
+    *,
+    step_timeout: float | None = STEP_TIMEOUT,
+    **make_kwargs: Any,
+) -> HostVecEnv | JaxEnv:
     """Build the environment `env`: an id, an environment object or a factory.
 
     `gymnax/<name>` → `GymnaxEnv(name)`; `ascent/<name>` → `TASKS[env_id](**make_kwargs)`
@@ -95,12 +103,13 @@ def make(env: EnvLike, n_envs: int = 1, seed: int = 0, **make_kwargs: Any) -> Ho
     `HostVecEnv(env_id, n_envs, seed, **make_kwargs)`. A `JaxEnv` object is returned as
     it is; a `gymnasium.Env` object is one environment (`n_envs` must be 1); a function
     (a class, a lambda) is called for each environment. Raises EnvError for an unknown id
-    or a missing optional dependency, before creating anything.
+    or a missing optional dependency, before creating anything. `step_timeout`: seconds a
+    Gymnasium environment's step() or reset() may take (`ascent.envs.watchdog`).
     """
     if n_envs < 1:
         raise EnvError(f"n_envs must be at least 1, got {n_envs}")
     if not isinstance(env, str):
-        return _make_from_object(env, n_envs, seed, make_kwargs)
+        return _make_from_object(env, n_envs, seed, step_timeout, make_kwargs)
     env_id = env
     if env_id.startswith("gymnax/"):
         if make_kwargs:
@@ -119,11 +128,11 @@ def make(env: EnvLike, n_envs: int = 1, seed: int = 0, **make_kwargs: Any) -> Ho
             raise EnvError(f"cannot import '{module}' to register '{env_id}': {e}") from None
     if env_id not in gymnasium.registry:
         raise _unknown(env_id)
-    return HostVecEnv(env_id, n_envs, seed, **make_kwargs)
+    return HostVecEnv(env_id, n_envs, seed, step_timeout=step_timeout, **make_kwargs)
 
 
 def _make_from_object(
-    env: Any, n_envs: int, seed: int, make_kwargs: dict[str, Any]
+    env: Any, n_envs: int, seed: int, step_timeout: float | None, make_kwargs: dict[str, Any]
 ) -> HostVecEnv | JaxEnv:
     if make_kwargs:
         raise EnvError(
@@ -140,8 +149,9 @@ def _make_from_object(
         )
     if isinstance(first, gymnasium.Env):
         factory = None if first is env else env
-        return HostVecEnv(factory or first, n_envs, seed, first=first)
+        return HostVecEnv(factory or first, n_envs, seed, first=first, step_timeout=step_timeout)
     if isinstance(first, JaxEnv):
+        check_jax_env(first)  # Ascent's own tasks and gymnax are known to be right
         return first
     raise EnvError(
         f"{env_label(env)} returned a {type(first).__name__}, which is neither a "

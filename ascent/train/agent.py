@@ -22,7 +22,8 @@ from ascent.algos.registry import algorithm_class, make_config
 from ascent.envs import HostVecEnv, clip_action
 from ascent.envs import make as make_env
 from ascent.envs.registry import EnvLike, check_saved_id, env_label
-from ascent.errors import CheckpointError, ConfigError, TrainingError
+from ascent.envs.watchdog import STEP_TIMEOUT
+from ascent.errors import CheckpointError, ConfigError, EnvError, TrainingError
 from ascent.io import (
     MetricsLogger,
     TrainingProgress,
@@ -63,9 +64,18 @@ FINITE_CHECKS = {
 class Agent:
     """Build with `ascent.make(...)` or `ascent.load(path)`."""
 
-    def __init__(self, algo: str, env: EnvLike, config: Any, seed: int = 0):
+    def __init__(
+        self,
+        algo: str,
+        env: EnvLike,
+        config: Any,
+        seed: int = 0,
+        *,
+        step_timeout: float | None = STEP_TIMEOUT,
+    ):
         """`env`: an id, an environment object or a function returning one (see
-        `ascent.envs.make`)."""
+        `ascent.envs.make`); `step_timeout`: seconds a Gymnasium environment's step() or
+        reset() may take before training stops (None: no limit)."""
         inline_cpu_dispatch()  # before this process's first JAX computation, if it is
         self.run_dir: Path | None = None
         self._lock: RunLock | None = None  # held while this agent may write its run folder
@@ -73,7 +83,7 @@ class Agent:
         self.algo_name = cls.name
         self.config = config
         self.seed = seed
-        self.env = make_env(env, n_envs=config.n_envs, seed=seed)
+        self.env = make_env(env, n_envs=config.n_envs, seed=seed, step_timeout=step_timeout)
         self.env_id = env_label(env if isinstance(env, str) else self.env)
         try:
             self.algorithm = cls(config, self.env.observation_space, self.env.action_space)
@@ -201,7 +211,10 @@ class Agent:
                         self.env_steps,
                         time.perf_counter(),
                     )
-                    state, metrics = self._run_chunk(n)
+                    try:
+                        state, metrics = self._run_chunk(n)
+                    except EnvError as e:  # the environment's fault: say where training is
+                        raise type(e)(f"{e}; training stopped, {self._kept()}") from None
                     self._check_finite(metrics, state, start_iteration, start_steps)
                     self.state = state
                     seconds = time.perf_counter() - t0
@@ -285,11 +298,7 @@ class Agent:
     ) -> None:
         """Stop at the first iteration of the chunk whose observations, rewards or losses
         were not finite, or if the state it ended with (parameters, optimiser) is not."""
-        kept = (
-            f"last good checkpoint: {self.last_checkpoint}"
-            if self.last_checkpoint
-            else "no checkpoint was written"
-        )
+        kept = self._kept()
         for flag, quantity in FINITE_CHECKS.items():
             bad = np.flatnonzero(metrics[flag] < 0.5)
             if bad.size:
@@ -305,6 +314,11 @@ class Agent:
                 f"non-finite parameters after iteration {end} (within iterations "
                 f"{start_iteration + 1}-{end}); training stopped, {kept}"
             )
+
+    def _kept(self) -> str:
+        if self.last_checkpoint:
+            return f"last good checkpoint: {self.last_checkpoint}"
+        return "no checkpoint was written"
 
     # --- run folders and checkpoints ----------------------------------------------
 
