@@ -136,4 +136,4 @@ class A2C(ActsThroughModel):
         updates, opt_state = self.optimizer.update(grads, opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
         metrics = {"loss": loss, **stats, "lr": self.lr(state.updates), "ent_coef": ent_coef}
-        return A2CState(params, opt_state, state.updates + 1), metrics
+        return A2CState(params, opt_state, optax.safe_increment(state.updates)), metrics

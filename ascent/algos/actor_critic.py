@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 import gymnasium as gym
 import jax
 import jax.numpy as jnp
+import optax
 
 from ascent.algos.base import (
     OnPolicyConfig,
@@ -158,4 +159,4 @@ class ActorCritic:
             "lr": self.lr["actor"](state.updates),
             "ent_coef": ent_coef,
         }
-        return ActorCriticState(params, opt_state, state.updates + 1), metrics
+        return ActorCriticState(params, opt_state, optax.safe_increment(state.updates)), metrics

@@ -23,6 +23,7 @@ from typing import Any, NamedTuple
 import gymnasium as gym
 import jax
 import jax.numpy as jnp
+import optax
 
 from ascent.algos.base import ScheduleLike, schedule_fn
 from ascent.algos.offpolicy import (
@@ -138,7 +139,7 @@ class DDPG:
             polyak_update(state.critic_target, critic, tau=cfg.tau),
             actor_opt,
             critic_opt,
-            state.updates + 1,
+            optax.safe_increment(state.updates),
         )
         metrics = {"critic_loss": critic_loss, "actor_loss": actor_loss, "q": q, "lr": lr}
         return state, metrics

@@ -26,6 +26,7 @@ import flax.linen as nn
 import gymnasium as gym
 import jax
 import jax.numpy as jnp
+import optax
 
 from ascent.algos.base import ScheduleLike, schedule_fn
 from ascent.algos.offpolicy import (
@@ -132,4 +133,4 @@ class NAF:
         params, opt_state = optimizer_step(self.optimizer, state.params, state.opt_state, grads, lr)
         target = polyak_update(state.target, params, tau=self.config.tau)
         metrics = {"critic_loss": loss, "q": q, "lr": lr}
-        return NAFState(params, target, opt_state, state.updates + 1), metrics
+        return NAFState(params, target, opt_state, optax.safe_increment(state.updates)), metrics

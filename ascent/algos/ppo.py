@@ -244,4 +244,4 @@ class PPO(ActsThroughModel):
             clip_eps=clip_eps,
             ent_coef=ent_coef,
         )
-        return PPOState(params, opt_state, kl_coef, state.updates + 1), metrics
+        return PPOState(params, opt_state, kl_coef, optax.safe_increment(state.updates)), metrics

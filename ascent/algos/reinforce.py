@@ -16,6 +16,7 @@ from typing import Any, ClassVar, NamedTuple
 import gymnasium as gym
 import jax
 import jax.numpy as jnp
+import optax
 
 from ascent.algos.base import (
     ActsThroughModel,
@@ -187,4 +188,6 @@ class Reinforce(ActsThroughModel):
             "lr": self.lr["actor"](state.updates),
             "ent_coef": ent_coef,
         }
-        return ReinforceState(params, opt_state, mean_return, state.updates + 1), metrics
+        return ReinforceState(
+            params, opt_state, mean_return, optax.safe_increment(state.updates)
+        ), metrics

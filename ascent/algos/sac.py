@@ -25,6 +25,7 @@ from typing import Any, NamedTuple
 import gymnasium as gym
 import jax
 import jax.numpy as jnp
+import optax
 
 from ascent.algos.base import _positive, schedule_fn
 from ascent.algos.offpolicy import (
@@ -174,7 +175,7 @@ class SAC:
             actor_opt,
             critic_opt,
             alpha_opt,
-            state.updates + 1,
+            optax.safe_increment(state.updates),
         )
         metrics = {
             "critic_loss": critic_loss,

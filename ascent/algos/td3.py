@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 import gymnasium as gym
 import jax
 import jax.numpy as jnp
+import optax
 
 from ascent.algos.base import ScheduleLike, _nonnegative, _positive, schedule_fn
 from ascent.algos.offpolicy import (
@@ -167,7 +168,7 @@ class TD3:
             targets = state.actor_target, state.critic_target
             return state.actor, state.actor_opt, *targets, state.actor_loss
 
-        updates = state.updates + 1
+        updates = optax.safe_increment(state.updates)
         actor, actor_opt, actor_target, critic_target, actor_loss = jax.lax.cond(
             updates % cfg.policy_delay == 0, delayed, skipped, None
         )

@@ -256,4 +256,4 @@ class TRPO:
             "ent_coef": ent_coef,
         }
         params = {"actor": unravel(flat_new), "critic": critic_params}
-        return TRPOState(params, opt_state, state.updates + 1), metrics
+        return TRPOState(params, opt_state, optax.safe_increment(state.updates)), metrics

@@ -268,13 +268,15 @@ class Agent:
         """Iterations in the next call: to the next multiple of ROWS_PER_COMPILED_CHUNK
         × log_every (JAX door; so chunks fall alike in a resumed run) or of as many rows
         as take about HOST_CHUNK_SECONDS (Gymnasium door, whose results do not depend on
-        where its chunks fall), never past a checkpoint or the end."""
+        where its chunks fall), never past a checkpoint or the end, nor past 2^31 - 1
+        (a compiled chunk counts its iterations in int32)."""
         rows = ROWS_PER_COMPILED_CHUNK if self.is_jax_door else self._host_rows
         i = self.iterations
         return min(
             rows * self.log_every - i % (rows * self.log_every),
             self.checkpoint_every - i % self.checkpoint_every,
             iterations_total - i,
+            2**31 - 1,
         )
 
     def _run_chunk(self, n: int) -> tuple[LoopState, dict[str, np.ndarray]]:

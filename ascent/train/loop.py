@@ -23,6 +23,41 @@ from ascent.envs import GymnaxEnv, HostVecEnv, JaxEnv
 from ascent.io.program_cache import CachedJit, paused_gc
 
 
+class Count(NamedTuple):
+    """A count of steps or iterations that goes past 2^31 with JAX's 32-bit integers
+    (x64 off, JAX's default): high · 2^32 + low, two uint32 scalars. `int(count)` on
+    the host gives the whole number."""
+
+    high: jax.Array
+    low: jax.Array
+
+    @classmethod
+    def of(cls, n: int) -> Count:
+        """The count `n` (0 <= n < 2^64)."""
+        high, low = divmod(int(n), 2**32)
+        return cls(jnp.asarray(high, jnp.uint32), jnp.asarray(low, jnp.uint32))
+
+    def add(self, n: int) -> Count:
+        """The count plus a static `n` in [0, 2^32), carrying into `high`."""
+        low = self.low + jnp.uint32(n)
+        return Count(self.high + (low < self.low).astype(jnp.uint32), low)
+
+    def less_than(self, n: int) -> jax.Array:
+        """Whether the count is below a static `n` >= 0 (a bool scalar)."""
+        high, low = divmod(int(n), 2**32)
+        if high >= 2**32:
+            return jnp.bool_(True)
+        high, low = jnp.uint32(high), jnp.uint32(low)  # Python ints past 2^31 overflow int32
+        return (self.high < high) | ((self.high == high) & (self.low < low))
+
+    def as_float(self) -> jax.Array:
+        """The count as a float32 (exact below 2^24): a schedule's clock."""
+        return self.high.astype(jnp.float32) * 2.0**32 + self.low.astype(jnp.float32)
+
+    def __int__(self) -> int:
+        return (int(self.high) << 32) | int(self.low)
+
+
 class Episodes(NamedTuple):
     """Running return and length of the episode in progress in each environment [N]."""
 
@@ -50,8 +85,8 @@ class LoopState(NamedTuple):
 
     algo: Any
     key: jax.Array
-    env_steps: jax.Array
-    iteration: jax.Array
+    env_steps: Count  # environment steps so far, summed over environments
+    iteration: Count  # collect → learn iterations so far
     episodes: Episodes
     norm: NormState
     env: EnvCarry | None  # None for the host door, whose environments live in Python
@@ -120,8 +155,8 @@ def init_loop_state(
     return LoopState(
         algo=algorithm.init(init_key),
         key=key,
-        env_steps=jnp.zeros((), jnp.int32),
-        iteration=jnp.zeros((), jnp.int32),
+        env_steps=Count.of(0),
+        iteration=Count.of(0),
         episodes=Episodes(jnp.zeros((n_envs,), jnp.float32), jnp.zeros((n_envs,), jnp.int32)),
         norm=NormState(
             RunningMeanStd.zeros(obs_shape), RunningMeanStd.zeros(), jnp.zeros((n_envs,))

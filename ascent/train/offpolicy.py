@@ -100,7 +100,7 @@ class OffPolicyLoop:
         k_act, k_noise, k_random = jax.random.split(key, 3)
         action, _ = self.policy(state.algo, state.norm, obs, k_act)
         half_range = (self.high - self.low) / 2
-        std = self.noise_std(state.iteration)
+        std = self.noise_std(state.iteration.as_float())
         noise = state.noise
         if self.config.action_noise == "normal":
             action = action + half_range * gaussian_noise(k_noise, action.shape, std=std)
@@ -108,7 +108,7 @@ class OffPolicyLoop:
             noise, eps = ou_noise(noise, k_noise, std=std, theta=self.config.ou_theta)
             action = action + half_range * eps
         random = jax.random.uniform(k_random, action.shape, minval=self.low, maxval=self.high)
-        action = jnp.where(state.env_steps < self.config.learning_starts, random, action)
+        action = jnp.where(state.env_steps.less_than(self.config.learning_starts), random, action)
         return jnp.clip(action, self.low, self.high), noise
 
     # --- the step both doors share ------------------------------------------------
@@ -140,14 +140,14 @@ class OffPolicyLoop:
         dones = steps.terminated | steps.truncated
         norm, _ = self.normalizer.update(state.norm, steps.obs, steps.rewards, dones)
         buffer = replay_add(state.buffer, flatten_steps(steps))
-        env_steps = state.env_steps + self.steps_per_iteration
+        env_steps = state.env_steps.add(self.steps_per_iteration)
         shapes = jax.eval_shape(self.train, state.algo, buffer, norm, learn_key)[1]
 
         def wait(algo: Any, *_: Any) -> tuple[Any, dict[str, jax.Array]]:
             return algo, {k: jnp.zeros(v.shape, v.dtype) for k, v in shapes.items()}
 
         algo, metrics = jax.lax.cond(
-            env_steps >= self.config.learning_starts,
+            ~env_steps.less_than(self.config.learning_starts),
             self.train,
             wait,
             state.algo,
@@ -160,7 +160,7 @@ class OffPolicyLoop:
         state = state._replace(
             algo=algo,
             env_steps=env_steps,
-            iteration=state.iteration + 1,
+            iteration=state.iteration.add(1),
             episodes=episodes,
             norm=norm,
             buffer=buffer,

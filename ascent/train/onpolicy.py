@@ -164,8 +164,8 @@ class OnPolicyLoop:
         checks = finiteness((rollout.obs, rollout.next_obs), rollout.rewards, metrics)
         state = state._replace(
             algo=algo,
-            env_steps=state.env_steps + self.steps_per_iteration,
-            iteration=state.iteration + 1,
+            env_steps=state.env_steps.add(self.steps_per_iteration),
+            iteration=state.iteration.add(1),
             episodes=episodes,
             norm=norm,
         )
