@@ -153,6 +153,7 @@ def _read_toml(path: Path) -> dict:
 
 
 def train(args: Train) -> int:
+    from ascent.algos.base import whole_number
     from ascent.algos.registry import make_config
     from ascent.envs import HostVecEnv
     from ascent.io import new_run_dir
@@ -160,6 +161,13 @@ def train(args: Train) -> int:
 
     if args.resume_from is not None and args.resume is None:
         raise ConfigError("--resume-from needs --resume RUN_FOLDER")
+    # checked before anything is made or written
+    whole_number("eval_episodes", args.eval_episodes)
+    for name in ("checkpoint_every", "log_every", "n_envs", "total_steps"):
+        if getattr(args, name) is not None:
+            whole_number(name, getattr(args, name))
+    if args.step_timeout < 0 or args.step_timeout != args.step_timeout:
+        raise ConfigError(f"step_timeout must be >= 0 seconds, got {args.step_timeout}")
     if args.resume is not None:
         agent = resume(args.resume, args.env, args.resume_from)
         print(f"resuming {agent.run_dir} at step {agent.env_steps}")
@@ -362,6 +370,9 @@ def main(argv: list[str] | None = None) -> int:
         return handler(args)
     except AscentError as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a file the command reads or writes (a run folder elsewhere)
+        print(f"error: {e.filename or 'a file'}: {e.strerror or e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -37,3 +37,8 @@ class RunInUseError(AscentError):
 
 class StepTimeout(EnvError):
     """An environment's step() or reset() did not return in time."""
+
+
+class StorageError(AscentError):
+    """A file could not be written (a full disk, a refused permission); the message
+    names it."""

@@ -159,6 +159,7 @@ class OnPolicyConfig:
 
     def validate(self) -> None:
         """Raise ConfigError naming the first bad field."""
+        check_field_types(self)
         _positive(self, "total_steps", "n_envs", "n_steps")
         _in_unit_interval(self, "gamma")
         _positive_schedule(self, "lr")
@@ -244,6 +245,48 @@ def _nonnegative_schedule(config: Any, name: str) -> None:
         raise ConfigError(f"{name} must be >= 0, got {getattr(config, name)}")
 
 
+INFINITE_OK = frozenset({"max_grad_norm", "clip_obs"})
+"""Float fields where inf means "no limit"; every other float must be finite."""
+
+
+def check_field_types(config: Any) -> None:
+    """ConfigError naming the first field whose value is not of its declared kind: a
+    bool where a number goes, NaN, 16.9 for a count, a count past MAX_STEPS. What a
+    Python caller can pass that the command line's parser (`_convert`) refuses."""
+    for name, kind in config_fields(type(config)).items():
+        _check_kind(name, kind, getattr(config, name))
+
+
+def _check_kind(name: str, kind: Any, value: Any) -> None:
+    if kind is ScheduleLike or kind == ScheduleLike:
+        if isinstance(value, Schedule | str):
+            return  # checked by the field's validator, which reads the schedule
+        kind = float
+    if typing.get_origin(kind) in (typing.Union, types.UnionType):
+        options = typing.get_args(kind)
+        if value is None and type(None) in options:
+            return
+        kind = next(o for o in options if o is not type(None))
+    if kind is int:
+        whole_number(name, value, minimum=-MAX_STEPS)
+    elif kind is float:
+        if isinstance(value, bool | np.bool_) or not isinstance(
+            value, int | float | np.integer | np.floating
+        ):
+            raise ConfigError(f"{name} must be a number, got {value!r}")
+        if math.isnan(value) or (math.isinf(value) and name not in INFINITE_OK):
+            raise ConfigError(f"{name} must be a finite number, got {value!r}")
+    elif kind is bool and not isinstance(value, bool | np.bool_):
+        raise ConfigError(f"{name} must be true or false, got {value!r}")
+    elif kind is str and not isinstance(value, str):
+        raise ConfigError(f"{name} must be a string, got {value!r}")
+    elif typing.get_origin(kind) is tuple:
+        if not isinstance(value, tuple):
+            raise ConfigError(f"{name} must be a tuple of whole numbers, got {value!r}")
+        for item in value:
+            whole_number(name, item, minimum=-MAX_STEPS)
+
+
 # --- building configs from presets, TOML and `--set field=value` strings ----------
 
 
@@ -293,17 +336,17 @@ def _convert(name: str, kind: Any, value: Any) -> Any:
                 return False
             raise ValueError(value)
         if kind is int:
-            if isinstance(value, float) and not value.is_integer():
-                raise ValueError(value)
-            return int(float(value)) if isinstance(value, str) else int(value)
+            return _whole(value)
         if kind is float:
+            if isinstance(value, bool):
+                raise ValueError(value)
             return float(value)
         if kind is str:
             return str(value)
         if origin is tuple:
             if isinstance(value, str):
                 value = [v for v in value.replace("(", "").replace(")", "").split(",") if v.strip()]
-            return tuple(int(v) for v in value)
+            return tuple(_whole(v) for v in value)
         if origin in (typing.Union, types.UnionType):
             for option in typing.get_args(kind):
                 if option is type(None) and value in (None, "none", "None"):
@@ -314,11 +357,29 @@ def _convert(name: str, kind: Any, value: Any) -> Any:
             if value not in typing.get_args(kind):
                 raise ValueError(value)
             return value
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ConfigError(
             f"{name}: cannot read {value!r} as {getattr(kind, '__name__', kind)}"
         ) from None
     return value
+
+
+def _whole(value: Any) -> int:
+    """A whole number from a TOML value or a string ("16", "1e5"); ValueError for
+    16.9, inf, nan, true and the like (never truncated)."""
+    if isinstance(value, bool):
+        raise ValueError(value)
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return int(text)
+        except ValueError:
+            value = float(text)
+    if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
+        raise ValueError(value)
+    if not isinstance(value, int | float):
+        raise TypeError(value)
+    return int(value)
 
 
 def build_config(cls: type, values: dict[str, Any], *, algo: str) -> Any:

@@ -23,6 +23,7 @@ from ascent.algos.base import (
     _nonnegative,
     _positive,
     _positive_schedule,
+    check_field_types,
     make_optimizer,
     set_lr,
 )
@@ -93,6 +94,7 @@ class OffPolicyConfig:
 
     def validate(self) -> None:
         """Raise ConfigError naming the first bad field."""
+        check_field_types(self)
         _positive(
             self,
             "total_steps",

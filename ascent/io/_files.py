@@ -10,6 +10,7 @@ import dataclasses
 import enum
 import json
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,19 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
         tmp.unlink(missing_ok=True)
         raise
     fsync_dir(path.parent)
+
+
+def read_bounded(path: Path, limit: int) -> bytes:
+    """The bytes of the regular file at `path`, at most `limit` of them: ValueError for a
+    device, a pipe or a folder (reading /dev/zero would never end) or a larger file."""
+    with open(path, "rb") as f:
+        info = os.fstat(f.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise ValueError(f"{path} is not a regular file")
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError(f"{path} is larger than {limit} bytes")
+    return data
 
 
 def to_jsonable(obj: Any) -> Any:

@@ -20,6 +20,8 @@ import json
 import os
 import re
 import shutil
+import stat
+import struct
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
@@ -32,12 +34,13 @@ import safetensors.numpy
 from safetensors import SafetensorError
 
 from ascent.errors import CheckpointError
-from ascent.io._files import dumps_json, fsync_dir, write_file_durably
+from ascent.io._files import dumps_json, fsync_dir, read_bounded, write_file_durably
 
 FORMAT = 1
 STATE_FILE = "state.safetensors"
 META_FILE = "meta.json"
 CHECKPOINTS_DIR = "checkpoints"
+MAX_META_BYTES = 64 * 2**20  # meta.json, and a safetensors header, are never this large
 STEP_DIGITS = 12
 _STEP_NAME = re.compile(r"step_(\d+)")
 
@@ -262,13 +265,13 @@ def _read_record(path: Path) -> dict[str, Any]:
         )
     meta_path = path / META_FILE
     try:
-        text = meta_path.read_text(encoding="utf-8")
+        text = read_bounded(meta_path, MAX_META_BYTES).decode("utf-8")
     except FileNotFoundError:
         raise CheckpointError(
             f"checkpoint file {meta_path} is missing; the checkpoint is incomplete "
             "— use another checkpoint"
         ) from None
-    except (OSError, UnicodeDecodeError) as e:
+    except (OSError, UnicodeDecodeError, ValueError) as e:
         raise CheckpointError(f"checkpoint file {meta_path} cannot be read ({e})") from None
     try:
         record = json.loads(text)
@@ -280,8 +283,8 @@ def _read_record(path: Path) -> dict[str, Any]:
     if not isinstance(record, dict):
         raise _layout_error(meta_path, "not a JSON object")
     fmt = record.get("format")
-    if not isinstance(fmt, int):
-        raise _layout_error(meta_path, "no integer 'format'")
+    if isinstance(fmt, bool) or not isinstance(fmt, int) or fmt < 1:
+        raise _layout_error(meta_path, f"'format' is {fmt!r}, not a format number (1, 2, ...)")
     if fmt > FORMAT:
         raise CheckpointError(
             f"checkpoint file {meta_path} has format {fmt}, newer than this Ascent "
@@ -312,13 +315,13 @@ def _read_tensors(path: Path, record: Mapping[str, Any]) -> dict[str, np.ndarray
     """The verified tensors of state.safetensors, decoded to their saved dtypes."""
     state_path = path / STATE_FILE
     try:
-        data = state_path.read_bytes()
+        data = _read_safetensors(state_path)
     except FileNotFoundError:
         raise CheckpointError(
             f"checkpoint file {state_path} is missing; the checkpoint is incomplete "
             "— use another checkpoint"
         ) from None
-    except OSError as e:
+    except (OSError, ValueError) as e:
         raise CheckpointError(f"checkpoint file {state_path} cannot be read ({e})") from None
     if hashlib.sha256(data).hexdigest() != record["sha256"][STATE_FILE]:
         raise CheckpointError(
@@ -362,6 +365,32 @@ def _read_tensors(path: Path, record: Mapping[str, Any]) -> dict[str, np.ndarray
                 f"{entry['dtype']!r}, which this JAX cannot read ({e})"
             ) from None
     return arrays
+
+
+def _read_safetensors(path: Path) -> bytes:
+    """The bytes of a safetensors file, read no further than its header says it goes:
+    ValueError for a device, a folder, or a file longer or shorter than its header."""
+    with path.open("rb") as f:
+        info = os.fstat(f.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise ValueError("not a regular file")
+        head = f.read(8)
+        if len(head) < 8:
+            raise ValueError("shorter than a safetensors header")
+        (length,) = struct.unpack("<Q", head)
+        if length > min(MAX_META_BYTES, info.st_size - 8):
+            raise ValueError(f"its header claims {length} bytes, more than the file holds")
+        try:
+            header = json.loads(f.read(length))
+            end = max((int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"),
+                      default=0)  # fmt: skip
+        except (ValueError, TypeError, KeyError, IndexError) as e:
+            raise ValueError(f"its header cannot be read ({type(e).__name__})") from None
+        size = 8 + length + end
+        if size != info.st_size:
+            raise ValueError(f"{info.st_size} bytes where its header says {size}")
+        f.seek(0)
+        return f.read(size)
 
 
 def _template_signature(leaf: Any) -> tuple[str, tuple[int, ...]]:

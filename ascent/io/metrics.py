@@ -10,6 +10,7 @@ import csv
 import io
 import math
 import os
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
@@ -58,10 +59,7 @@ class MetricsLogger:
             self._file = self._open_append()
         self._tb: Any = None
         if tensorboard:
-            # Imported here: tensorboardX pulls in protobuf, which `import ascent` need not pay.
-            from tensorboardX import SummaryWriter
-
-            self._tb = SummaryWriter(logdir=str(self.run_dir / TB_DIR))
+            self._tb = _EventFile(self.run_dir / TB_DIR)
 
     @property
     def columns(self) -> list[str]:
@@ -113,11 +111,8 @@ class MetricsLogger:
         self._file.write(line.getvalue())
         self._file.flush()
         if self._tb is not None:
-            for key, text in cells.items():
-                value = float(text)
-                if math.isfinite(value):
-                    self._tb.add_scalar(key, value, int(step))
-            self._tb.flush()
+            finite = {key: float(text) for key, text in cells.items()}
+            self._tb.write(int(step), {k: v for k, v in finite.items() if math.isfinite(v)})
 
     def close(self) -> None:
         """Close the CSV and TensorBoard files; safe to call twice."""
@@ -140,6 +135,31 @@ class MetricsLogger:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+class _EventFile:
+    """A TensorBoard event file written on the calling thread, so that a full disk is an
+    error here (tensorboardX's SummaryWriter writes on a thread of its own, which dies
+    with a traceback and leaves `flush` waiting forever)."""
+
+    def __init__(self, folder: Path) -> None:
+        # Imported here: tensorboardX pulls in protobuf, which `import ascent` need not pay.
+        from tensorboardX.event_file_writer import EventsWriter
+
+        folder.mkdir(parents=True, exist_ok=True)
+        self._writer = EventsWriter(str(folder / "events"))
+
+    def write(self, step: int, values: Mapping[str, float]) -> None:
+        from tensorboardX.proto.event_pb2 import Event
+        from tensorboardX.summary import scalar
+
+        now = time.time()
+        for key, value in values.items():
+            self._writer.write_event(Event(wall_time=now, step=step, summary=scalar(key, value)))
+        self._writer.flush()
+
+    def close(self) -> None:
+        self._writer.close()
 
 
 def _metrics_path(path: PathLike) -> Path:

@@ -15,19 +15,25 @@ from typing import Any
 import numpy as np
 
 from ascent.errors import AscentError
-from ascent.io.metrics import METRICS_FILE, read_metrics
+from ascent.io.metrics import METRICS_FILE, STEP, read_metrics
 
 CURVE_FILE = "curve.png"
 
 PathLike = str | os.PathLike[str]
 
 
+EPISODE_RETURN = "episode_return"
+
+
 def _curve(run_dir: Path, x: str, y: str) -> tuple[np.ndarray, np.ndarray]:
-    """(x, y) of one run, keeping the rows where both are present."""
+    """(x, y) of one run, keeping the rows where both are present. A run whose episodes
+    never ended has no episode_return: its curve is empty."""
     path = run_dir / METRICS_FILE if run_dir.is_dir() else run_dir
     if not path.is_file():
         raise AscentError(f"run {run_dir} has no {METRICS_FILE} — is it a run folder?")
     columns = read_metrics(path)
+    if y == EPISODE_RETURN and y not in columns:
+        columns[y] = np.full_like(columns[STEP], np.nan)
     missing = [name for name in (x, y) if name not in columns]
     if missing:
         have = ", ".join(sorted(columns)) or "none"
@@ -70,7 +76,12 @@ def plot_runs(
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     for (xs, ys), name in zip(curves, names, strict=True):
+        if y == EPISODE_RETURN and len(ys) == 0:
+            name = f"{name} (no episode ended)"
         ax.plot(xs, ys, label=name, linewidth=1.5)
+    if y == EPISODE_RETURN and not any(len(ys) for _, ys in curves):
+        ax.text(0.5, 0.5, "no episode ended: no return to plot", transform=ax.transAxes,
+                ha="center", va="center")  # fmt: skip
     ax.set_xlabel(x)
     ax.set_ylabel(y)
     if title is not None:

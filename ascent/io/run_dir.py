@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from ascent.errors import AscentError, RunInUseError
-from ascent.io._files import dumps_json, write_bytes_atomic
+from ascent.io._files import dumps_json, read_bounded, write_bytes_atomic
 
 STAMP_FORMAT = "%Y%m%d-%H%M%S"
+MAX_JSON_BYTES = 64 * 2**20  # a run's config.json or eval.json is never this large
 
 
 def _safe_part(text: str) -> str:
@@ -73,10 +74,10 @@ def read_json(path: str | os.PathLike[str]) -> Any:
     """Parse the JSON file at `path`; any failure is an `AscentError` naming the file."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_bounded(path, MAX_JSON_BYTES).decode("utf-8")
     except FileNotFoundError:
         raise AscentError(f"file {path} does not exist — check the path") from None
-    except (OSError, UnicodeDecodeError) as e:
+    except (OSError, UnicodeDecodeError, ValueError) as e:
         raise AscentError(f"file {path} cannot be read ({e})") from None
     try:
         return json.loads(text)

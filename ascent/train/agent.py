@@ -8,8 +8,10 @@ and writes checkpoints. `Agent.save` / `Agent.load` use the checkpoint format of
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
 
@@ -23,7 +25,7 @@ from ascent.envs import HostVecEnv, clip_action
 from ascent.envs import make as make_env
 from ascent.envs.registry import EnvLike, check_saved_id, env_label
 from ascent.envs.watchdog import STEP_TIMEOUT
-from ascent.errors import CheckpointError, ConfigError, EnvError, TrainingError
+from ascent.errors import CheckpointError, ConfigError, EnvError, StorageError, TrainingError
 from ascent.io import (
     MetricsLogger,
     TrainingProgress,
@@ -79,6 +81,9 @@ class Agent:
         inline_cpu_dispatch()  # before this process's first JAX computation, if it is
         self.run_dir: Path | None = None
         self._lock: RunLock | None = None  # held while this agent may write its run folder
+        # derived seeds (environments seed + i, evaluation seed + EVAL_SEED_OFFSET) stay
+        # below 2^32, where JAX's PRNGKey wraps around
+        seed = whole_number("seed", seed, minimum=0, maximum=2**31 - 1)
         cls = algorithm_class(algo)
         self.algo_name = cls.name
         self.config = config
@@ -183,13 +188,26 @@ class Agent:
         elif self.run_dir is not None:  # what this run really uses, should it be resumed
             self.attach_run_dir(self.run_dir)
         try:
-            self._train(self.iterations_for(total_steps), total_steps, progress)
-            if self.run_dir:
-                self.checkpoint()
+            with self._writing():
+                self._train(self.iterations_for(total_steps), total_steps, progress)
+                if self.run_dir:
+                    self.checkpoint()
         finally:
             if locked_here:
                 self.release_run_dir()
         return self
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """A full disk or a refused write in the run folder stops with one line
+        (StorageError); checkpoints are written atomically, so the last one is intact."""
+        try:
+            yield
+        except OSError as e:
+            where = e.filename or self.run_dir
+            raise StorageError(
+                f"cannot write {where}: {e.strerror or e}; training stopped, {self._kept()}"
+            ) from None
 
     def _train(self, iterations_total: int, total_steps: int, progress: bool) -> None:
         """Chunks of iterations until `iterations_total`, each checked, logged and
@@ -327,12 +345,13 @@ class Agent:
     def attach_run_dir(self, run_dir: Path) -> None:
         """Write to `run_dir` from now on: lock it (RunInUseError if another process
         has it) and record the run's settings in config.json."""
-        if self._lock is None or self._lock.run_dir != run_dir:
-            lock = RunLock(run_dir)
-            self.release_run_dir()
-            self._lock = lock
-        self.run_dir = run_dir
-        write_json(run_dir / "config.json", self.meta())
+        with self._writing():
+            if self._lock is None or self._lock.run_dir != run_dir:
+                lock = RunLock(run_dir)
+                self.release_run_dir()
+                self._lock = lock
+            self.run_dir = run_dir
+            write_json(run_dir / "config.json", self.meta())
 
     def release_run_dir(self) -> None:
         """Let other processes write the run folder (`close` does this too)."""
@@ -390,13 +409,15 @@ class Agent:
     def finish(self, eval_episodes: int) -> EvalResult:
         """End a run: final checkpoint, evaluation (eval.json) and curve.png."""
         assert self.run_dir is not None
+        whole_number("eval_episodes", eval_episodes)  # before the final checkpoint is written
         if self._lock is None:
             self.attach_run_dir(self.run_dir)
-        save_checkpoint(self.run_dir / "final", self.saved_state(), self.meta())
-        result = self.evaluate(eval_episodes)
-        write_json(self.run_dir / "eval.json", result.to_dict())
-        if (self.run_dir / "metrics.csv").is_file():
-            plot_curve(self.run_dir)
+        with self._writing():
+            save_checkpoint(self.run_dir / "final", self.saved_state(), self.meta())
+            result = self.evaluate(eval_episodes)
+            write_json(self.run_dir / "eval.json", result.to_dict())
+            if (self.run_dir / "metrics.csv").is_file():
+                plot_curve(self.run_dir)
         return result
 
     # --- using the policy ---------------------------------------------------------
@@ -405,7 +426,10 @@ class Agent:
         self, episodes: int = 20, *, deterministic: bool = True, seed: int | None = None
     ) -> EvalResult:
         """Returns of `episodes` whole episodes on fresh environments."""
-        seed = self.seed + EVAL_SEED_OFFSET if seed is None else seed
+        whole_number("episodes", episodes)
+        seed = (
+            self.seed + EVAL_SEED_OFFSET if seed is None else whole_number("seed", seed, minimum=0)
+        )
         result = self.evaluator(self.state, episodes, seed, deterministic=deterministic)
         if isinstance(self.env, HostVecEnv) and self.env.factory is None:
             self._host_obs = None  # evaluation stepped the one environment: start anew
@@ -517,7 +541,7 @@ def _agent_of(meta: Any, where: str, env: EnvLike | None) -> Agent:
 def _resolve_checkpoint(path: Path) -> Path:
     """The checkpoint `path` names: itself, a run's final/ or its newest checkpoint
     (never an older one in its place: a damaged newest one is reported on loading)."""
-    if (path / "meta.json").is_file():
+    if (path / "meta.json").exists():
         return path
     if (path / "final").is_dir():
         return path / "final"
