@@ -91,7 +91,7 @@ class StepWatchdog:
     def _interrupt(self) -> None:
         self.message = (
             f"environment {self.at} of {self.label} at its step {self.steps + 1}: step() or "
-            f"reset() did not return within {self.timeout:g} s; training stopped"
+            f"reset() did not return within {self.timeout:g} s"
         )
         if self._target == threading.main_thread().ident and self._alarm:
             signal.pthread_kill(self._target, signal.SIGALRM)

@@ -1,0 +1,538 @@
+"""Fault injection: Ascent's promises about runs, files and caches, attacked as a careless
+user and as an attacker would (issue 13), each through the `ascent` command in its own
+process.
+
+    .venv/bin/python benchmarks/faults.py               # every attack, 5 kills per door
+    .venv/bin/python benchmarks/faults.py --kills 10 --seed 1 --only kill-compiled
+
+Writes benchmarks/results/faults.md: one row per attack (what was done, what Ascent
+promises, what was observed, pass), with the command, date, commit and versions. Exits 1
+if any row fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import pickle
+import platform
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+CACHE = ROOT / ".cache" / "jax"  # the tests' compile cache: warm programs, quick starts
+XLA = (
+    "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1 "
+    "--xla_cpu_enable_concurrency_optimized_scheduler=false"
+)
+SMALL = ["--set", "hidden=16", "--set", "n_envs=4", "--set", "n_steps=16",
+         "--set", "minibatch_size=32", "--set", "n_epochs=2"]  # fmt: skip
+# the compiled door: 6,400 iterations of 64 steps, a checkpoint every 32
+COMPILED = ["train", "ppo", "--env", "ascent/Chain-v0", "--seed", "3", "--total-steps",
+            "409600", *SMALL, "--checkpoint-every", "32", "--log-every", "8",
+            "--eval-episodes", "2", "--no-progress"]  # fmt: skip
+# a short run on the compiled door (two iterations)
+TINY = ["train", "ppo", "--env", "ascent/Chain-v0", "--seed", "3", "--total-steps", "128",
+        *SMALL, "--eval-episodes", "2", "--no-progress"]  # fmt: skip
+# the Gymnasium door: 640 iterations of 64 CartPole steps, a checkpoint every 8
+HOST = ["train", "ppo", "--env", "CartPole-v1", "--seed", "3", "--total-steps", "40960",
+        *SMALL, "--checkpoint-every", "8", "--log-every", "2", "--eval-episodes", "2",
+        "--no-progress"]  # fmt: skip
+
+
+@dataclass
+class Row:
+    attack: str
+    expected: str
+    observed: str
+    passed: bool
+
+
+def environment(**extra: str) -> dict[str, str]:
+    return {**os.environ, "XLA_FLAGS": XLA, "ASCENT_CACHE_DIR": str(CACHE), **extra}
+
+
+def cli(
+    *args: str, cwd: Path = ROOT, timeout: float = 600, **extra: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ascent.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=timeout,
+        env=environment(**extra),
+    )
+
+
+def start(*args: str, cwd: Path = ROOT) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "ascent.cli", *args],
+        cwd=cwd,
+        text=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=environment(),
+    )
+
+
+def one_line(result: subprocess.CompletedProcess[str] | tuple[int, str]) -> tuple[bool, str]:
+    """Whether a process ended with status 2 and one line on stderr; and that line."""
+    code, err = (result.returncode, result.stderr) if not isinstance(result, tuple) else result
+    lines = err.strip().splitlines()
+    ok = code == 2 and len(lines) == 1 and lines[0].startswith("error: ")
+    return ok, (lines[0] if len(lines) == 1 else f"exit {code}, {len(lines)} lines: {err[-300:]!r}")
+
+
+def rows_of(run: Path) -> list[int]:
+    path = run / "metrics.csv"
+    if not path.is_file():
+        return []
+    return [int(line.split(",", 1)[0]) for line in path.read_text().splitlines()[1:] if line]
+
+
+def checkpoints(run: Path) -> list[str]:
+    folder = run / "checkpoints"
+    return (
+        sorted(p.name for p in folder.iterdir() if p.name.startswith("step_"))
+        if folder.is_dir()
+        else []
+    )
+
+
+def state_bytes(path: Path) -> dict[str, bytes]:
+    from safetensors.numpy import load_file
+
+    return {k: v.tobytes() for k, v in load_file(path / "state.safetensors").items()}
+
+
+def kill_and_resume(
+    work: Path, args: list[str], kills: int, rng: random.Random
+) -> tuple[Path, list[str]]:
+    """Run `args` in a fresh run folder and SIGKILL it `kills` times, resuming each
+    time: kill k once the run has passed k/(kills + 1) of its steps, after a random
+    0-0.5 s more (so it lands anywhere: mid-chunk, mid-checkpoint, mid-row). Then let
+    it finish. Returns the folder and the step of the newest checkpoint at each kill."""
+    run = work / "killed"
+    total = int(args[args.index("--total-steps") + 1])
+    log = []
+    process = start(*args, "--run-dir", str(run))
+    newest = -1
+    for k in range(1, kills + 1):
+        deadline = time.monotonic() + 600
+        # past k/(kills + 1) of the run, and a checkpoint newer than at the last kill
+        while not checkpoints(run) or int(checkpoints(run)[-1][5:]) < max(
+            k * total // (kills + 1), newest + 1
+        ):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the run ended or stalled before kill {k}")
+            time.sleep(0.005)
+        time.sleep(rng.uniform(0.0, 0.5))
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        process.stderr.close()  # type: ignore[union-attr]
+        newest = int(checkpoints(run)[-1][5:])
+        log.append(str(newest))
+        process = start("train", "--resume", str(run), "--no-progress", "--eval-episodes", "2")
+    err = process.communicate(timeout=600)[1]
+    if process.returncode != 0:
+        raise RuntimeError(f"the resumed run failed: {err[-500:]}")
+    return run, log
+
+
+def attack_kills(work: Path, door: str, kills: int, rng: random.Random) -> Row:
+    args = COMPILED if door == "compiled" else HOST
+    killed, log = kill_and_resume(work, args, kills, rng)
+    whole = work / "whole"
+    result = cli(*args, "--run-dir", str(whole))
+    assert result.returncode == 0, result.stderr
+    steps, expected_steps = rows_of(killed), rows_of(whole)
+    consistent = steps == expected_steps and steps == sorted(set(steps))
+    kills_done = len(log)
+    observed = [
+        f"{kills_done} kills, newest checkpoint then at steps {', '.join(log)}",
+        f"metrics rows {len(steps)} (uninterrupted {len(expected_steps)}), "
+        f"{'each step once, in order' if consistent else 'NOT consistent'}",
+    ]
+    passed = consistent and kills_done >= 1
+    expected = (
+        "each resume continues from the newest checkpoint; metrics rows as an uninterrupted run's"
+    )
+    if door == "compiled":
+        same = state_bytes(killed / "final") == state_bytes(whole / "final")
+        observed.append("final parameters bit-identical" if same else "final parameters DIFFER")
+        expected += "; final parameters bit-identical"
+        passed = passed and same
+    return Row(
+        f"{kills} random SIGKILLs during training, {door} door, each followed by --resume",
+        expected,
+        "; ".join(observed),
+        passed,
+    )
+
+
+# the checkpoint writer of a process whose disk fills after three checkpoints
+FULL_DISK = """
+import errno, sys
+import ascent.io.checkpoint as c
+real, calls = c.write_file_durably, []
+def full(path, data):
+    calls.append(path)
+    if len(calls) > 6:
+        raise OSError(errno.ENOSPC, "No space left on device")
+    real(path, data)
+c.write_file_durably = full
+from ascent.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def attack_full_disk(work: Path) -> Row:
+    """A run folder on a tmpfs too small for the run; a patched writer where this
+    machine does not let us mount one."""
+    mount = work / "tmpfs"
+    mount.mkdir()
+    mounted = (
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", str(mount)], capture_output=True
+        ).returncode
+        == 0
+    )
+    # 256-wide networks: about 1.6 MB a checkpoint, so the fourth does not fit beside three
+    args = [
+        "train",
+        "ppo",
+        "--env",
+        "ascent/Chain-v0",
+        "--total-steps",
+        "8192",
+        "--set",
+        "hidden=256,256",
+        "--set",
+        "n_envs=4",
+        "--set",
+        "n_steps=16",
+        "--set",
+        "minibatch_size=32",
+        "--set",
+        "n_epochs=1",
+        "--checkpoint-every",
+        "4",
+        "--no-progress",
+        "--run-dir",
+        str(mount / "run"),
+    ]
+    try:
+        if mounted:
+            how = "a 6 MB tmpfs"
+            result = cli(*args)
+        else:
+            how = "a writer patched to fail like a full disk (mount not permitted here)"
+            code = FULL_DISK
+            result = subprocess.run(
+                [sys.executable, "-c", code, *args],
+                capture_output=True,
+                text=True,
+                cwd=ROOT,
+                env=environment(),
+                timeout=600,
+            )
+        ok, line = one_line(result)
+        named = (
+            line.rsplit("last good checkpoint: ", 1)[-1]
+            if "last good checkpoint: " in line
+            else None
+        )
+        loads = False
+        if named:
+            evaluated = cli("eval", named, "--episodes", "1")
+            loads = evaluated.returncode == 0
+        leftovers = (
+            [p.name for p in (mount / "run" / "checkpoints").glob(".*")]
+            if (mount / "run" / "checkpoints").is_dir()
+            else []
+        )
+        passed = ok and "No space left on device" in line and loads and not leftovers
+        observed = (
+            f"{line}; the named checkpoint {'evaluates' if loads else 'does NOT load'}; "
+            f"{len(leftovers)} temporary folders left"
+        )
+        return Row(
+            f"ENOSPC: training on {how}",
+            "exit 2, one line naming the full disk and the last good checkpoint, which loads",
+            observed,
+            passed,
+        )
+    finally:
+        if mounted:
+            subprocess.run(["umount", str(mount)], capture_output=True)
+
+
+def attack_two_writers(work: Path) -> Row:
+    run = work / "shared"
+    args = [*HOST, "--total-steps", "51200"]  # long enough to be running when the second starts
+    first = start(*args, "--run-dir", str(run))
+    deadline = time.monotonic() + 120
+    while not (run / "config.json").is_file() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    second = cli(*args, "--run-dir", str(run), timeout=300)
+    err = first.communicate(timeout=600)[1]
+    ok, line = one_line(second)
+    expected_rows = 51200 // 64 // 2
+    steps = rows_of(run)
+    passed = ok and "in use by another Ascent process" in line and first.returncode == 0
+    passed = passed and steps == sorted(set(steps)) and len(steps) == expected_rows
+    return Row(
+        "two `ascent train` on one --run-dir",
+        "the second: exit 2, one line; the first finishes with its rows alone",
+        f"second: {line}; first: exit {first.returncode} {err[-200:] if first.returncode else ''}"
+        f"with {len(steps)} rows of {expected_rows}, each step once",
+        passed,
+    )
+
+
+def attack_damaged_checkpoint(work: Path) -> Row:
+    run = work / "damaged"
+    process = start(*COMPILED, "--run-dir", str(run))
+    while len(checkpoints(run)) < 3 and process.poll() is None:
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    process.stderr.close()  # type: ignore[union-attr]
+    names = checkpoints(run)
+    newest = run / "checkpoints" / names[-1]
+    (newest / "meta.json").write_text((newest / "meta.json").read_text()[:-40])
+    before = {str(p): p.read_bytes() for p in run.rglob("*") if p.is_file() and p.name != ".lock"}
+    refused = cli("train", "--resume", str(run), "--no-progress")
+    ok, line = one_line(refused)
+    after = {str(p): p.read_bytes() for p in run.rglob("*") if p.is_file() and p.name != ".lock"}
+    chosen = cli(
+        "train",
+        "--resume",
+        str(run),
+        "--resume-from",
+        names[-2],
+        "--no-progress",
+        "--eval-episodes",
+        "2",
+    )
+    kept = list((run / "abandoned").glob(f"*/{names[-1]}/meta.json"))
+    passed = (
+        ok and names[-1] in line and before == after and chosen.returncode == 0 and len(kept) == 1
+    )
+    return Row(
+        "newest checkpoint's meta.json truncated, then --resume",
+        "exit 2, one line naming it and --resume-from; nothing deleted; --resume-from an older "
+        "one finishes and keeps the damaged one in abandoned/",
+        f"{line}; files unchanged: {before == after}; --resume-from {names[-2]}: exit "
+        f"{chosen.returncode}; damaged one kept: {len(kept) == 1}",
+        passed,
+    )
+
+
+class Planted:
+    def __init__(self, mark: str) -> None:
+        self.mark = mark
+
+    def __reduce__(self) -> tuple:
+        return (Path.write_text, (Path(self.mark), "planted code ran"))
+
+
+def attack_hostile_cache(work: Path) -> Row:
+    """A cache folder anyone may write, holding a pickle under every name a program
+    could be looked up by; and a cache folder of another user."""
+    shared = work / "shared-cache"
+    (shared / "ascent-programs").mkdir(parents=True)
+    mark = work / "PLANTED"
+    blob = zlib.compress(pickle.dumps(Planted(str(mark))))
+    for name in ("source-" + "0" * 64, "_chunk-" + "0" * 64):
+        (shared / "ascent-programs" / name).write_bytes(blob)
+    for folder in (shared, shared / "ascent-programs"):
+        folder.chmod(0o777)
+    result = cli(*TINY, "--run-dir", str(work / "c1"), ASCENT_CACHE_DIR=str(shared))
+    ok, line = one_line(result)
+    theirs = work / "their-cache"
+    theirs.mkdir(mode=0o700)
+    try:
+        os.chown(theirs, 65534, 65534)
+        other = cli(*TINY, "--run-dir", str(work / "c2"), ASCENT_CACHE_DIR=str(theirs))
+        ok2, line2 = one_line(other)
+    except PermissionError:
+        ok2, line2 = True, "(not root: another user's folder cannot be made here)"
+    passed = ok and ok2 and not mark.exists() and "chmod 700" in line
+    return Row(
+        "ASCENT_CACHE_DIR writable by all, with planted pickles; and one owned by another user",
+        "exit 2, one line naming the folder and the fix; the planted code never runs",
+        f"{line}; {line2}; planted code ran: {mark.exists()}",
+        passed,
+    )
+
+
+PLANTED_MODULE = (
+    "from pathlib import Path\nPath(__file__).with_name('IMPORTED').write_text('ran')\n"
+)
+
+
+def attack_planted_module(work: Path) -> Row:
+    """A checkpoint whose meta.json names `planted:Chain-v0`, with planted.py in the
+    working folder (first on sys.path of `python -m`)."""
+    folder = work / "cwd"
+    folder.mkdir()
+    (folder / "planted.py").write_text(PLANTED_MODULE)
+    run = work / "victim"
+    assert cli(*TINY, "--run-dir", str(run)).returncode == 0
+    meta = run / "final" / "meta.json"
+    record = json.loads(meta.read_text())
+    record["meta"]["env_id"] = "planted:Chain-v0"
+    meta.write_text(json.dumps(record))
+    ok, line = one_line(cli("eval", str(run), cwd=folder))
+    ran = (folder / "IMPORTED").exists()
+    return Row(
+        "a checkpoint's env_id set to planted:Chain-v0, planted.py in the working folder, "
+        "then `ascent eval`",
+        "exit 2, one line; nothing imported",
+        f"{line}; planted module ran: {ran}",
+        ok and not ran,
+    )
+
+
+HANGING = """
+import time, numpy as np, gymnasium
+class Hang(gymnasium.Env):
+    observation_space = gymnasium.spaces.Box(-1.0, 1.0, (4,), np.float32)
+    action_space = gymnasium.spaces.Discrete(2)
+    t = 0
+    def reset(self, *, seed=None, options=None):
+        return np.zeros(4, np.float32), {}
+    def step(self, action):
+        self.t += 1
+        if self.t == 40:
+            time.sleep(3600)
+        return np.zeros(4, np.float32), 1.0, False, False, {}
+gymnasium.register("Hang-v0", entry_point=Hang)
+"""
+
+
+def attack_hanging_step(work: Path) -> Row:
+    folder = work / "hang"
+    folder.mkdir()
+    (folder / "hang_env.py").write_text(HANGING)
+    start_time = time.monotonic()
+    result = cli(
+        "train",
+        "ppo",
+        "--env",
+        "hang_env:Hang-v0",
+        "--total-steps",
+        "640",
+        *SMALL,
+        "--step-timeout",
+        "2",
+        "--checkpoint-every",
+        "1",
+        "--no-progress",
+        "--run-dir",
+        str(folder / "run"),
+        cwd=folder,
+    )
+    seconds = time.monotonic() - start_time
+    ok, line = one_line(result)
+    passed = ok and "did not return within 2 s" in line and "last good checkpoint" in line
+    return Row(
+        "an environment whose step() sleeps for an hour, --step-timeout 2",
+        "exit 2 after about 2 s, one line naming the environment, its step and the last good "
+        "checkpoint",
+        f"{line} (after {seconds:.1f} s in all)",
+        passed,
+    )
+
+
+ATTACKS: dict[str, Callable[..., Row]] = {
+    "kill-compiled": lambda work, a, rng: attack_kills(work, "compiled", a.kills, rng),
+    "kill-gymnasium": lambda work, a, rng: attack_kills(work, "Gymnasium", a.kills, rng),
+    "full-disk": lambda work, a, rng: attack_full_disk(work),
+    "two-writers": lambda work, a, rng: attack_two_writers(work),
+    "damaged-checkpoint": lambda work, a, rng: attack_damaged_checkpoint(work),
+    "hostile-cache": lambda work, a, rng: attack_hostile_cache(work),
+    "planted-module": lambda work, a, rng: attack_planted_module(work),
+    "hanging-step": lambda work, a, rng: attack_hanging_step(work),
+}
+
+
+def commit() -> str:
+    head = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--", "ascent"], capture_output=True, text=True, cwd=ROOT
+    ).stdout.strip()
+    return head + ("+" if dirty else "")
+
+
+def report(rows: list[Row], args: argparse.Namespace, seconds: float) -> str:
+    command = " ".join(["python benchmarks/faults.py", *sys.argv[1:]])
+    lines = [
+        "# Fault injection (issue 13)",
+        "",
+        f"`{command}` at commit {commit()}, {dt.date.today()}, {platform.machine()} "
+        f"({os.cpu_count()} cores), Python {platform.python_version()}, jax {version('jax')}, "
+        f"gymnasium {version('gymnasium')}; kill moments drawn with seed {args.seed}; "
+        f"{seconds:.0f} s in all. Every attack runs the `ascent` command in processes of its "
+        "own (benchmarks/faults.py says exactly what each does).",
+        "",
+        f"**{sum(r.passed for r in rows)} of {len(rows)} pass.**",
+        "",
+        "| attack | expected | observed | pass |",
+        "|---|---|---|---|",
+    ]
+    for r in rows:
+        cells = [
+            c.replace("|", "\\|").replace("\n", " ") for c in (r.attack, r.expected, r.observed)
+        ]
+        lines.append(f"| {' | '.join(cells)} | {'yes' if r.passed else '**NO**'} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--kills", type=int, default=5, help="SIGKILLs per door")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the kill moments")
+    parser.add_argument("--only", nargs="*", choices=list(ATTACKS), help="some attacks only")
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "faults.md")
+    args = parser.parse_args()
+    rng = random.Random(args.seed)
+    rows = []
+    start_time = time.monotonic()
+    for name in args.only or ATTACKS:
+        work = Path(tempfile.mkdtemp(prefix=f"ascent-faults-{name}-"))
+        try:
+            row = ATTACKS[name](work, args, rng)
+        except Exception as e:  # noqa: BLE001 - a broken attack is a failed row, not a crash
+            row = Row(name, "-", f"the attack itself failed: {type(e).__name__}: {e}", False)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        print(f"{'pass' if row.passed else 'FAIL'}  {row.attack}: {row.observed}", flush=True)
+        rows.append(row)
+    text = report(rows, args, time.monotonic() - start_time)
+    if not args.only:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text)
+        print(f"wrote {args.out}")
+    return 0 if all(r.passed for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
