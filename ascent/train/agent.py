@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ascent.algos.base import config_to_dict, whole_number
+from ascent.algos.base import MAX_STEPS, config_to_dict, whole_number
 from ascent.algos.registry import algorithm_class, make_config
 from ascent.envs import HostVecEnv, clip_action
 from ascent.envs import make as make_env
@@ -47,6 +47,7 @@ from ascent.train.evaluate import EvalResult, Evaluator
 from ascent.train.loop import LoopState, MemoryLoop, all_finite
 
 EVAL_SEED_OFFSET = 1_000_003  # evaluation environments never share seeds with training ones
+MAX_SEED = 2**31 - 1
 KEEP_CHECKPOINTS = 3
 # log rows per compiled call on the JAX door: each call has a fixed cost (0.25 ms for the
 # program, near 1 ms with the host's work around it); PPO CartPole's compiled door took
@@ -83,7 +84,7 @@ class Agent:
         self._lock: RunLock | None = None  # held while this agent may write its run folder
         # derived seeds (environments seed + i, evaluation seed + EVAL_SEED_OFFSET) stay
         # below 2^32, where JAX's PRNGKey wraps around
-        seed = whole_number("seed", seed, minimum=0, maximum=2**31 - 1)
+        seed = whole_number("seed", seed, minimum=0, maximum=MAX_SEED)
         cls = algorithm_class(algo)
         self.algo_name = cls.name
         self.config = config
@@ -507,10 +508,10 @@ def _agent_of(meta: Any, where: str, env: EnvLike | None) -> Agent:
     if not isinstance(meta.get("algo"), str):
         raise CheckpointError(f"{where} has no 'algo' name; it is not an Ascent run")
 
-    def count(key: str, default: int | None, minimum: int = 1) -> int:
+    def count(key: str, default: int | None, minimum: int = 1, maximum: int = MAX_STEPS) -> int:
         value = meta.get(key, default)
         try:
-            return whole_number(key, value, minimum=minimum)
+            return whole_number(key, value, minimum=minimum, maximum=maximum)
         except ConfigError as e:
             raise CheckpointError(f"{where}: {e}") from None
 
@@ -519,7 +520,7 @@ def _agent_of(meta: Any, where: str, env: EnvLike | None) -> Agent:
         config = make_config(meta["algo"], env_label(env), meta["config"], use_preset=False)
     except ConfigError as e:
         raise CheckpointError(f"{where}: {e}") from None
-    agent = Agent(meta["algo"], env, config, count("seed", None, minimum=0))
+    agent = Agent(meta["algo"], env, config, count("seed", None, minimum=0, maximum=MAX_SEED))
     try:
         agent.log_every = count("log_every", agent.log_every)
         agent.checkpoint_every = count("checkpoint_every", agent.checkpoint_every)
