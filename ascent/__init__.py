@@ -14,7 +14,7 @@ from ascent._version import __version__
 
 if TYPE_CHECKING:
     from ascent.api import load, make
-    from ascent.io.threads import use_threads
+    from ascent.runtime.threads import use_threads
     from ascent.train.agent import Agent
 
 __all__ = ["Agent", "__version__", "load", "make", "use_threads"]
@@ -27,7 +27,7 @@ def __getattr__(name: str) -> Any:
 
         return getattr(api, name)
     if name == "use_threads":  # before the first JAX computation: ascent.use_threads(1)
-        from ascent.io.threads import use_threads
+        from ascent.runtime.threads import use_threads
 
         return use_threads
     if name == "Agent":

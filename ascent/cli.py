@@ -361,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
     # is after this point
     os.environ.setdefault("XLA_FLAGS", XLA_FLAGS)
     try:
-        from ascent.io import enable_compile_cache, use_threads
+        from ascent.runtime import enable_compile_cache, use_threads
 
         # the cores are the process's: set for a command, not for main([...]) from Python
         if from_command_line and hasattr(args, "threads"):

@@ -82,7 +82,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
 
-    from ascent.io import enable_compile_cache
+    from ascent.runtime import enable_compile_cache
 
     enable_compile_cache()
     env_id = "CartPole-v1" if args.door == "host" else "gymnax/CartPole-v1"

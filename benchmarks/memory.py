@@ -462,7 +462,7 @@ def main() -> int:
     parser.add_argument("--report", action="store_true", help="only rebuild the report")
     args = parser.parse_args()
 
-    from ascent.io import enable_compile_cache
+    from ascent.runtime import enable_compile_cache
 
     enable_compile_cache()
     RESULTS.mkdir(parents=True, exist_ok=True)

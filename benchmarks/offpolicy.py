@@ -59,7 +59,7 @@ def one_host_seed(
     algo: str, env_id: str, steps: int, seed: int, episodes: int, overrides: dict
 ) -> float:
     import ascent
-    from ascent.io import enable_compile_cache
+    from ascent.runtime import enable_compile_cache
 
     enable_compile_cache()
     settings = {"total_steps": steps, **overrides}
@@ -144,7 +144,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
 
-    from ascent.io import enable_compile_cache
+    from ascent.runtime import enable_compile_cache
 
     enable_compile_cache()
     import jax

@@ -149,7 +149,7 @@ def main() -> int:
     parser.add_argument("--only", nargs="*", default=None, help="case names to run")
     args = parser.parse_args()
 
-    from ascent.io import enable_compile_cache
+    from ascent.runtime import enable_compile_cache
 
     enable_compile_cache()
     seeds = list(range(args.seeds))

@@ -16,6 +16,7 @@ LAYERS = {
     "buffers": 2,
     "envs": 3,
     "io": 4,
+    "runtime": 4,
     "algos": 5,
     "presets": 5,
     "theory": 5,

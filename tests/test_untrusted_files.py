@@ -21,8 +21,8 @@ import pytest
 
 import ascent
 from ascent.errors import CacheError, CheckpointError
-from ascent.io import enable_compile_cache, program_cache
-from ascent.io.program_cache import CachedJit
+from ascent.runtime import enable_compile_cache, program_cache
+from ascent.runtime.program_cache import CachedJit
 
 ROOT = Path(__file__).resolve().parents[1]
 # a constant of this session's, so that no JAX cache holds the test's programs already

@@ -39,9 +39,8 @@ from ascent.io import (
 )
 from ascent.io.checkpoint import check_finite_state, list_checkpoints
 from ascent.io.metrics import drop_rows_after
-from ascent.io.program_cache import CachedJit
 from ascent.io.run_dir import RunLock, time_stamp
-from ascent.io.threads import inline_cpu_dispatch
+from ascent.runtime import CachedJit, inline_cpu_dispatch
 from ascent.train import make_loop
 from ascent.train.evaluate import EvalResult, Evaluator
 from ascent.train.loop import LoopState, MemoryLoop, all_finite

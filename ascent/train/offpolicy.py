@@ -20,6 +20,7 @@ same actions from the same observations.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import jax
@@ -30,11 +31,9 @@ from ascent.algos.base import Algorithm, schedule_fn
 from ascent.buffers import Transitions, flatten_steps, replay_add, replay_init, replay_sample
 from ascent.core.noise import gaussian_noise, ou_noise, ou_reset
 from ascent.envs import HostVecEnv, JaxEnv, is_jax_env
+from ascent.runtime import CompiledChunks, HostLearn, LeanJit
 from ascent.train.loop import (
-    CompiledChunks,
     EnvCarry,
-    HostLearn,
-    LeanJit,
     LoopState,
     Normalizer,
     NormState,
@@ -62,7 +61,8 @@ class OffPolicyLoop:
         self.high = np.asarray(env.action_space.high, np.float32)
         self.normalizer = Normalizer(config)
         self.noise_std = schedule_fn(config.noise_std, config.total_iterations)
-        self._learn = HostLearn(self.learn, self.n_steps, donate_argnums=0)
+        next_keys = functools.partial(split_iteration_key, n_steps=self.n_steps)
+        self._learn = HostLearn(self.learn, next_keys, donate_argnums=0)
         self._explore = LeanJit(self.explore)
         self._reset_noise = jax.jit(ou_reset)
         self._chunks = CompiledChunks(self.iterate_jax)

@@ -33,11 +33,9 @@ import numpy as np
 from ascent.algos.base import Algorithm
 from ascent.buffers import Rollout, RolloutBuffer
 from ascent.envs import HostVecEnv, JaxEnv, clip_action, is_discrete, is_jax_env
-from ascent.io.program_cache import CachedJit
+from ascent.runtime import CachedJit, CompiledChunks, FlatLearn
 from ascent.train.loop import (
-    CompiledChunks,
     EnvCarry,
-    FlatLearn,
     LoopState,
     Normalizer,
     NormState,
@@ -67,9 +65,10 @@ class OnPolicyLoop:
         # The host door keeps the state flat through a chunk (one array per dtype: a
         # compiled call costs per array it takes and returns); policies read it there.
         # Programs are kept on disk under words naming this loop, so that a warm start
-        # finds them without tracing (program_source; io/program_cache.py).
+        # finds them without tracing (program_source; runtime/program_cache.py).
         source = functools.partial(program_source, self)
-        self._learn = FlatLearn(self.learn, self.n_steps, source)
+        next_keys = functools.partial(split_iteration_key, n_steps=self.n_steps)
+        self._learn = FlatLearn(self.learn, next_keys, source)
         words = self._learn.program_source
         self._policy = CachedJit(self._flat_policy, source=words)
         self._policy_step = CachedJit(self._flat_policy_step, source=words)

@@ -220,7 +220,7 @@ def host_floors(agent: Any, iterations: int, steps: int, offpolicy: bool) -> dic
     import numpy as np
 
     from ascent.envs import HostVecEnv, clip_action
-    from ascent.train.loop import LeanJit
+    from ascent.runtime import LeanJit
 
     algorithm, config = agent.algorithm, agent.config
     space = agent.env.action_space
@@ -364,7 +364,7 @@ def jax_floors(agent: Any, iterations: int, steps: int, offpolicy: bool) -> dict
 
 if __name__ == "__main__":
     args = parse()
-    from ascent.io import enable_compile_cache
+    from ascent.runtime import enable_compile_cache
 
     if args.cache:
         enable_compile_cache(args.cache)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import ascent
-from ascent.train.loop import FlatTree
+from ascent.runtime import FlatTree
 
 
 def _tree() -> dict:

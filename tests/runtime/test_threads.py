@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import pytest
 
 from ascent.errors import ConfigError
-from ascent.io import use_threads
+from ascent.runtime import use_threads
 
 needs_affinity = pytest.mark.skipif(
     not hasattr(os, "sched_setaffinity"), reason="no CPU affinity on this system"

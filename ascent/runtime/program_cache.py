@@ -41,6 +41,7 @@ import json
 import os
 import struct
 import sys
+import threading
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -49,7 +50,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from ascent.io.compile_cache import private_folder
+from ascent.runtime.compile_cache import private_folder
 
 FOLDER = "ascent-programs"
 # a program kept by its source key: MAGIC, the header's length (8 bytes, little-endian),
@@ -160,7 +161,7 @@ def source_key(fn: Callable[..., Any], source: str, args: tuple) -> str | None:
 
 def _write_atomically(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    partial = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     partial.write_bytes(data)
     os.replace(partial, path)  # atomic: a reader sees the whole file or none
 
@@ -200,9 +201,10 @@ def compile_program(
         except Exception:  # noqa: BLE001 - unreadable or from another build: compile anew
             blob = None
     if compiled is None:
-        before = _Compiles.xla, _Compiles.cache_hits
+        before = compile_counts()
         compiled = traced.lower().compile()
-        if (_Compiles.xla, _Compiles.cache_hits) != (before[0] + 1, before[1]):
+        xla, hits = compile_counts()
+        if (xla, hits) != (before[0] + 1, before[1]):
             # not compiled by XLA just now but read back (JAX's persistent cache, or its
             # in-memory one holding an executable read from disk): such an executable,
             # serialized again, loads but fails to run (jax 0.10.2, CPU), so it is not kept
@@ -299,6 +301,11 @@ def decode_treedef(encoded: Any) -> Any:
     )
 
 
+_gc_lock = threading.Lock()
+_gc_pausers = 0  # blocks inside `paused_gc`, in every thread
+_gc_was_enabled = False  # the collector's state when the first of them entered
+
+
 @contextlib.contextmanager
 def paused_gc() -> Iterator[None]:
     """Python's cyclic garbage collector off for the block (tracing, compiling).
@@ -306,38 +313,54 @@ def paused_gc() -> Iterator[None]:
     Tracing makes many short-lived objects, so the collector runs often, and each full
     pass walks every object JAX and Flax hold: about 70 ms of the 180 ms it takes to
     trace PPO's update on CartPole. The garbage waits for the next collection after.
+    The switch is the process's: with several threads tracing at once, the collector
+    comes back on (if it was on) when the last of them leaves its block.
     """
-    was_enabled = gc.isenabled()
-    gc.disable()
+    global _gc_pausers, _gc_was_enabled
+    with _gc_lock:
+        if _gc_pausers == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_pausers += 1
     try:
         yield
     finally:
-        if was_enabled:
-            gc.enable()
+        with _gc_lock:
+            _gc_pausers -= 1
+            if _gc_pausers == 0 and _gc_was_enabled:
+                gc.enable()
 
 
-class _Compiles:
-    """Counts of JAX's events: compilations asked of the backend (XLA, or JAX's
-    persistent cache in its stead) and hits in that cache. A program compiled by XLA
-    adds one to the first and none to the second; one found in JAX's in-memory cache
-    adds nothing."""
+class _Compiles(threading.local):
+    """Counts of JAX's events in this thread (JAX compiles on the calling thread):
+    compilations asked of the backend (XLA, or JAX's persistent cache in its stead) and
+    hits in that cache. A program compiled by XLA adds one to the first and none to the
+    second; one found in JAX's in-memory cache adds nothing."""
 
     xla = 0
     cache_hits = 0
 
-    @classmethod
-    def on_duration(cls, event: str, duration: float, **_: Any) -> None:
-        if event == "/jax/core/compile/backend_compile_duration":
-            cls.xla += 1
 
-    @classmethod
-    def on_event(cls, event: str, **_: Any) -> None:
-        if event == "/jax/compilation_cache/cache_hits":
-            cls.cache_hits += 1
+_compiles = _Compiles()
 
 
-jax.monitoring.register_event_duration_secs_listener(_Compiles.on_duration)
-jax.monitoring.register_event_listener(_Compiles.on_event)
+def compile_counts() -> tuple[int, int]:
+    """(backend compilations, persistent-cache hits) so far in the calling thread."""
+    return _compiles.xla, _compiles.cache_hits
+
+
+def _on_duration(event: str, duration: float, **_: Any) -> None:
+    if event == "/jax/core/compile/backend_compile_duration":
+        _compiles.xla += 1
+
+
+def _on_event(event: str, **_: Any) -> None:
+    if event == "/jax/compilation_cache/cache_hits":
+        _compiles.cache_hits += 1
+
+
+jax.monitoring.register_event_duration_secs_listener(_on_duration)
+jax.monitoring.register_event_listener(_on_event)
 
 
 class CachedJit:
@@ -356,22 +379,38 @@ class CachedJit:
         **jit_options: Any,
     ):
         self.fn = fn
+        self.jit_options = jit_options
         self.jitted = jax.jit(fn, **jit_options)
         # what the program depends on besides its arguments, in words (see the module's
         # docstring), asked for at the first call; the jit options are part of it
         self.source = source
         self._options = repr(sorted(jit_options.items()))
         self._program: Callable[..., Any] | None = None
+        self._lock = threading.Lock()  # one thread compiles; the others wait for it
+
+    def __reduce__(self) -> tuple:
+        # the function and options travel; the executable is found again where they land
+        return _cached_jit, (self.fn, self.source, self.jit_options)
 
     def __call__(self, *args: Any) -> Any:
-        if self._program is not None:
+        tried = self._program
+        if tried is not None:
             try:
-                return self._program(*args)
+                return tried(*args)
             except TypeError:  # other argument types than the program was compiled for
                 pass
-        with paused_gc():  # the first call of the jitted fallback traces too
+        with self._lock, paused_gc():  # the first call of the jitted fallback traces too
+            if self._program is not tried:  # another thread found a program meanwhile
+                try:
+                    return self._program(*args)  # type: ignore[misc]
+                except TypeError:
+                    pass
             words = self.source() if self.source is not None else None
             if words is not None:
                 words = f"{words}\0{self._options}"
             self._program = compile_program(self.jitted, args, words, self.fn)
             return self._program(*args)
+
+
+def _cached_jit(fn: Callable[..., Any], source: Any, jit_options: dict[str, Any]) -> CachedJit:
+    return CachedJit(fn, source, **jit_options)

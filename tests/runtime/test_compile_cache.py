@@ -8,7 +8,7 @@ from pathlib import Path
 import jax
 import pytest
 
-from ascent.io import enable_compile_cache
+from ascent.runtime import enable_compile_cache
 
 
 @pytest.fixture

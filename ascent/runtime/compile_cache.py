@@ -1,6 +1,6 @@
 """JAX's persistent compilation cache, so a second run skips most compiling.
 
-The folder holds native code, which JAX and `ascent.io.program_cache` load and run: it
+The folder holds native code, which JAX and `ascent.runtime.program_cache` load and run: it
 must be a folder only you can write. `private_folder` creates it so (mode 0700) and
 refuses, with one line, a folder that another user owns or that group or others may
 write.
@@ -42,7 +42,7 @@ def enable_compile_cache(path: str | Path | None = None) -> Path:
     """Point JAX's persistent compilation cache at `path` (default: $ASCENT_CACHE_DIR,
     else ~/.cache/ascent/jax), a private folder (`private_folder`). Every program is
     kept: even a small one takes tens of milliseconds to compile, more than reading it
-    back. The same folder keeps the executables of `ascent.io.program_cache`."""
+    back. The same folder keeps the executables of `ascent.runtime.program_cache`."""
     import jax
 
     folder = Path(

@@ -1,4 +1,4 @@
-"""Executables kept on disk by their jaxpr (ascent.io.program_cache)."""
+"""Executables kept on disk by their jaxpr (ascent.runtime.program_cache)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from ascent.io import program_cache
-from ascent.io.program_cache import CachedJit, compile_program, program_folder
+from ascent.runtime import program_cache
+from ascent.runtime.program_cache import CachedJit, compile_program, program_folder
 
 # A constant of this session's own, so that no earlier session's JAX cache holds these
 # programs (an executable read back from a cache is not kept; these tests want XLA's).
@@ -121,7 +121,7 @@ def test_donated_arguments_stay_donated(folder: Path) -> None:
 def test_the_collector_is_paused_inside_and_restored_after() -> None:
     import gc
 
-    from ascent.io.program_cache import paused_gc
+    from ascent.runtime.program_cache import paused_gc
 
     assert gc.isenabled()
     with paused_gc():
