@@ -153,7 +153,7 @@ def _read_toml(path: Path) -> dict:
 
 
 def train(args: Train) -> int:
-    from ascent.algos.base import whole_number
+    from ascent.algos.config import whole_number
     from ascent.algos.registry import make_config
     from ascent.envs import HostVecEnv
     from ascent.io import new_run_dir

@@ -16,21 +16,12 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from ascent.algos.base import (
-    ActsThroughModel,
-    OnPolicyConfig,
-    ScheduleLike,
-    SequenceModel,
-    _in_unit_interval,
-    _nonnegative,
-    actor_critic_net,
-    check_on_policy_spaces,
-    make_optimizer,
-    schedule_fn,
-    set_lr,
-)
+from ascent.algos.config import OnPolicyConfig, ScheduleLike, in_unit_interval, nonnegative
+from ascent.algos.networks import actor_critic_net, check_on_policy_spaces
+from ascent.algos.optim import make_optimizer, schedule_fn, set_lr
+from ascent.algos.sequence import ActsThroughModel, SequenceModel
 from ascent.buffers import Rollout
-from ascent.core.losses import masked_mean, policy_gradient_loss, value_loss
+from ascent.core.losses import masked_mean, normalize_advantages, policy_gradient_loss, value_loss
 from ascent.core.returns import gae
 from ascent.errors import ConfigError
 
@@ -62,8 +53,8 @@ class A2CConfig(OnPolicyConfig):
 
     def validate(self) -> None:
         super().validate()
-        _in_unit_interval(self, "gae_lambda", "rms_decay")
-        _nonnegative(self, "vf_coef")
+        in_unit_interval(self, "gae_lambda", "rms_decay")
+        nonnegative(self, "vf_coef")
         if self.optimizer not in ("rmsprop", "adam"):
             raise ConfigError(f"optimizer must be 'rmsprop' or 'adam', got {self.optimizer!r}")
         if not self.opt_eps > 0:
@@ -100,7 +91,13 @@ class A2C(ActsThroughModel):
         return A2CState(params, self.optimizer.init(params), jnp.zeros((), jnp.int32))
 
     def update(self, state: A2CState, rollout: Rollout, key: jax.Array) -> tuple[A2CState, dict]:
-        del key  # one deterministic gradient step
+        """One gradient step on the whole rollout: `apply(state, grads(state, rollout))`."""
+        grads, metrics = self.grads(state, rollout, key)
+        return self.apply(state, grads), metrics
+
+    def grads(self, state: A2CState, rollout: Rollout, key: jax.Array) -> tuple[Any, dict]:
+        """The gradient of the A2C loss on `rollout` at `state.params`, and its metrics."""
+        del key  # the loss is deterministic
         cfg = self.config
         next_values = self.model.bootstrap_values(state.params, rollout)
         ent_coef = self.ent_coef(state.updates)
@@ -119,7 +116,7 @@ class A2C(ActsThroughModel):
             )
             returns = advantages + jax.lax.stop_gradient(values)
             if cfg.normalize_advantages:
-                advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+                advantages = normalize_advantages(advantages)
             pg_loss, _ = policy_gradient_loss(dist.log_prob(rollout.actions), advantages)
             v_loss, v_stats = value_loss(values, returns)
             entropy = masked_mean(dist.entropy())
@@ -132,8 +129,12 @@ class A2C(ActsThroughModel):
             }
 
         (loss, stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+        metrics = {"loss": loss, **stats, "lr": self.lr(state.updates), "ent_coef": ent_coef}
+        return grads, metrics
+
+    def apply(self, state: A2CState, grads: Any) -> A2CState:
+        """One optimiser step with `grads` (at the learning rate of `state`'s clock)."""
         opt_state = set_lr(state.opt_state, self.lr(state.updates))
         updates, opt_state = self.optimizer.update(grads, opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
-        metrics = {"loss": loss, **stats, "lr": self.lr(state.updates), "ent_coef": ent_coef}
-        return A2CState(params, opt_state, optax.safe_increment(state.updates)), metrics
+        return A2CState(params, opt_state, optax.safe_increment(state.updates))

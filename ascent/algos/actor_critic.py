@@ -20,17 +20,9 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from ascent.algos.base import (
-    OnPolicyConfig,
-    ScheduleLike,
-    _positive_schedule,
-    check_on_policy_spaces,
-    make_optimizer,
-    policy_net,
-    sample_action,
-    schedule_fn,
-    step_actor_and_critic,
-)
+from ascent.algos.config import OnPolicyConfig, ScheduleLike, positive_schedule
+from ascent.algos.networks import check_on_policy_spaces, policy_net, sample_action
+from ascent.algos.optim import make_optimizer, schedule_fn, step_actor_and_critic
 from ascent.buffers import Rollout
 from ascent.core.losses import masked_mean, policy_gradient_loss, value_loss
 from ascent.core.returns import td_errors
@@ -57,7 +49,7 @@ class ActorCriticConfig(OnPolicyConfig):
         super().validate()
         if self.critic not in ("v", "q"):
             raise ConfigError(f"critic must be 'v' or 'q', got {self.critic!r}")
-        _positive_schedule(self, "critic_lr")
+        positive_schedule(self, "critic_lr")
 
 
 class ActorCriticState(NamedTuple):

@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from ascent.algos.base import ScheduleLike, schedule_fn
+from ascent.algos.config import ScheduleLike
 from ascent.algos.offpolicy import (
     OffPolicyConfig,
     action_bounds,
@@ -33,6 +33,7 @@ from ascent.algos.offpolicy import (
     check_continuous_spaces,
     optimizer_step,
 )
+from ascent.algos.optim import schedule_fn
 from ascent.buffers import Transitions
 from ascent.core.losses import value_loss
 from ascent.core.targets import polyak_update, td_target

@@ -17,16 +17,15 @@ import jax
 import numpy as np
 import optax
 
-from ascent.algos.base import (
+from ascent.algos.config import (
     ScheduleLike,
-    _in_unit_interval,
-    _nonnegative,
-    _positive,
-    _positive_schedule,
     check_field_types,
-    make_optimizer,
-    set_lr,
+    in_unit_interval,
+    nonnegative,
+    positive,
+    positive_schedule,
 )
+from ascent.algos.optim import make_optimizer, set_lr
 from ascent.envs.spaces import check_space
 from ascent.errors import ConfigError, EnvError
 from ascent.nn import ACTIVATIONS
@@ -95,7 +94,7 @@ class OffPolicyConfig:
     def validate(self) -> None:
         """Raise ConfigError naming the first bad field."""
         check_field_types(self)
-        _positive(
+        positive(
             self,
             "total_steps",
             "n_envs",
@@ -105,12 +104,12 @@ class OffPolicyConfig:
             "gradient_steps",
             "clip_obs",
         )
-        _nonnegative(self, "learning_starts", "ou_theta")
-        _in_unit_interval(self, "gamma")
+        nonnegative(self, "learning_starts", "ou_theta")
+        in_unit_interval(self, "gamma")
         if not 0.0 < self.tau <= 1.0:
             raise ConfigError(f"tau must be in (0, 1], got {self.tau}")
-        _positive_schedule(self, "lr")
-        _positive_schedule(self, "noise_std")
+        positive_schedule(self, "lr")
+        positive_schedule(self, "noise_std")
         if self.buffer_size < self.steps_per_iteration:
             raise ConfigError(
                 f"buffer_size ({self.buffer_size}) must hold one iteration's steps, "

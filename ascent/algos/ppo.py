@@ -22,28 +22,24 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from ascent.algos.base import (
-    ActsThroughModel,
+from ascent.algos.config import (
     OnPolicyConfig,
     ScheduleLike,
-    SequenceModel,
-    _in_unit_interval,
-    _nonnegative,
-    _positive,
-    _positive_schedule,
-    actor_critic_net,
-    check_on_policy_spaces,
-    make_optimizer,
-    schedule_fn,
-    set_lr,
-    shuffled_minibatches,
+    in_unit_interval,
+    nonnegative,
+    positive,
+    positive_schedule,
 )
+from ascent.algos.networks import actor_critic_net, check_on_policy_spaces
+from ascent.algos.optim import make_optimizer, schedule_fn, set_lr
+from ascent.algos.sequence import ActsThroughModel, SequenceModel, shuffled_minibatches
 from ascent.buffers import Rollout
 from ascent.core.losses import (
     adapt_kl_coef,
     clipped_surrogate_loss,
     kl_penalty_loss,
     masked_mean,
+    normalize_advantages,
     value_loss,
 )
 from ascent.core.returns import gae
@@ -85,11 +81,11 @@ class PPOConfig(OnPolicyConfig):
 
     def validate(self) -> None:
         super().validate()
-        _positive(self, "n_epochs", "minibatch_size")
-        _in_unit_interval(self, "gae_lambda")
-        _positive_schedule(self, "clip_eps")
-        _nonnegative(self, "vf_coef")
-        _positive(self, "kl_coef")
+        positive(self, "n_epochs", "minibatch_size")
+        in_unit_interval(self, "gae_lambda")
+        positive_schedule(self, "clip_eps")
+        nonnegative(self, "vf_coef")
+        positive(self, "kl_coef")
         if self.objective not in OBJECTIVES:
             raise ConfigError(
                 f"objective must be one of {', '.join(OBJECTIVES)}; got {self.objective!r}"
@@ -145,10 +141,57 @@ class PPO(ActsThroughModel):
         return PPOState(params, self.optimizer.init(params), beta, jnp.zeros((), jnp.int32))
 
     def update(self, state: PPOState, rollout: Rollout, key: jax.Array) -> tuple[PPOState, dict]:
+        """`n_epochs` passes over the rollout in shuffled minibatches, each an
+        `apply(state, grads(state, minibatch))`; then the KL penalty's β adapts."""
         cfg = self.config
-        model = self.model
-        old_dist, values = model.unroll(state.params, rollout)  # [T, N]
-        next_values = model.bootstrap_values(state.params, rollout)
+        old_dist, batch, per_minibatch = self.minibatch_units(state, rollout)
+        n_minibatches = batch["obs"].shape[0] // per_minibatch
+        early_stop = cfg.objective == "clip" and cfg.target_kl is not None
+
+        def minibatch_step(carry: tuple, mb: dict) -> tuple[tuple, dict]:
+            inner, stopped = carry
+            grads, stats = self.grads(inner, mb, key)
+            if early_stop:  # skip this and every later step once the policy moved too far
+                stopped = stopped | (stats["approx_kl"] > 1.5 * cfg.target_kl)
+            stepped = self.apply(inner, grads)
+            if early_stop:
+                stepped = jax.tree.map(
+                    lambda old, new: jnp.where(stopped, old, new), inner, stepped
+                )
+            return (stepped, stopped), {**stats, "minibatches_applied": ~stopped}
+
+        def epoch(carry: tuple, epoch_key: jax.Array) -> tuple[tuple, dict]:
+            minibatches = shuffled_minibatches(batch, epoch_key, n_minibatches, per_minibatch)
+            return jax.lax.scan(minibatch_step, carry, minibatches)
+
+        (inner, _), stats = jax.lax.scan(
+            epoch, (state, jnp.bool_(False)), jax.random.split(key, cfg.n_epochs)
+        )
+        params = inner.params
+        # the exact mean KL the whole update moved the policy by
+        kl = masked_mean(old_dist.kl(self.model.unroll(params, rollout)[0]))
+        kl_coef = state.kl_coef
+        if cfg.objective == "kl_penalty":
+            kl_coef = adapt_kl_coef(kl_coef, kl, cfg.kl_target)
+        metrics = jax.tree.map(jnp.mean, stats)
+        metrics.update(
+            kl=kl,
+            kl_coef=state.kl_coef,
+            lr=self.lr(state.updates),
+            clip_eps=self.clip_eps(state.updates),
+            ent_coef=self.ent_coef(state.updates),
+        )
+        updates = optax.safe_increment(state.updates)
+        return PPOState(params, inner.opt_state, kl_coef, updates), metrics
+
+    def minibatch_units(self, state: PPOState, rollout: Rollout) -> tuple[Any, dict, int]:
+        """(π_old, the units minibatches are drawn from, units per minibatch): the
+        rollout's transitions (a feed-forward policy) or whole environment sequences
+        with their start states and episode starts (a memory policy), with GAE
+        advantages and λ-return targets."""
+        cfg = self.config
+        old_dist, values = self.model.unroll(state.params, rollout)  # [T, N]
+        next_values = self.model.bootstrap_values(state.params, rollout)
         advantages = gae(
             rollout.rewards,
             values,
@@ -159,9 +202,7 @@ class PPO(ActsThroughModel):
             gae_lambda=cfg.gae_lambda,
         )
         returns = advantages + values  # λ-returns, the value targets
-        # transitions for a feed-forward policy; whole environment sequences, with their
-        # start states and episode starts, for a memory policy
-        batch, per_minibatch = model.minibatch_units(
+        batch, per_minibatch = self.model.minibatch_units(
             {
                 "obs": rollout.obs,
                 "actions": rollout.actions,
@@ -174,17 +215,25 @@ class PPO(ActsThroughModel):
             rollout,
             cfg.minibatch_size,
         )
-        units = batch["obs"].shape[0]
-        n_minibatches = units // per_minibatch
+        return old_dist, batch, per_minibatch
+
+    def grads(self, state: PPOState, minibatch: dict, key: jax.Array) -> tuple[Any, dict]:
+        """The gradient of PPO's loss on one minibatch (the units `update` shuffles: the
+        rollout's arrays with its advantages, returns and old log-probs) at
+        `state.params`, and the loss's statistics."""
+        del key  # the loss is deterministic
+        cfg = self.config
         clip_eps = self.clip_eps(state.updates)
         ent_coef = self.ent_coef(state.updates)
-        opt_state = set_lr(state.opt_state, self.lr(state.updates))
 
-        def loss_fn(params: Any, mb: dict) -> tuple[jax.Array, dict]:
-            _, dist, v = model.forward(params, mb["policy_state"], mb["obs"], mb["episode_starts"])
+        def loss_fn(params: Any) -> tuple[jax.Array, dict]:
+            mb = minibatch
+            _, dist, v = self.model.forward(
+                params, mb["policy_state"], mb["obs"], mb["episode_starts"]
+            )
             adv = mb["advantages"]
             if cfg.normalize_advantages:
-                adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+                adv = normalize_advantages(adv)
             log_probs = dist.log_prob(mb["actions"])
             if cfg.objective == "clip":
                 pg_loss, pg_stats = clipped_surrogate_loss(
@@ -206,42 +255,14 @@ class PPO(ActsThroughModel):
             stats = {"policy_loss": pg_loss, "value_loss": v_loss, "entropy": entropy}
             return loss, {**stats, **pg_stats, **v_stats}
 
-        def minibatch_step(carry: tuple, mb: dict) -> tuple[tuple, dict]:
-            params, opt_state, stopped = carry
-            (loss, stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, mb)
-            if early_stop:  # skip this and every later step once the policy moved too far
-                stopped = stopped | (stats["approx_kl"] > 1.5 * cfg.target_kl)
-            updates, new_opt_state = self.optimizer.update(grads, opt_state, params)
-            new_params = optax.apply_updates(params, updates)
-            if early_stop:
-                new_params, new_opt_state = jax.tree.map(
-                    lambda old, new: jnp.where(stopped, old, new),
-                    (params, opt_state),
-                    (new_params, new_opt_state),
-                )
-            params, opt_state = new_params, new_opt_state
-            stats = {"loss": loss, "minibatches_applied": ~stopped, **stats}
-            return (params, opt_state, stopped), stats
+        (loss, stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+        return grads, {"loss": loss, **stats}
 
-        def epoch(carry: tuple, epoch_key: jax.Array) -> tuple[tuple, dict]:
-            minibatches = shuffled_minibatches(batch, epoch_key, n_minibatches, per_minibatch)
-            return jax.lax.scan(minibatch_step, carry, minibatches)
-
-        early_stop = cfg.objective == "clip" and cfg.target_kl is not None
-        (params, opt_state, _), stats = jax.lax.scan(
-            epoch, (state.params, opt_state, jnp.bool_(False)), jax.random.split(key, cfg.n_epochs)
+    def apply(self, state: PPOState, grads: Any) -> PPOState:
+        """One optimiser step with a minibatch's `grads`; the update count (the
+        schedules' clock) moves once per `update`, not here."""
+        opt_state = set_lr(state.opt_state, self.lr(state.updates))
+        updates, opt_state = self.optimizer.update(grads, opt_state, state.params)
+        return state._replace(
+            params=optax.apply_updates(state.params, updates), opt_state=opt_state
         )
-        # the exact mean KL the whole update moved the policy by
-        kl = masked_mean(old_dist.kl(model.unroll(params, rollout)[0]))
-        kl_coef = state.kl_coef
-        if cfg.objective == "kl_penalty":
-            kl_coef = adapt_kl_coef(kl_coef, kl, cfg.kl_target)
-        metrics = jax.tree.map(jnp.mean, stats)
-        metrics.update(
-            kl=kl,
-            kl_coef=state.kl_coef,
-            lr=self.lr(state.updates),
-            clip_eps=clip_eps,
-            ent_coef=ent_coef,
-        )
-        return PPOState(params, opt_state, kl_coef, optax.safe_increment(state.updates)), metrics

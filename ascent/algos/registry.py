@@ -9,12 +9,12 @@ from typing import Any
 
 from ascent.algos.a2c import A2C
 from ascent.algos.actor_critic import ActorCritic
-from ascent.algos.base import build_config
 from ascent.algos.ddpg import DDPG
 from ascent.algos.naf import NAF
 from ascent.algos.ppo import PPO
 from ascent.algos.reinforce import Reinforce
 from ascent.algos.sac import SAC
+from ascent.algos.settings import build_config
 from ascent.algos.td3 import TD3
 from ascent.algos.trpo import TRPO
 from ascent.errors import ConfigError

@@ -18,22 +18,12 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from ascent.algos.base import (
-    ActsThroughModel,
-    OnPolicyConfig,
-    ScheduleLike,
-    SequenceModel,
-    _in_unit_interval,
-    _positive_schedule,
-    check_on_policy_spaces,
-    make_optimizer,
-    schedule_fn,
-    sequence_policy_net,
-    sequence_value_net,
-    step_actor_and_critic,
-)
+from ascent.algos.config import OnPolicyConfig, ScheduleLike, in_unit_interval, positive_schedule
+from ascent.algos.networks import check_on_policy_spaces, sequence_policy_net, sequence_value_net
+from ascent.algos.optim import make_optimizer, schedule_fn, step_actor_and_critic
+from ascent.algos.sequence import ActsThroughModel, SequenceModel
 from ascent.buffers import Rollout
-from ascent.core.losses import masked_mean, policy_gradient_loss, value_loss
+from ascent.core.losses import masked_mean, normalize_advantages, policy_gradient_loss, value_loss
 from ascent.core.returns import discounted_returns, ends_within
 from ascent.errors import ConfigError
 
@@ -67,8 +57,8 @@ class ReinforceConfig(OnPolicyConfig):
             raise ConfigError(
                 f"baseline must be one of {', '.join(BASELINES)}; got {self.baseline!r}"
             )
-        _positive_schedule(self, "critic_lr")
-        _in_unit_interval(self, "baseline_decay")
+        positive_schedule(self, "critic_lr")
+        in_unit_interval(self, "baseline_decay")
 
 
 class ReinforceState(NamedTuple):
@@ -76,6 +66,14 @@ class ReinforceState(NamedTuple):
     opt_state: Any  # {"actor": ..., "critic": ...}
     mean_return: jax.Array  # the running-mean baseline
     updates: jax.Array
+
+
+class ReinforceGrads(NamedTuple):
+    """What `Reinforce.grads` hands to `apply`: the gradients and the baseline's new
+    running mean (a statistic of the rollout the gradients came from)."""
+
+    params: Any  # {"actor": ..., "critic": ...}
+    mean_return: jax.Array
 
 
 class Reinforce(ActsThroughModel):
@@ -138,6 +136,15 @@ class Reinforce(ActsThroughModel):
     def update(
         self, state: ReinforceState, rollout: Rollout, key: jax.Array
     ) -> tuple[ReinforceState, dict]:
+        """One gradient step on the whole rollout: `apply(state, grads(state, rollout))`."""
+        grads, metrics = self.grads(state, rollout, key)
+        return self.apply(state, grads), metrics
+
+    def grads(
+        self, state: ReinforceState, rollout: Rollout, key: jax.Array
+    ) -> tuple[ReinforceGrads, dict]:
+        """The gradients of the actor's and critic's losses on `rollout`, with the
+        running mean return after it (the "mean" baseline's statistic), and metrics."""
         del key
         cfg = self.config
         learned = cfg.baseline == "learned"
@@ -165,9 +172,7 @@ class Reinforce(ActsThroughModel):
                 baseline = 0.0
             advantages = returns - baseline
             if cfg.normalize_advantages:
-                mu = masked_mean(advantages, mask)
-                sigma = jnp.sqrt(masked_mean((advantages - mu) ** 2, mask))
-                advantages = (advantages - mu) / (sigma + 1e-8)
+                advantages = normalize_advantages(advantages, mask)
             pg_loss, _ = policy_gradient_loss(dist.log_prob(rollout.actions), advantages, mask)
             entropy = masked_mean(dist.entropy(), mask)
             v_loss, v_stats = value_loss(values, returns, mask=mask) if learned else (0.0, {})
@@ -176,10 +181,6 @@ class Reinforce(ActsThroughModel):
             return loss, stats
 
         (loss, stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
-        lrs = {part: lr(state.updates) for part, lr in self.lr.items()}
-        params, opt_state = step_actor_and_critic(
-            self.optimizer, state.params, state.opt_state, grads, lrs
-        )
         metrics = {
             "loss": loss,
             **stats,
@@ -188,6 +189,14 @@ class Reinforce(ActsThroughModel):
             "lr": self.lr["actor"](state.updates),
             "ent_coef": ent_coef,
         }
+        return ReinforceGrads(grads, mean_return), metrics
+
+    def apply(self, state: ReinforceState, grads: ReinforceGrads) -> ReinforceState:
+        """One optimiser step for the actor and one for the critic, each at its rate."""
+        lrs = {part: lr(state.updates) for part, lr in self.lr.items()}
+        params, opt_state = step_actor_and_critic(
+            self.optimizer, state.params, state.opt_state, grads.params, lrs
+        )
         return ReinforceState(
-            params, opt_state, mean_return, optax.safe_increment(state.updates)
-        ), metrics
+            params, opt_state, grads.mean_return, optax.safe_increment(state.updates)
+        )

@@ -27,7 +27,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from ascent.algos.base import _positive, schedule_fn
+from ascent.algos.config import positive
 from ascent.algos.offpolicy import (
     OffPolicyConfig,
     action_bounds,
@@ -35,6 +35,7 @@ from ascent.algos.offpolicy import (
     check_continuous_spaces,
     optimizer_step,
 )
+from ascent.algos.optim import schedule_fn
 from ascent.buffers import Transitions
 from ascent.core.losses import temperature_loss, value_loss
 from ascent.core.targets import polyak_update, td_target
@@ -54,7 +55,7 @@ class SACConfig(OffPolicyConfig):
 
     def validate(self) -> None:
         super().validate()
-        _positive(self, "alpha")
+        positive(self, "alpha")
 
 
 class SACState(NamedTuple):

@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from ascent.algos.base import ScheduleLike, _nonnegative, _positive, schedule_fn
+from ascent.algos.config import ScheduleLike, nonnegative, positive
 from ascent.algos.offpolicy import (
     OffPolicyConfig,
     action_bounds,
@@ -32,6 +32,7 @@ from ascent.algos.offpolicy import (
     check_continuous_spaces,
     optimizer_step,
 )
+from ascent.algos.optim import schedule_fn
 from ascent.buffers import Transitions
 from ascent.core.losses import value_loss
 from ascent.core.targets import polyak_update, td_target
@@ -57,8 +58,8 @@ class TD3Config(OffPolicyConfig):
 
     def validate(self) -> None:
         super().validate()
-        _positive(self, "policy_delay")
-        _nonnegative(self, "target_policy_noise", "target_noise_clip")
+        positive(self, "policy_delay")
+        nonnegative(self, "target_policy_noise", "target_noise_clip")
 
 
 class TD3State(NamedTuple):

@@ -27,23 +27,18 @@ import jax.numpy as jnp
 import optax
 from jax.flatten_util import ravel_pytree
 
-from ascent.algos.base import (
+from ascent.algos.config import (
     OnPolicyConfig,
     ScheduleLike,
-    _in_unit_interval,
-    _positive,
-    _positive_schedule,
-    check_on_policy_spaces,
-    flatten_time,
-    make_optimizer,
-    policy_net,
-    sample_action,
-    schedule_fn,
-    set_lr,
-    shuffled_minibatches,
+    in_unit_interval,
+    positive,
+    positive_schedule,
 )
+from ascent.algos.networks import check_on_policy_spaces, policy_net, sample_action
+from ascent.algos.optim import make_optimizer, schedule_fn, set_lr
+from ascent.algos.sequence import flatten_time, shuffled_minibatches
 from ascent.buffers import Rollout
-from ascent.core.losses import masked_mean, value_loss
+from ascent.core.losses import masked_mean, normalize_advantages, value_loss
 from ascent.core.returns import gae
 from ascent.core.trust_region import (
     backtracking_line_search,
@@ -101,14 +96,14 @@ class TRPOConfig(OnPolicyConfig):
                 f"lr: TRPO has no actor learning rate (target_kl bounds its step); "
                 f"set critic_lr for the critic (got lr={self.lr})"
             )
-        _positive(self, "target_kl", "cg_iters", "cg_damping", "backtrack_iters")
-        _positive(self, "n_critic_epochs", "critic_minibatch_size")
+        positive(self, "target_kl", "cg_iters", "cg_damping", "backtrack_iters")
+        positive(self, "n_critic_epochs", "critic_minibatch_size")
         if not self.cg_tol >= 0:
             raise ConfigError(f"cg_tol must be >= 0, got {self.cg_tol}")
         if not 0 < self.backtrack_coef < 1:
             raise ConfigError(f"backtrack_coef must be in (0, 1), got {self.backtrack_coef}")
-        _in_unit_interval(self, "gae_lambda")
-        _positive_schedule(self, "critic_lr")
+        in_unit_interval(self, "gae_lambda")
+        positive_schedule(self, "critic_lr")
         if self.critic_minibatch_size > self.batch_size:
             raise ConfigError(
                 f"critic_minibatch_size ({self.critic_minibatch_size}) must be at most "
@@ -174,7 +169,7 @@ class TRPO:
         old_log_probs = flatten_time(rollout.log_probs)
         adv = flatten_time(advantages)
         if cfg.normalize_advantages:
-            adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+            adv = normalize_advantages(adv)
         ent_coef = self.ent_coef(state.updates)
 
         actor, critic = self.actor, self.critic

@@ -11,6 +11,7 @@ from ascent.core.losses import (
     clipped_surrogate_loss,
     explained_variance,
     masked_mean,
+    normalize_advantages,
     policy_gradient_loss,
     value_loss,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "gae",
     "masked_mean",
     "n_step_returns",
+    "normalize_advantages",
     "policy_gradient_loss",
     "td_errors",
     "value_loss",

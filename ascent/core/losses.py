@@ -45,6 +45,22 @@ def explained_variance(pred: ArrayLike, target: ArrayLike, mask: ArrayLike | Non
     return jnp.where(var_target > 0, 1 - var(target - pred) / safe, 0)
 
 
+def normalize_advantages(
+    advantages: ArrayLike, mask: ArrayLike | None = None, eps: float = 1e-8
+) -> Array:
+    """Â ← (Â − mean Â) / (std Â + ε) over the batch (over the samples where mask is 1,
+    when given; masked samples are scaled alike but do not enter the statistics). The
+    per-batch standardisation of PPO's and TRPO's reference implementations (Schulman
+    et al. 2017, OpenAI baselines), optional in A2C and REINFORCE.
+    """
+    x = jnp.asarray(advantages)
+    if mask is None:
+        return (x - x.mean()) / (x.std() + eps)
+    mu = masked_mean(x, mask)
+    sigma = jnp.sqrt(masked_mean((x - mu) ** 2, mask))
+    return (x - mu) / (sigma + eps)
+
+
 def policy_gradient_loss(
     log_probs: ArrayLike, advantages: ArrayLike, mask: ArrayLike | None = None
 ) -> tuple[Array, dict[str, Array]]:

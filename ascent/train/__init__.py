@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ascent.algos.base import Algorithm
+from ascent.algos.protocol import Algorithm
 from ascent.envs import HostVecEnv, JaxEnv
 from ascent.errors import ConfigError
 from ascent.train.loop import Loop, LoopState

@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ascent.algos.base import MAX_STEPS, config_to_dict, whole_number
+from ascent.algos.config import MAX_STEPS, config_to_dict, whole_number
 from ascent.algos.registry import algorithm_class, make_config
 from ascent.envs import HostVecEnv, clip_action
 from ascent.envs import make as make_env

@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ascent.algos.base import Algorithm
+from ascent.algos.protocol import Algorithm
 from ascent.core.normalize import RunningMeanStd, normalize, scale_rewards, update_running_stats
 from ascent.envs import GymnaxEnv, HostVecEnv, JaxEnv
 

@@ -27,7 +27,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ascent.algos.base import Algorithm, schedule_fn
+from ascent.algos.optim import schedule_fn
+from ascent.algos.protocol import Algorithm
 from ascent.buffers import Transitions, flatten_steps, replay_add, replay_init, replay_sample
 from ascent.core.noise import gaussian_noise, ou_noise, ou_reset
 from ascent.envs import HostVecEnv, JaxEnv, is_jax_env

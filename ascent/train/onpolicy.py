@@ -30,7 +30,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ascent.algos.base import Algorithm
+from ascent.algos.protocol import Algorithm
 from ascent.buffers import Rollout, RolloutBuffer
 from ascent.envs import HostVecEnv, JaxEnv, clip_action, is_discrete, is_jax_env
 from ascent.runtime import CachedJit, CompiledChunks, FlatLearn

@@ -5,7 +5,7 @@ virtualenv (benchmarks/envs/sb3); prints one JSON object on its last line.
         --config '{"n_envs": 8, ...}' --seed 0 --threads 1 --episodes 20
 
 `--config` is Ascent's config for the same algorithm and environment (its preset, as
-`ascent.algos.base.config_to_dict` writes it); this script maps every field that has a
+`ascent.algos.config.config_to_dict` writes it); this script maps every field that has a
 Stable-Baselines3 counterpart onto it, so both run the same hyperparameters. It never
 imports Ascent.
 """

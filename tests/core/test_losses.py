@@ -174,3 +174,23 @@ def test_losses_jit():
         jnp.zeros(3), jnp.ones(3), old_values=jnp.zeros(3), clip_eps=0.1
     )
     assert float(loss) == pytest.approx(1.0) and stats["explained_variance"].shape == ()
+
+
+def test_normalized_advantages_have_zero_mean_and_unit_std() -> None:
+    from ascent.core.losses import normalize_advantages
+
+    adv = np.array([[1.0, -2.0, 0.5], [4.0, 3.0, -1.0]], np.float32)
+    out = np.asarray(normalize_advantages(adv))
+    np.testing.assert_allclose(out, (adv - adv.mean()) / (adv.std() + 1e-8), rtol=1e-6)
+    assert abs(out.mean()) < 1e-6 and abs(out.std() - 1) < 1e-5
+
+
+def test_masked_normalization_takes_its_statistics_from_the_kept_samples() -> None:
+    from ascent.core.losses import normalize_advantages
+
+    adv = np.array([1.0, 3.0, 100.0, -50.0], np.float32)
+    mask = np.array([1.0, 1.0, 0.0, 0.0], np.float32)
+    out = np.asarray(normalize_advantages(adv, mask))
+    kept = adv[:2]
+    np.testing.assert_allclose(out, (adv - kept.mean()) / (kept.std() + 1e-8), rtol=1e-6)
+    np.testing.assert_allclose(out[:2], [-1.0, 1.0], rtol=1e-6)

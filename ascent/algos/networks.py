@@ -1,0 +1,86 @@
+"""The networks an on-policy config describes, and the small pieces acting uses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import jax
+import jax.numpy as jnp
+
+from ascent.algos.config import OnPolicyConfig
+from ascent.envs.spaces import check_space
+from ascent.nn import PolicyNet, action_head_size
+from ascent.nn.sequence import (
+    SequenceActorCriticNet,
+    SequencePolicyNet,
+    SequenceValueNet,
+)
+
+
+def check_on_policy_spaces(
+    name: str, observation_space: gym.Space, action_space: gym.Space
+) -> None:
+    check_space(observation_space, allowed=("Box",), who=name, role="observation")
+    check_space(action_space, allowed=("Discrete", "Box"), who=name)
+
+
+def sample_action(dist: Any, key: jax.Array, deterministic: bool) -> tuple[jax.Array, jax.Array]:
+    """(action, log π(action)): the mode when deterministic, else a sample."""
+    action = dist.mode() if deterministic else dist.sample(key)
+    return action, dist.log_prob(action)
+
+
+def metrics_of(**values: Any) -> dict[str, jax.Array]:
+    return {k: jnp.asarray(v, jnp.float32) for k, v in values.items()}
+
+
+def _policy_fields(
+    config: OnPolicyConfig, observation_space: gym.Space, action_space: gym.Space
+) -> dict[str, Any]:
+    """The fields every policy network takes from a config and the spaces."""
+    discrete, n_out = action_head_size(action_space)
+    return {
+        "discrete": discrete,
+        "n_out": n_out,
+        "obs_ndim": len(observation_space.shape),
+        "hidden": config.hidden,
+        "activation": config.activation,
+        "state_dependent_std": config.state_dependent_std,
+        "log_std_init": config.log_std_init,
+    }
+
+
+def actor_critic_net(
+    config: OnPolicyConfig, observation_space: gym.Space, action_space: gym.Space
+) -> SequenceActorCriticNet:
+    """The policy + V network of a config's network fields (shared trunk if it asks);
+    with `policy=mlp` its parameters are those of `ascent.nn.ActorCriticNet`."""
+    return SequenceActorCriticNet(
+        **_policy_fields(config, observation_space, action_space),
+        shared_trunk=getattr(config, "shared_trunk", False),
+        core=config.core,
+    )
+
+
+def sequence_policy_net(
+    config: OnPolicyConfig, observation_space: gym.Space, action_space: gym.Space
+) -> SequencePolicyNet:
+    """The policy network alone, with the config's core (`policy`)."""
+    return SequencePolicyNet(
+        **_policy_fields(config, observation_space, action_space), core=config.core
+    )
+
+
+def sequence_value_net(config: OnPolicyConfig, observation_space: gym.Space) -> SequenceValueNet:
+    """A V network with the config's core (`policy`)."""
+    return SequenceValueNet(
+        len(observation_space.shape), config.hidden, config.activation, config.core
+    )
+
+
+def policy_net(
+    config: OnPolicyConfig, observation_space: gym.Space, action_space: gym.Space
+) -> PolicyNet:
+    """The feed-forward policy network alone, for algorithms whose critic is separate."""
+    return PolicyNet(**_policy_fields(config, observation_space, action_space))

@@ -1,0 +1,60 @@
+"""The protocols an algorithm satisfies: `Algorithm` (init, act, update), with
+`grads` and `apply` for those whose update is one gradient step (`GradientAlgorithm`),
+and `SequenceAlgorithm` for memory policies."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import jax
+
+from ascent.buffers import Rollout
+
+
+class Algorithm(Protocol):
+    """An algorithm built from (config, observation_space, action_space)."""
+
+    name: str
+    config: Any
+
+    def init(self, key: jax.Array) -> Any: ...
+
+    def act(
+        self, state: Any, obs: jax.Array, key: jax.Array, deterministic: bool = False
+    ) -> tuple[jax.Array, jax.Array]: ...
+
+    def update(self, state: Any, rollout: Rollout, key: jax.Array) -> tuple[Any, dict]: ...
+
+
+class GradientAlgorithm(Algorithm, Protocol):
+    """An algorithm whose `update` is one optimiser step on a gradient, split in two so
+    that the gradient can be computed with one copy of the parameters and applied to
+    another (asynchronous workers, A3C): `update(s, b, k)` is, bit for bit,
+    `(apply(s, g), metrics)` for `g, metrics = grads(s, b, k)` (for PPO, whose update
+    takes many steps, each of its minibatch steps is)."""
+
+    def grads(self, state: Any, batch: Any, key: jax.Array) -> tuple[Any, dict]: ...
+
+    def apply(self, state: Any, grads: Any) -> Any: ...
+
+
+class SequenceAlgorithm(Algorithm, Protocol):
+    """An algorithm whose policy may carry a state between steps (`policy` lstm, gru or
+    transformer). The on-policy loop keeps the state of each environment in `LoopState`
+    and stores in each rollout what the update needs to rerun the network (see
+    `SequenceModel`); `initial_policy_state` returns None for a feed-forward policy, and
+    the loop then acts with `act` as for any algorithm."""
+
+    def initial_policy_state(self, n: int) -> Any: ...
+
+    def act_step(
+        self,
+        state: Any,
+        policy_state: Any,
+        obs: jax.Array,
+        episode_starts: jax.Array,
+        key: jax.Array,
+        deterministic: bool = False,
+    ) -> tuple[jax.Array, jax.Array, Any]: ...
+
+    def next_values(self, state: Any, policy_state: Any, next_obs: jax.Array) -> jax.Array: ...

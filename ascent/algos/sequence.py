@@ -1,0 +1,169 @@
+"""A policy and V network seen as one function over sequences (`SequenceModel`): acting,
+acting one step with a state, bootstrapping, rerunning a rollout, minibatches of whole
+sequences; and `ActsThroughModel`, the acting methods REINFORCE, A2C and PPO share."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from ascent.algos.networks import sample_action
+from ascent.buffers import Rollout
+
+
+def flatten_time(x: jax.Array) -> jax.Array:
+    """[T, N, ...] -> [T·N, ...]."""
+    return x.reshape(-1, *x.shape[2:])
+
+
+def _swap(x: jax.Array) -> jax.Array:
+    """[T, N, ...] <-> [N, T, ...]: rollouts are time-major, sequence networks batch-first."""
+    return jnp.swapaxes(x, 0, 1)
+
+
+Forward = Callable[[Any, Any, jax.Array, Any], tuple[Any, Any, jax.Array]]
+
+
+class SequenceModel:
+    """An algorithm's policy and V networks seen as one function over sequences, and the
+    four things done with it: act, act one step with a state, bootstrap, rerun a rollout.
+
+    `forward(params, policy_state, obs [B, T, ...], episode_starts [B, T]) ->
+    (policy_state, dist [B, T], V [B, T])`; `initial_state(n)` is the state of n
+    environments before their first step. A feed-forward (`mlp`) policy has state None;
+    its forward takes observations of any leading dims and ignores state and starts, so
+    its rollouts stay flat transitions and nothing about it changes.
+
+    Memory policies are trained on the rollout as N sequences of T steps: `unroll` reruns
+    each environment's T steps from the state stored at the rollout's start, resetting
+    where `episode_starts` is True, which reproduces what acting computed one step at a
+    time (the same log-probabilities), and nothing flows from one episode into the next.
+    """
+
+    def __init__(self, forward: Forward, initial_state: Callable[[int], Any]):
+        self.forward = forward
+        self.initial_state = initial_state
+        self.stateful = initial_state(1) is not None
+
+    def act(
+        self, params: Any, obs: jax.Array, key: jax.Array, deterministic: bool
+    ) -> tuple[jax.Array, jax.Array]:
+        """(action, log π(action)) without a carried state: feed-forward policies take obs
+        of any leading dims; a memory policy sees each row of obs [N, ...] as the first
+        step of an episode."""
+        if not self.stateful:
+            _, dist, _ = self.forward(params, None, obs, None)
+            return sample_action(dist, key, deterministic)
+        n = obs.shape[0]
+        starts = jnp.ones((n,), bool)
+        action, log_prob, _ = self.step(
+            params, self.initial_state(n), obs, starts, key, deterministic
+        )
+        return action, log_prob
+
+    def step(
+        self,
+        params: Any,
+        policy_state: Any,
+        obs: jax.Array,
+        episode_starts: jax.Array,
+        key: jax.Array,
+        deterministic: bool,
+    ) -> tuple[jax.Array, jax.Array, Any]:
+        """One step of N environments: obs [N, ...], episode_starts [N] (reset the state of
+        those rows first) -> (action [N, ...], log_prob [N], the state after the step)."""
+        policy_state, dist, _ = self.forward(
+            params, policy_state, obs[:, None], episode_starts[:, None]
+        )
+        action, log_prob = sample_action(dist, key, deterministic)
+        return action[:, 0], log_prob[:, 0], policy_state
+
+    def next_values(self, params: Any, policy_state: Any, next_obs: jax.Array) -> jax.Array:
+        """V(next_obs) [N] seen from the state after the step that led to next_obs [N, ...]
+        (no reset): the bootstrap value of that step, truncated or last in the rollout."""
+        starts = jnp.zeros((next_obs.shape[0], 1), bool)
+        _, _, value = self.forward(params, policy_state, next_obs[:, None], starts)
+        return value[:, 0]
+
+    def unroll(self, params: Any, rollout: Rollout) -> tuple[Any, jax.Array]:
+        """(dist, V) [T, N] of every step of a rollout, time-major."""
+        if not self.stateful:
+            _, dist, values = self.forward(params, None, rollout.obs, None)
+            return dist, values
+        _, dist, values = self.forward(
+            params, rollout.policy_state, _swap(rollout.obs), _swap(rollout.episode_starts)
+        )
+        return jax.tree.map(_swap, dist), _swap(values)
+
+    def bootstrap_values(self, params: Any, rollout: Rollout) -> jax.Array:
+        """V(next_obs[t]) [T, N]: computed here for a feed-forward critic; a memory
+        critic's were computed while acting, from the state after each step (the state
+        at a truncated step is gone by the time the update runs)."""
+        if self.stateful:
+            return rollout.next_values
+        _, _, values = self.forward(params, None, rollout.next_obs, None)
+        return values
+
+    def minibatch_units(
+        self, batch: dict[str, Any], rollout: Rollout, minibatch_size: int
+    ) -> tuple[dict[str, Any], int]:
+        """What minibatches are drawn from, and how many per minibatch.
+
+        batch: {name: [T, N, ...]}. Feed-forward: the T·N transitions, `minibatch_size`
+        at a time. Memory policies: the N environment sequences [N, T, ...] with their
+        start states and episode starts, `minibatch_size // T` (at least one) at a time,
+        so each minibatch reruns whole sequences from their stored start.
+        """
+        if not self.stateful:
+            flat = jax.tree.map(flatten_time, batch)
+            return {**flat, "policy_state": None, "episode_starts": None}, minibatch_size
+        sequences = jax.tree.map(_swap, batch)
+        sequences["policy_state"] = rollout.policy_state
+        sequences["episode_starts"] = _swap(rollout.episode_starts)
+        return sequences, max(1, minibatch_size // rollout.obs.shape[0])
+
+
+def shuffled_minibatches(batch: Any, key: jax.Array, n_minibatches: int, size: int) -> Any:
+    """One epoch's minibatches [n_minibatches, size, ...] of a random permutation of the
+    leading axis of every leaf of `batch` (units left over are dropped). A single
+    minibatch of the whole batch keeps its order: its mean loss is the same in any
+    order, and the permutation and gathers cost about a fifth of PPO's update on
+    CartPole."""
+    units = jax.tree.leaves(batch)[0].shape[0]
+    if n_minibatches == 1 and size == units:
+        return jax.tree.map(lambda x: x[None], batch)
+    order = jax.random.permutation(key, units)[: n_minibatches * size]
+    return jax.tree.map(lambda x: x[order].reshape(n_minibatches, size, *x.shape[1:]), batch)
+
+
+class ActsThroughModel:
+    """Acting for an on-policy algorithm whose state holds `params` and whose `model` is
+    a `SequenceModel`: the four methods the loops call, the same for REINFORCE, A2C and
+    PPO, whatever their policy (feed-forward or memory)."""
+
+    model: SequenceModel
+
+    def initial_policy_state(self, n: int) -> Any:
+        return self.model.initial_state(n)
+
+    def act(
+        self, state: Any, obs: jax.Array, key: jax.Array, deterministic: bool = False
+    ) -> tuple[jax.Array, jax.Array]:
+        return self.model.act(state.params, obs, key, deterministic)
+
+    def act_step(
+        self,
+        state: Any,
+        policy_state: Any,
+        obs: jax.Array,
+        episode_starts: jax.Array,
+        key: jax.Array,
+        deterministic: bool = False,
+    ) -> tuple[jax.Array, jax.Array, Any]:
+        return self.model.step(state.params, policy_state, obs, episode_starts, key, deterministic)
+
+    def next_values(self, state: Any, policy_state: Any, next_obs: jax.Array) -> jax.Array:
+        return self.model.next_values(state.params, policy_state, next_obs)
