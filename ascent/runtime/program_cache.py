@@ -366,10 +366,11 @@ jax.monitoring.register_event_listener(_on_event)
 class CachedJit:
     """`jax.jit(fn, **jit_options)` whose executable comes from `compile_program`.
 
-    Calls go straight to the executable (JAX's C++ dispatch, as fast as `jax.jit`'s); if
-    the arguments' structure, shapes or dtypes differ from those it was compiled for, it
-    raises TypeError before running, and the program for the new arguments is found or
-    compiled. No static arguments: bind them with a closure.
+    Calls go straight to the last executable called (JAX's C++ dispatch, as fast as
+    `jax.jit`'s); if the arguments' structure, shapes or dtypes differ from those it was
+    compiled for, it raises TypeError before running, and the program for the new
+    arguments is taken from those compiled before or found or compiled. No static
+    arguments: bind them with a closure.
     """
 
     def __init__(
@@ -385,7 +386,8 @@ class CachedJit:
         # docstring), asked for at the first call; the jit options are part of it
         self.source = source
         self._options = repr(sorted(jit_options.items()))
-        self._program: Callable[..., Any] | None = None
+        self._program: Callable[..., Any] | None = None  # the last one called
+        self._programs: dict[Any, Callable[..., Any]] = {}  # by the arguments' kinds
         self._lock = threading.Lock()  # one thread compiles; the others wait for it
 
     def __reduce__(self) -> tuple:
@@ -399,17 +401,25 @@ class CachedJit:
                 return tried(*args)
             except TypeError:  # other argument types than the program was compiled for
                 pass
+        kinds = _argument_kinds(args)
         with self._lock, paused_gc():  # the first call of the jitted fallback traces too
-            if self._program is not tried:  # another thread found a program meanwhile
-                try:
-                    return self._program(*args)  # type: ignore[misc]
-                except TypeError:
-                    pass
-            words = self.source() if self.source is not None else None
-            if words is not None:
-                words = f"{words}\0{self._options}"
-            self._program = compile_program(self.jitted, args, words, self.fn)
-            return self._program(*args)
+            program = self._programs.get(kinds)  # compiled before, or by another thread
+            if program is None:
+                words = self.source() if self.source is not None else None
+                if words is not None:
+                    words = f"{words}\0{self._options}"
+                program = compile_program(self.jitted, args, words, self.fn)
+                self._programs[kinds] = program
+            self._program = program
+            return program(*args)
+
+
+def _argument_kinds(args: tuple) -> tuple:
+    """What a compiled program is specific to: the arguments' structure, shapes, dtypes."""
+    leaves, treedef = jax.tree.flatten(args)
+    return treedef, tuple(
+        (np.shape(x), np.result_type(x), getattr(x, "weak_type", False)) for x in leaves
+    )
 
 
 def _cached_jit(fn: Callable[..., Any], source: Any, jit_options: dict[str, Any]) -> CachedJit:

@@ -13,7 +13,7 @@ import math
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -43,7 +43,7 @@ from ascent.io.run_dir import RunLock, time_stamp
 from ascent.runtime import CachedJit, inline_cpu_dispatch
 from ascent.train import make_loop
 from ascent.train.evaluate import EvalResult, Evaluator
-from ascent.train.loop import LoopState, MemoryLoop, all_finite
+from ascent.train.loop import LoopState, all_finite
 
 EVAL_SEED_OFFSET = 1_000_003  # evaluation environments never share seeds with training ones
 MAX_SEED = 2**31 - 1
@@ -104,12 +104,6 @@ class Agent:
         self.last_checkpoint: Path | None = None
         self._host_obs: np.ndarray | None = None
         self._host_rows = 1  # rows in the Gymnasium door's next chunk, from the last one's time
-        self._policy = jax.jit(self.loop.policy, static_argnames="deterministic")
-        self._policy_step = (
-            jax.jit(self.loop.policy_step, static_argnames="deterministic")
-            if hasattr(self.loop, "policy_step")
-            else None
-        )
         self._act_key = jax.random.PRNGKey(seed + EVAL_SEED_OFFSET)
         self._state_finite = CachedJit(all_finite)
         # iterations per compiled chunk (one metrics row each) and between checkpoints;
@@ -455,26 +449,19 @@ class Agent:
         single = obs.shape == tuple(self.env.observation_space.shape)
         batch = obs[None] if single else obs
         self._act_key, key = jax.random.split(self._act_key)
-        if self.state.policy_state is None:
-            action, _ = self._policy(
-                self.state.algo, self.state.norm, batch, key, deterministic=deterministic
-            )
-        else:
+        acting = self.loop.acting
+        policy_state, starts = None, None
+        if acting.memory:
             n = batch.shape[0]
             if state is None:
-                state, starts = cast(MemoryLoop, self.loop).initial_policy_state(n)
+                policy_state, starts = acting.initial(n)
             else:
                 flags = False if episode_start is None else episode_start
-                starts = np.broadcast_to(np.asarray(flags, bool), (n,))
-            action, _, state = self._policy_step(  # type: ignore[misc]
-                self.state.algo,
-                self.state.norm,
-                state,
-                starts,
-                batch,
-                key,
-                deterministic=deterministic,
-            )
+                policy_state, starts = state, np.broadcast_to(np.asarray(flags, bool), (n,))
+        action, _, policy_state = acting.compiled(deterministic)(
+            self.state.algo, self.state.norm, policy_state, starts, batch, key
+        )
+        state = policy_state if acting.memory else state  # a feed-forward one's passes through
         action = clip_action(np.asarray(action), self.env.action_space)
         return (action[0] if single else action), state
 

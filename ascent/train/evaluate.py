@@ -7,14 +7,16 @@ over-represented (the bias of "stop after the first E episodes to finish").
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from ascent.envs import HostVecEnv, clip_action
-from ascent.train.loop import Loop, LoopState, MemoryLoop
+from ascent.runtime import CachedJit
+from ascent.train.acting import next_starts
+from ascent.train.loop import Loop, LoopState
 
 
 @dataclass(frozen=True)
@@ -55,38 +57,6 @@ class Evaluator:
         self.env = loop.env
         self.max_steps = max_steps
         self._compiled: dict[tuple[int, bool], Any] = {}
-        self._policy = jax.jit(loop.policy, static_argnames="deterministic")
-        self._policy_step = (
-            jax.jit(loop.policy_step, static_argnames="deterministic")
-            if hasattr(loop, "policy_step")
-            else None
-        )
-
-    def _act(
-        self,
-        state: LoopState,
-        policy_state: Any,
-        starts: Any,
-        obs: Any,
-        key: jax.Array,
-        deterministic: bool,
-        jitted: bool = False,
-    ) -> tuple[jax.Array, Any]:
-        """(action, policy_state after the step); a feed-forward policy's state stays None."""
-        if policy_state is None:
-            policy = self._policy if jitted else self.loop.policy
-            action, _ = policy(state.algo, state.norm, obs, key, deterministic=deterministic)
-            return action, None
-        step = self._policy_step if jitted else cast(MemoryLoop, self.loop).policy_step
-        action, _, policy_state = step(  # type: ignore[misc]
-            state.algo, state.norm, policy_state, starts, obs, key, deterministic=deterministic
-        )
-        return action, policy_state
-
-    def _initial_policy_state(self, state: LoopState, n: int) -> tuple[Any, Any]:
-        if state.policy_state is None:
-            return None, None
-        return cast(MemoryLoop, self.loop).initial_policy_state(n)
 
     def __call__(
         self, state: LoopState, episodes: int, seed: int, *, deterministic: bool = True
@@ -94,7 +64,7 @@ class Evaluator:
         if isinstance(self.env, HostVecEnv):
             return self._run_host(state, episodes, seed, deterministic)
         if (episodes, deterministic) not in self._compiled:
-            self._compiled[episodes, deterministic] = jax.jit(
+            self._compiled[episodes, deterministic] = CachedJit(
                 lambda state, key: self.run_jax(state, key, episodes, deterministic)
             )
         returns, lengths = self._compiled[episodes, deterministic](state, jax.random.PRNGKey(seed))
@@ -110,7 +80,7 @@ class Evaluator:
         obs, env_state = jax.vmap(env.reset)(jax.random.split(reset_key, episodes))
         zeros = jnp.zeros((episodes,), jnp.float32)
         not_yet = jnp.zeros((episodes,), bool)
-        memory = self._initial_policy_state(state, episodes)
+        memory = self.loop.acting.initial(episodes)
         init = (key, env_state, obs, zeros, jnp.zeros((episodes,), jnp.int32), not_yet, 0, memory)
 
         def running(carry: tuple) -> jax.Array:
@@ -120,8 +90,8 @@ class Evaluator:
         def step(carry: tuple) -> tuple:
             key, env_state, obs, ret, length, finished, t, (policy_state, starts) = carry
             key, act_key, env_key = jax.random.split(key, 3)
-            action, policy_state = self._act(
-                state, policy_state, starts, obs, act_key, deterministic
+            action, _, policy_state = self.loop.acting.step(
+                state.algo, state.norm, policy_state, starts, obs, act_key, deterministic
             )
             obs, env_state, reward, terminated, truncated, _ = jax.vmap(env.step)(
                 jax.random.split(env_key, episodes),
@@ -132,7 +102,7 @@ class Evaluator:
             ret = ret + reward * live
             length = length + live
             finished = finished | terminated | truncated
-            starts = None if starts is None else terminated | truncated
+            starts = next_starts(starts, terminated | truncated)
             return key, env_state, obs, ret, length, finished, t + 1, (policy_state, starts)
 
         _, _, _, ret, length, *_ = jax.lax.while_loop(running, step, init)
@@ -154,11 +124,12 @@ class Evaluator:
             ret = np.zeros(n_envs)
             length = np.zeros(n_envs, int)
             done_count = np.zeros(n_envs, int)
-            policy_state, starts = self._initial_policy_state(state, n_envs)
+            policy_state, starts = self.loop.acting.initial(n_envs)
+            act = self.loop.acting.compiled(deterministic)
             while (done_count < quota).any():
                 key, act_key = jax.random.split(key)
-                action, policy_state = self._act(
-                    state, policy_state, starts, obs, act_key, deterministic, jitted=True
+                action, _, policy_state = act(
+                    state.algo, state.norm, policy_state, starts, obs, act_key
                 )
                 obs, reward, terminated, truncated, _ = env.step(
                     clip_action(np.asarray(action), env.action_space)
@@ -167,7 +138,7 @@ class Evaluator:
                 length += 1
                 # an episode longer than max_steps ends here, as on the JAX door
                 ended = terminated | truncated | (length >= self.max_steps)
-                starts = ended
+                starts = next_starts(starts, ended)
                 for i in np.flatnonzero(ended):
                     if done_count[i] < quota[i]:
                         returns.append(float(ret[i]))

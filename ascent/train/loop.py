@@ -98,12 +98,9 @@ class Loop(Protocol):
     env: JaxEnv | HostVecEnv
     is_jax: bool
     steps_per_iteration: int
+    acting: Any  # train.acting.Policy: how the policy acts, with its state if it has one
 
     def init(self, seed: int) -> LoopState: ...
-
-    def policy(
-        self, algo_state: Any, norm: NormState, obs: jax.Array, key: jax.Array, deterministic: bool
-    ) -> tuple[jax.Array, jax.Array]: ...
 
     def iterate_jax(self, state: LoopState) -> tuple[LoopState, dict[str, jax.Array]]: ...
 
@@ -114,28 +111,6 @@ class Loop(Protocol):
     def run_host_chunk(
         self, state: LoopState, n: int, obs: np.ndarray
     ) -> tuple[LoopState, dict[str, np.ndarray], np.ndarray]: ...
-
-
-class MemoryLoop(Loop, Protocol):
-    """A loop whose policy may carry a state between steps (`LoopState.policy_state` is
-    not None): evaluation and `Agent.act` step it through these two methods."""
-
-    def initial_policy_state(self, n: int) -> tuple[Any, jax.Array]:
-        """(policy_state, episode_starts) of n environments before their first step."""
-        ...
-
-    def policy_step(
-        self,
-        algo_state: Any,
-        norm: NormState,
-        policy_state: Any,
-        episode_starts: jax.Array,
-        obs: jax.Array,
-        key: jax.Array,
-        deterministic: bool,
-    ) -> tuple[jax.Array, jax.Array, Any]:
-        """(action, log_prob, policy_state after the step) for raw observations [N, ...]."""
-        ...
 
 
 def init_loop_state(

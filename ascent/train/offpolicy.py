@@ -33,6 +33,7 @@ from ascent.buffers import Transitions, flatten_steps, replay_add, replay_init, 
 from ascent.core.noise import gaussian_noise, ou_noise, ou_reset
 from ascent.envs import HostVecEnv, JaxEnv, is_jax_env
 from ascent.runtime import CompiledChunks, HostLearn, LeanJit
+from ascent.train.acting import Policy
 from ascent.train.loop import (
     EnvCarry,
     LoopState,
@@ -61,6 +62,7 @@ class OffPolicyLoop:
         self.low = np.asarray(env.action_space.low, np.float32)
         self.high = np.asarray(env.action_space.high, np.float32)
         self.normalizer = Normalizer(config)
+        self.acting = Policy(algorithm, self.normalizer)  # feed-forward: no state to carry
         self.noise_std = schedule_fn(config.noise_std, config.total_iterations)
         next_keys = functools.partial(split_iteration_key, n_steps=self.n_steps)
         self._learn = HostLearn(self.learn, next_keys, donate_argnums=0)
@@ -86,8 +88,7 @@ class OffPolicyLoop:
     ) -> tuple[jax.Array, jax.Array]:
         """(action, log_prob) for raw observations [N, ...], normalised if configured;
         no exploration noise (that is `explore`'s)."""
-        obs = self.normalizer.obs_for_policy(norm, obs)
-        return self.algorithm.act(algo_state, obs, key, deterministic)
+        return self.acting.act(algo_state, norm, obs, key, deterministic)
 
     def explore(
         self, state: LoopState, obs: jax.Array, key: jax.Array

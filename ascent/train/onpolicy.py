@@ -34,6 +34,7 @@ from ascent.algos.protocol import Algorithm
 from ascent.buffers import Rollout, RolloutBuffer
 from ascent.envs import HostVecEnv, JaxEnv, clip_action, is_discrete, is_jax_env
 from ascent.runtime import CachedJit, CompiledChunks, FlatLearn
+from ascent.train.acting import Policy, next_starts
 from ascent.train.loop import (
     EnvCarry,
     LoopState,
@@ -59,9 +60,8 @@ class OnPolicyLoop:
         self.is_jax = is_jax_env(env)
         self.action_space = env.action_space
         self.normalizer = Normalizer(config)
-        # a memory policy: the algorithm has a state for its policy (None: feed-forward)
-        initial = getattr(algorithm, "initial_policy_state", None)
-        self.memory = initial is not None and initial(1) is not None
+        self.acting = Policy(algorithm, self.normalizer)
+        self.memory = self.acting.memory
         # The host door keeps the state flat through a chunk (one array per dtype: a
         # compiled call costs per array it takes and returns); policies read it there.
         # Programs are kept on disk under words naming this loop, so that a warm start
@@ -70,7 +70,6 @@ class OnPolicyLoop:
         next_keys = functools.partial(split_iteration_key, n_steps=self.n_steps)
         self._learn = FlatLearn(self.learn, next_keys, source)
         words = self._learn.program_source
-        self._policy = CachedJit(self._flat_policy, source=words)
         self._policy_step = CachedJit(self._flat_policy_step, source=words)
         self._next_values = CachedJit(self._flat_next_values, source=words)
         self._chunks = CompiledChunks(self.iterate_jax, source)
@@ -78,14 +77,8 @@ class OnPolicyLoop:
 
     def init(self, seed: int | jax.Array) -> LoopState:
         state = init_loop_state(self.algorithm, self.env, self.n_envs, seed, self.is_jax)
-        if not self.memory:
-            return state
-        policy_state, starts = self.initial_policy_state(self.n_envs)
+        policy_state, starts = self.acting.initial(self.n_envs)
         return state._replace(policy_state=policy_state, episode_starts=starts)
-
-    def initial_policy_state(self, n: int) -> tuple[Any, jax.Array]:
-        """(policy_state, episode_starts) of n environments before their first step."""
-        return self.algorithm.initial_policy_state(n), jnp.ones((n,), bool)
 
     def policy(
         self,
@@ -95,54 +88,22 @@ class OnPolicyLoop:
         key: jax.Array,
         deterministic: bool = False,
     ) -> tuple[jax.Array, jax.Array]:
-        """(action, log_prob) for raw observations [N, ...], normalised if configured."""
-        obs = self.normalizer.obs_for_policy(norm, obs)
-        return self.algorithm.act(algo_state, obs, key, deterministic)
+        """(action, log_prob) of a feed-forward policy for raw observations [N, ...]."""
+        return self.acting.act(algo_state, norm, obs, key, deterministic)
 
-    def policy_step(
-        self,
-        algo_state: Any,
-        norm: NormState,
-        policy_state: Any,
-        episode_starts: jax.Array,
-        obs: jax.Array,
-        key: jax.Array,
-        deterministic: bool = False,
-    ) -> tuple[jax.Array, jax.Array, Any]:
-        """A memory policy's (action, log_prob, policy_state after the step) for raw
-        observations [N, ...]; the state of rows where episode_starts [N] is True is reset
-        first."""
-        obs = self.normalizer.obs_for_policy(norm, obs)
-        return self.algorithm.act_step(  # type: ignore[attr-defined]
-            algo_state, policy_state, obs, episode_starts, key, deterministic
-        )
-
-    def next_values(
-        self, algo_state: Any, norm: NormState, policy_state: Any, next_obs: jax.Array
-    ) -> jax.Array:
-        """V(next_obs) [N] from the memory policy's state after the step that led there."""
-        next_obs = self.normalizer.obs_for_policy(norm, next_obs)
-        return self.algorithm.next_values(algo_state, policy_state, next_obs)  # type: ignore[attr-defined]
-
-    # the host door's policies, reading the state in its flat form (FlatLearn)
-
-    def _flat_policy(
-        self, flat: tuple[jax.Array, ...], obs: jax.Array, key: jax.Array
-    ) -> tuple[jax.Array, jax.Array]:
-        state = self._learn.view(flat)
-        return self.policy(state.algo, state.norm, obs, key)
+    # the host door's policy, reading the state in its flat form (FlatLearn)
 
     def _flat_policy_step(
         self, flat: tuple[jax.Array, ...], policy_state: Any, starts: Any, obs: Any, key: Any
     ) -> tuple[jax.Array, jax.Array, Any]:
         state = self._learn.view(flat)
-        return self.policy_step(state.algo, state.norm, policy_state, starts, obs, key)
+        return self.acting.step(state.algo, state.norm, policy_state, starts, obs, key)
 
     def _flat_next_values(
         self, flat: tuple[jax.Array, ...], policy_state: Any, next_obs: jax.Array
     ) -> jax.Array:
         state = self._learn.view(flat)
-        return self.next_values(state.algo, state.norm, policy_state, next_obs)
+        return self.acting.next_values(state.algo, state.norm, policy_state, next_obs)
 
     # --- the step both doors share ------------------------------------------------
 
@@ -182,21 +143,26 @@ class OnPolicyLoop:
         def step(carry: tuple, keys: tuple) -> tuple[tuple, Rollout]:
             env, policy_state, starts = carry
             act_key, env_key = keys
-            if self.memory:
-                action, log_prob, policy_state = self.policy_step(
-                    state.algo, state.norm, policy_state, starts, env.obs, act_key
-                )
-            else:
-                action, log_prob = self.policy(state.algo, state.norm, env.obs, act_key)
+            action, log_prob, policy_state = self.acting.step(
+                state.algo, state.norm, policy_state, starts, env.obs, act_key
+            )
             env_action = clip_action(action, self.action_space)
             obs, env_state, reward, terminated, truncated, next_obs = step_env(
                 jax.random.split(env_key, self.n_envs), env.env_state, env_action
             )
-            transition = Rollout(env.obs, action, log_prob, reward, terminated, truncated, next_obs)
-            if self.memory:
-                next_values = self.next_values(state.algo, state.norm, policy_state, next_obs)
-                transition = transition._replace(episode_starts=starts, next_values=next_values)
-                starts = terminated | truncated
+            next_values = self.acting.next_values(state.algo, state.norm, policy_state, next_obs)
+            transition = Rollout(
+                env.obs,
+                action,
+                log_prob,
+                reward,
+                terminated,
+                truncated,
+                next_obs,
+                episode_starts=starts,
+                next_values=next_values,
+            )
+            starts = next_starts(starts, terminated | truncated)
             return (EnvCarry(env_state, obs), policy_state, starts), transition
 
         start = (state.env, state.policy_state, state.episode_starts)
@@ -244,31 +210,23 @@ class OnPolicyLoop:
             act_keys = np.asarray(act_keys)
             first_policy_state = policy_state
             # the parameters stay fixed for the rollout: bound once, not at every step
-            if self.memory:
-                act_step = functools.partial(self._policy_step, flat)
-                next_values_of = functools.partial(self._next_values, flat)
-            else:
-                act = functools.partial(self._policy, flat)
+            act = functools.partial(self._policy_step, flat)
+            next_values_of = functools.partial(self._next_values, flat)
             for t in range(self.n_steps):
-                if self.memory:
-                    action, log_prob, policy_state = act_step(
-                        policy_state, starts, obs, act_keys[t]
-                    )
-                else:
-                    action, log_prob = act(obs, act_keys[t])
+                action, log_prob, policy_state = act(policy_state, starts, obs, act_keys[t])
                 action, log_prob = np.asarray(action), np.asarray(log_prob)
                 obs_after, reward, terminated, truncated, next_obs = env.step(
                     clip_action(action, self.action_space)
                 )
                 buffer.add(t, obs, action, log_prob, reward, terminated, truncated, next_obs)
-                if self.memory:
+                if policy_state is not None:  # a memory policy's bootstrap, from this moment
                     next_values = next_values_of(policy_state, next_obs)
                     buffer.add_memory(t, np.asarray(starts), np.asarray(next_values))
-                    starts = terminated | truncated
+                starts = next_starts(starts, terminated | truncated)
                 obs = obs_after
             rollout = buffer.rollout(first_policy_state)
             replace: dict[str, Any] = {"key": key}
-            if self.memory:
+            if policy_state is not None:
                 starts = jnp.asarray(starts)
                 replace.update(policy_state=policy_state, episode_starts=starts)
             flat, metrics, keys = self._learn(flat, replace, rollout, learn_key)
