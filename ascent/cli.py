@@ -157,7 +157,8 @@ def train(args: Train) -> int:
     from ascent.algos.registry import make_config
     from ascent.envs import HostVecEnv
     from ascent.io import new_run_dir
-    from ascent.train.agent import Agent, resume
+    from ascent.train.agent import Agent
+    from ascent.train.runs import resume
 
     if args.resume_from is not None and args.resume is None:
         raise ConfigError("--resume-from needs --resume RUN_FOLDER")

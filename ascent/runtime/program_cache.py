@@ -418,7 +418,8 @@ def _argument_kinds(args: tuple) -> tuple:
     """What a compiled program is specific to: the arguments' structure, shapes, dtypes."""
     leaves, treedef = jax.tree.flatten(args)
     return treedef, tuple(
-        (np.shape(x), np.result_type(x), getattr(x, "weak_type", False)) for x in leaves
+        (np.shape(x), str(getattr(x, "dtype", type(x).__name__)), getattr(x, "weak_type", False))
+        for x in leaves
     )
 
 

@@ -13,8 +13,8 @@ import pytest
 
 import ascent
 from ascent.io import read_metrics
-from ascent.train.agent import resume
 from ascent.train.loop import Count
+from ascent.train.runs import resume
 
 CHAIN = {"hidden": (16,), "n_envs": 4, "n_steps": 16, "minibatch_size": 32, "n_epochs": 2}
 EDGE = 2**31

@@ -16,7 +16,7 @@ from safetensors.numpy import load_file
 
 import ascent
 from ascent.io import read_metrics
-from ascent.train.agent import resume
+from ascent.train.runs import resume
 
 ROOT = Path(__file__).resolve().parents[2]
 # 1,600 updates of 64 steps in chunks of 16: a few seconds, so a kill after the first

@@ -17,7 +17,7 @@ import ascent
 from ascent.errors import CheckpointError, RunInUseError
 from ascent.io import read_metrics
 from ascent.io.run_dir import RunLock
-from ascent.train.agent import resume
+from ascent.train.runs import resume
 
 ROOT = Path(__file__).resolve().parents[2]
 CHAIN = {"hidden": (16,), "n_envs": 4, "n_steps": 16, "minibatch_size": 32, "n_epochs": 2}
@@ -154,10 +154,10 @@ def test_config_json_holds_the_options_the_run_uses(tmp_path: Path) -> None:
     agent = ascent.make("ppo", env="ascent/Chain-v0", seed=3, total_steps=4096, **CHAIN)
     agent.attach_run_dir(run)
 
-    def killed(n: int) -> None:
+    def killed(state: object, n: int) -> None:
         raise KeyboardInterrupt  # the process dies before its first checkpoint
 
-    agent._run_chunk = killed  # type: ignore[method-assign]
+    agent.runner.driver.run = killed  # type: ignore[method-assign]
     with pytest.raises(KeyboardInterrupt):
         agent.learn(total_steps=12 * 64, progress=False, log_every=2, checkpoint_every=3)
     agent.close()

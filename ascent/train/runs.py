@@ -1,0 +1,143 @@
+"""Run folders and checkpoints turned back into agents: loading one (`load_agent`,
+behind `Agent.load`) and resuming a run where it stopped (`resume`), never passing over
+a damaged checkpoint or deleting what a run wrote."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from ascent.algos.config import MAX_STEPS, whole_number
+from ascent.algos.registry import make_config
+from ascent.envs.registry import EnvLike, check_saved_id, env_label
+from ascent.errors import CheckpointError, ConfigError
+from ascent.io import load_checkpoint, read_json, read_meta
+from ascent.io.checkpoint import check_finite_state, list_checkpoints
+from ascent.io.metrics import drop_rows_after
+from ascent.io.run_dir import RunLock, time_stamp
+from ascent.train.agent import MAX_SEED, Agent
+
+
+def load_agent(path: Path, env: EnvLike | None = None) -> Agent:
+    """The agent of a checkpoint folder, a run folder (its final or newest checkpoint)
+    or a path given to `Agent.save`; `env` as for `Agent.load`."""
+    checkpoint = _resolve_checkpoint(path)
+    meta = read_meta(checkpoint)
+    agent = _agent_of(meta, str(checkpoint / "meta.json"), env)
+    try:
+        saved, _ = load_checkpoint(checkpoint, template=agent.saved_state())
+        check_finite_state(saved, checkpoint)
+    except BaseException:
+        agent.close()
+        raise
+    # a state saved without its replay buffer gets the fresh, empty one
+    agent.state = saved._replace(buffer=agent.state.buffer) if saved.buffer is None else saved
+    agent.last_checkpoint = checkpoint
+    if path.is_dir() and (path / "config.json").is_file():
+        agent.run_dir = path  # locked when it is written to
+    return agent
+
+
+def _agent_of(meta: Any, where: str, env: EnvLike | None) -> Agent:
+    """An untrained agent as `meta` (a checkpoint's or a run's config.json) describes
+    it; CheckpointError naming `where` for anything wrong in it."""
+    if not isinstance(meta, dict) or not isinstance(meta.get("config"), dict):
+        raise CheckpointError(f"{where} has no 'config' object; it is not an Ascent run")
+    if not isinstance(meta.get("algo"), str):
+        raise CheckpointError(f"{where} has no 'algo' name; it is not an Ascent run")
+
+    def count(key: str, default: int | None, minimum: int = 1, maximum: int = MAX_STEPS) -> int:
+        value = meta.get(key, default)
+        try:
+            return whole_number(key, value, minimum=minimum, maximum=maximum)
+        except ConfigError as e:
+            raise CheckpointError(f"{where}: {e}") from None
+
+    env = check_saved_id(meta.get("env_id"), where) if env is None else env
+    try:
+        config = make_config(meta["algo"], env_label(env), meta["config"], use_preset=False)
+    except ConfigError as e:
+        raise CheckpointError(f"{where}: {e}") from None
+    agent = Agent(meta["algo"], env, config, count("seed", None, minimum=0, maximum=MAX_SEED))
+    try:
+        agent.log_every = count("log_every", agent.log_every)
+        agent.checkpoint_every = count("checkpoint_every", agent.checkpoint_every)
+        agent.total_steps = count("total_steps", config.total_steps)
+        seconds = meta.get("train_seconds", 0.0)
+        if (
+            isinstance(seconds, bool)
+            or not isinstance(seconds, int | float)
+            or not (0 <= seconds < math.inf)
+        ):
+            raise CheckpointError(f"{where}: train_seconds must be a number >= 0, got {seconds!r}")
+        agent.train_seconds = float(seconds)
+    except BaseException:
+        agent.close()
+        raise
+    return agent
+
+
+def _resolve_checkpoint(path: Path) -> Path:
+    """The checkpoint `path` names: itself, a run's final/ or its newest checkpoint
+    (never an older one in its place: a damaged newest one is reported on loading)."""
+    if (path / "meta.json").exists():
+        return path
+    if (path / "final").is_dir():
+        return path / "final"
+    found = list_checkpoints(path / "checkpoints")
+    if found:
+        return found[-1][1]
+    raise CheckpointError(
+        f"no checkpoint at {path}: expected meta.json, final/ or checkpoints/ there"
+    )
+
+
+def resume(
+    run_dir: str | Path, env: EnvLike | None = None, start: str | Path | None = None
+) -> Agent:
+    """The agent of a run folder at its newest checkpoint (or at `start`, a checkpoint's
+    name such as `step_000000004096`), ready to `learn` on; `env` as for `Agent.load`.
+
+    The run folder is locked first. A newest checkpoint that cannot be loaded stops
+    the resume (CheckpointError naming it); nothing is passed over silently. Rows of
+    metrics.csv after the checkpoint are dropped (the resumed run logs them again); when
+    `start` is older than the newest, the later checkpoints, final/ and those rows are
+    moved into `abandoned/` in the run folder, not deleted.
+    """
+    run_dir = Path(run_dir)
+    lock = RunLock(run_dir)
+    try:
+        found = list_checkpoints(run_dir / "checkpoints")
+        chosen = found[-1][1] if found else None
+        if start is not None:
+            chosen = run_dir / "checkpoints" / Path(start).name
+            if not chosen.is_dir():
+                names = ", ".join(p.name for _, p in found[-3:]) or "none"
+                raise CheckpointError(f"no checkpoint {chosen}; the newest are: {names}")
+        if chosen is None:
+            where = run_dir / "config.json"
+            agent = _agent_of(read_json(where), str(where), env)
+        else:
+            try:
+                agent = load_agent(chosen, env)
+            except CheckpointError as e:
+                older = [p.name for _, p in found if p != chosen]
+                hint = f"; or resume from an older one: --resume-from {older[-1]}" if older else ""
+                raise CheckpointError(f"cannot resume from {chosen.name}: {e}{hint}") from None
+    except BaseException:
+        lock.release()
+        raise
+    agent._lock, agent.run_dir = lock, run_dir
+    later = [p for step, p in found if step > agent.env_steps]
+    if later and (run_dir / "final").is_dir():
+        later.append(run_dir / "final")
+    aside = None
+    if later:
+        aside = run_dir / "abandoned" / f"after-{chosen.name if chosen else 'start'}-{time_stamp()}"
+        for path in later:
+            aside.mkdir(parents=True, exist_ok=True)
+            path.rename(aside / path.name)
+    # rows logged after the checkpoint will be logged again by the resumed run
+    drop_rows_after(run_dir, agent.env_steps, keep_in=aside and aside / "metrics.csv")
+    return agent
