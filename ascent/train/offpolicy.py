@@ -29,20 +29,19 @@ import numpy as np
 
 from ascent.algos.optim import schedule_fn
 from ascent.algos.protocol import Algorithm
-from ascent.buffers import Transitions, flatten_steps, replay_add, replay_init, replay_sample
-from ascent.core.noise import gaussian_noise, ou_noise, ou_reset
+from ascent.buffers import replay_init
+from ascent.core.noise import gaussian_noise, ou_noise
 from ascent.envs import HostVecEnv, JaxEnv, is_jax_env
 from ascent.runtime import CompiledChunks, HostLearn, LeanJit
 from ascent.train.acting import Policy
+from ascent.train.collectors import HostTransitionCollector, TransitionCollector
+from ascent.train.learners import OffPolicyLearner
 from ascent.train.loop import (
-    EnvCarry,
     LoopState,
     Normalizer,
     NormState,
-    finiteness,
     init_loop_state,
     split_iteration_key,
-    track_episodes,
 )
 
 
@@ -64,10 +63,14 @@ class OffPolicyLoop:
         self.normalizer = Normalizer(config)
         self.acting = Policy(algorithm, self.normalizer)  # feed-forward: no state to carry
         self.noise_std = schedule_fn(config.noise_std, config.total_iterations)
+        self.learner = OffPolicyLearner(algorithm, self.normalizer, self.steps_per_iteration)
+        self.learn = self.learner.learn
+        if self.is_jax:
+            self.collector = TransitionCollector(env, self.explore, self.n_envs)  # type: ignore[arg-type]
+        self._host: HostTransitionCollector | None = None  # made at the first host chunk
         next_keys = functools.partial(split_iteration_key, n_steps=self.n_steps)
         self._learn = HostLearn(self.learn, next_keys, donate_argnums=0)
         self._explore = LeanJit(self.explore)
-        self._reset_noise = jax.jit(ou_reset)
         self._chunks = CompiledChunks(self.iterate_jax)
 
     def init(self, seed: int | jax.Array) -> LoopState:
@@ -113,85 +116,11 @@ class OffPolicyLoop:
         action = jnp.where(state.env_steps.less_than(self.config.learning_starts), random, action)
         return jnp.clip(action, self.low, self.high), noise
 
-    # --- the step both doors share ------------------------------------------------
-
-    def train(
-        self, algo: Any, buffer: Any, norm: NormState, key: jax.Array
-    ) -> tuple[Any, dict[str, jax.Array]]:
-        """`gradient_steps` updates, each on a fresh uniform minibatch; mean metrics."""
-
-        def one(algo: Any, key: jax.Array) -> tuple[Any, dict[str, jax.Array]]:
-            k_sample, k_update = jax.random.split(key)
-            batch = replay_sample(buffer, k_sample, self.config.minibatch_size)
-            batch = batch._replace(
-                obs=self.normalizer.obs_for_policy(norm, batch.obs),
-                next_obs=self.normalizer.obs_for_policy(norm, batch.next_obs),
-            )
-            return self.algorithm.update(algo, batch, k_update)
-
-        keys = jax.random.split(key, self.config.gradient_steps)
-        algo, metrics = jax.lax.scan(one, algo, keys)
-        metrics = {k: jnp.mean(v).astype(jnp.float32) for k, v in metrics.items()}
-        return algo, {**metrics, "gradient_steps": jnp.float32(self.config.gradient_steps)}
-
-    def learn(
-        self, state: LoopState, steps: Transitions, learn_key: jax.Array
-    ) -> tuple[LoopState, dict[str, jax.Array]]:
-        """Store [T, N] transitions, learn from the buffer once the warm-up is over, and
-        move statistics, counters and episode sums forward."""
-        dones = steps.terminated | steps.truncated
-        norm, _ = self.normalizer.update(state.norm, steps.obs, steps.rewards, dones)
-        buffer = replay_add(state.buffer, flatten_steps(steps))
-        env_steps = state.env_steps.add(self.steps_per_iteration)
-        shapes = jax.eval_shape(self.train, state.algo, buffer, norm, learn_key)[1]
-
-        def wait(algo: Any, *_: Any) -> tuple[Any, dict[str, jax.Array]]:
-            return algo, {k: jnp.zeros(v.shape, v.dtype) for k, v in shapes.items()}
-
-        algo, metrics = jax.lax.cond(
-            ~env_steps.less_than(self.config.learning_starts),
-            self.train,
-            wait,
-            state.algo,
-            buffer,
-            norm,
-            learn_key,
-        )
-        episodes, episode_stats = track_episodes(state.episodes, steps.rewards, dones)
-        checks = finiteness((steps.obs, steps.next_obs), steps.rewards, metrics)
-        state = state._replace(
-            algo=algo,
-            env_steps=env_steps,
-            iteration=state.iteration.add(1),
-            episodes=episodes,
-            norm=norm,
-            buffer=buffer,
-        )
-        return state, {**metrics, **episode_stats, **checks}
-
     # --- the JAX door -------------------------------------------------------------
-
-    def collect_jax(
-        self, state: LoopState, act_keys: jax.Array, env_keys: jax.Array
-    ) -> tuple[tuple[EnvCarry, jax.Array], Transitions]:
-        """T steps of the vmapped environment; returns (env carry, noise) and [T, N]."""
-        step_env = jax.vmap(self.env.step)
-
-        def step(carry: tuple, keys: tuple) -> tuple[tuple, Transitions]:
-            (env, noise), (act_key, env_key) = carry, keys
-            action, noise = self.explore(state._replace(noise=noise), env.obs, act_key)
-            obs, env_state, reward, terminated, truncated, next_obs = step_env(
-                jax.random.split(env_key, self.n_envs), env.env_state, action
-            )
-            noise = ou_reset(noise, terminated | truncated)
-            transition = Transitions(env.obs, action, reward, next_obs, terminated, truncated)
-            return (EnvCarry(env_state, obs), noise), transition
-
-        return jax.lax.scan(step, (state.env, state.noise), (act_keys, env_keys))
 
     def iterate_jax(self, state: LoopState) -> tuple[LoopState, dict[str, jax.Array]]:
         key, act_keys, env_keys, learn_key = split_iteration_key(state.key, self.n_steps)
-        (carry, noise), steps = self.collect_jax(state, act_keys, env_keys)
+        (carry, noise), steps = self.collector.collect(state, act_keys, env_keys)
         return self.learn(state._replace(key=key, env=carry, noise=noise), steps, learn_key)
 
     def run_jax_chunk(self, state: LoopState, n: int) -> tuple[LoopState, dict[str, np.ndarray]]:
@@ -213,35 +142,15 @@ class OffPolicyLoop:
         # a copy, so the caller's state stays valid if the chunk fails, and leaves that
         # share one array (a target network made from its online network) are parted
         state = jax.tree.map(jnp.copy, state)
-        t_n = (self.n_steps, self.n_envs)
-        obs_shape = tuple(env.observation_space.shape)
-        # one set of arrays for every iteration: the loop writes them again only after the
-        # update that read them has finished (the next iteration's keys come out of it)
-        steps = Transitions(
-            obs=np.zeros((*t_n, *obs_shape), np.float32),
-            actions=np.zeros((*t_n, *self.action_shape), np.float32),
-            rewards=np.zeros(t_n, np.float32),
-            next_obs=np.zeros((*t_n, *obs_shape), np.float32),
-            terminated=np.zeros(t_n, bool),
-            truncated=np.zeros(t_n, bool),
-        )
+        if self._host is None:
+            ou = self.config.action_noise == "ou"
+            self._host = HostTransitionCollector(env, self.n_steps, self._explore, ou)
         rows = []
         keys = self._learn.split(state.key)  # later ones come with each update
         for _ in range(n):
             key, act_keys, _, learn_key = keys
             act_keys = np.asarray(act_keys)
-            for t in range(self.n_steps):
-                action, noise = self._explore.bind(state)(obs, act_keys[t])
-                action = np.asarray(action)
-                obs_after, reward, terminated, truncated, next_obs = env.step(action)
-                for store, value in zip(
-                    steps, (obs, action, reward, next_obs, terminated, truncated), strict=True
-                ):
-                    store[t] = value
-                if self.config.action_noise == "ou" and (terminated | truncated).any():
-                    noise = self._reset_noise(noise, terminated | truncated)
-                state = state._replace(noise=noise)
-                obs = obs_after
+            state, steps, obs = self._host.collect(state, obs, act_keys)
             state, metrics, keys = self._learn(state._replace(key=key), steps, learn_key)
             rows.append(metrics)
         return state, self._learn.stack(rows), obs

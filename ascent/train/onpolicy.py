@@ -1,8 +1,9 @@
-"""The on-policy loop, collect → update, through either environment door.
+"""The on-policy loop, collect → learn, through either environment door.
 
-Both doors share one state pytree (`LoopState`) and one jitted `learn` step (the
-algorithm's update, normalisation, episode statistics and finiteness checks); they
-differ only in how a rollout is collected:
+Both doors share one state pytree (`LoopState`), one way of acting (`acting.Policy`)
+and one learner (`learners.OnPolicyLearner`: the algorithm's update, normalisation,
+episode statistics and finiteness checks); they differ only in their collector
+(`collectors.py`) and in how iterations are run:
 
 - JAX door: `lax.scan` over T steps of a `vmap`-ed pure environment, and `lax.scan`
   over iterations, so a chunk of updates is one compiled program.
@@ -31,20 +32,18 @@ import jax.numpy as jnp
 import numpy as np
 
 from ascent.algos.protocol import Algorithm
-from ascent.buffers import Rollout, RolloutBuffer
-from ascent.envs import HostVecEnv, JaxEnv, clip_action, is_discrete, is_jax_env
+from ascent.envs import HostVecEnv, JaxEnv, is_jax_env
 from ascent.runtime import CachedJit, CompiledChunks, FlatLearn
-from ascent.train.acting import Policy, next_starts
+from ascent.train.acting import Policy
+from ascent.train.collectors import HostRolloutCollector, RolloutCollector
+from ascent.train.learners import OnPolicyLearner
 from ascent.train.loop import (
-    EnvCarry,
     LoopState,
     Normalizer,
     NormState,
-    finiteness,
     init_loop_state,
     program_source,
     split_iteration_key,
-    track_episodes,
 )
 
 
@@ -62,6 +61,11 @@ class OnPolicyLoop:
         self.normalizer = Normalizer(config)
         self.acting = Policy(algorithm, self.normalizer)
         self.memory = self.acting.memory
+        self.learner = OnPolicyLearner(algorithm, self.normalizer, self.steps_per_iteration)
+        self.learn = self.learner.learn
+        if self.is_jax:
+            self.collector = RolloutCollector(env, self.acting, self.n_envs)  # type: ignore[arg-type]
+            self.collect_jax = self.collector.collect
         # The host door keeps the state flat through a chunk (one array per dtype: a
         # compiled call costs per array it takes and returns); policies read it there.
         # Programs are kept on disk under words naming this loop, so that a warm start
@@ -73,7 +77,7 @@ class OnPolicyLoop:
         self._policy_step = CachedJit(self._flat_policy_step, source=words)
         self._next_values = CachedJit(self._flat_next_values, source=words)
         self._chunks = CompiledChunks(self.iterate_jax, source)
-        self._buffer: RolloutBuffer | None = None
+        self._host: HostRolloutCollector | None = None  # made at the first host chunk
 
     def init(self, seed: int | jax.Array) -> LoopState:
         state = init_loop_state(self.algorithm, self.env, self.n_envs, seed, self.is_jax)
@@ -105,74 +109,11 @@ class OnPolicyLoop:
         state = self._learn.view(flat)
         return self.acting.next_values(state.algo, state.norm, policy_state, next_obs)
 
-    # --- the step both doors share ------------------------------------------------
-
-    def learn(
-        self, state: LoopState, rollout: Rollout, learn_key: jax.Array
-    ) -> tuple[LoopState, dict[str, jax.Array]]:
-        """Normalise the rollout with the statistics the policy acted on, update, then
-        move the statistics, counters and episode sums forward."""
-        dones = rollout.terminated | rollout.truncated
-        seen = rollout._replace(
-            obs=self.normalizer.obs_for_policy(state.norm, rollout.obs),
-            next_obs=self.normalizer.obs_for_policy(state.norm, rollout.next_obs),
-        )
-        norm, rewards = self.normalizer.update(state.norm, rollout.obs, rollout.rewards, dones)
-        algo, metrics = self.algorithm.update(state.algo, seen._replace(rewards=rewards), learn_key)
-        metrics = {k: jax.numpy.asarray(v, jax.numpy.float32) for k, v in metrics.items()}
-        episodes, episode_stats = track_episodes(state.episodes, rollout.rewards, dones)
-        checks = finiteness((rollout.obs, rollout.next_obs), rollout.rewards, metrics)
-        state = state._replace(
-            algo=algo,
-            env_steps=state.env_steps.add(self.steps_per_iteration),
-            iteration=state.iteration.add(1),
-            episodes=episodes,
-            norm=norm,
-        )
-        return state, {**metrics, **episode_stats, **checks}
-
     # --- the JAX door -------------------------------------------------------------
-
-    def collect_jax(
-        self, state: LoopState, act_keys: jax.Array, env_keys: jax.Array
-    ) -> tuple[LoopState, Rollout]:
-        """T steps of the vmapped environment under the current policy; returns the state
-        with the environments (and a memory policy's state) moved on, and the rollout."""
-        step_env = jax.vmap(self.env.step)
-
-        def step(carry: tuple, keys: tuple) -> tuple[tuple, Rollout]:
-            env, policy_state, starts = carry
-            act_key, env_key = keys
-            action, log_prob, policy_state = self.acting.step(
-                state.algo, state.norm, policy_state, starts, env.obs, act_key
-            )
-            env_action = clip_action(action, self.action_space)
-            obs, env_state, reward, terminated, truncated, next_obs = step_env(
-                jax.random.split(env_key, self.n_envs), env.env_state, env_action
-            )
-            next_values = self.acting.next_values(state.algo, state.norm, policy_state, next_obs)
-            transition = Rollout(
-                env.obs,
-                action,
-                log_prob,
-                reward,
-                terminated,
-                truncated,
-                next_obs,
-                episode_starts=starts,
-                next_values=next_values,
-            )
-            starts = next_starts(starts, terminated | truncated)
-            return (EnvCarry(env_state, obs), policy_state, starts), transition
-
-        start = (state.env, state.policy_state, state.episode_starts)
-        (env, policy_state, starts), rollout = jax.lax.scan(step, start, (act_keys, env_keys))
-        rollout = rollout._replace(policy_state=state.policy_state)
-        return state._replace(env=env, policy_state=policy_state, episode_starts=starts), rollout
 
     def iterate_jax(self, state: LoopState) -> tuple[LoopState, dict[str, jax.Array]]:
         key, act_keys, env_keys, learn_key = split_iteration_key(state.key, self.n_steps)
-        state, rollout = self.collect_jax(state, act_keys, env_keys)
+        state, rollout = self.collector.collect(state, act_keys, env_keys)
         return self.learn(state._replace(key=key), rollout, learn_key)
 
     def run_jax_chunk(self, state: LoopState, n: int) -> tuple[LoopState, dict[str, np.ndarray]]:
@@ -189,18 +130,8 @@ class OnPolicyLoop:
         `obs` is the observation to act on next; it is returned updated, since the
         host door's environment state lives outside the pytree.
         """
-        env: HostVecEnv = self.env  # type: ignore[assignment]
-        if self._buffer is None:
-            space = self.action_space
-            self._buffer = RolloutBuffer(
-                self.n_steps,
-                self.n_envs,
-                tuple(env.observation_space.shape),
-                tuple(space.shape) if not is_discrete(space) else (),
-                np.int32 if is_discrete(space) else np.float32,
-                memory=self.memory,
-            )
-        buffer = self._buffer
+        if self._host is None:
+            self._host = HostRolloutCollector(self.env, self.n_steps, self.memory)  # type: ignore[arg-type]
         rows = []
         keys = self._learn.split(state.key)  # later ones come with each update
         flat = self._learn.enter(state)
@@ -208,23 +139,12 @@ class OnPolicyLoop:
         for _ in range(n):
             key, act_keys, _, learn_key = keys
             act_keys = np.asarray(act_keys)
-            first_policy_state = policy_state
             # the parameters stay fixed for the rollout: bound once, not at every step
             act = functools.partial(self._policy_step, flat)
             next_values_of = functools.partial(self._next_values, flat)
-            for t in range(self.n_steps):
-                action, log_prob, policy_state = act(policy_state, starts, obs, act_keys[t])
-                action, log_prob = np.asarray(action), np.asarray(log_prob)
-                obs_after, reward, terminated, truncated, next_obs = env.step(
-                    clip_action(action, self.action_space)
-                )
-                buffer.add(t, obs, action, log_prob, reward, terminated, truncated, next_obs)
-                if policy_state is not None:  # a memory policy's bootstrap, from this moment
-                    next_values = next_values_of(policy_state, next_obs)
-                    buffer.add_memory(t, np.asarray(starts), np.asarray(next_values))
-                starts = next_starts(starts, terminated | truncated)
-                obs = obs_after
-            rollout = buffer.rollout(first_policy_state)
+            rollout, obs, policy_state, starts = self._host.collect(
+                act, next_values_of, obs, policy_state, starts, act_keys
+            )
             replace: dict[str, Any] = {"key": key}
             if policy_state is not None:
                 starts = jnp.asarray(starts)
