@@ -130,8 +130,8 @@ def shuffled_minibatches(batch: Any, key: jax.Array, n_minibatches: int, size: i
     """One epoch's minibatches [n_minibatches, size, ...] of a random permutation of the
     leading axis of every leaf of `batch` (units left over are dropped). A single
     minibatch of the whole batch keeps its order: its mean loss is the same in any
-    order, and the permutation and gathers cost about a fifth of PPO's update on
-    CartPole."""
+    order, and the permutation and gathers are a large part of a small update
+    (benchmarks/results/design_notes.md)."""
     units = jax.tree.leaves(batch)[0].shape[0]
     if n_minibatches == 1 and size == units:
         return jax.tree.map(lambda x: x[None], batch)

@@ -65,9 +65,7 @@ class HostVecEnv:
     The N environments are `gymnasium.make(env_id, **make_kwargs)` stepped in turn, as
     Gymnasium's `SyncVectorEnv` with `AutoresetMode.SAME_STEP` would step them (same
     seeds, same episodes), but written straight into new arrays, without its per-step
-    bookkeeping: 8 CartPoles take 36 µs a step this way and 48 µs through
-    `SyncVectorEnv` (12,500 steps of random actions, one core here). Stepping each
-    CartPole alone costs 4.2 µs, so the rest is 2 µs.
+    bookkeeping, which costs more than the stepping itself (benchmarks/results/design_notes.md).
     """
 
     def __init__(

@@ -84,12 +84,11 @@ class PackedMetrics:
 class FlatTree:
     """The layout of a pytree's leaves laid end to end, one flat array per dtype.
 
-    A compiled call costs about 1.5 µs for each array it takes and each it returns
-    (jax 0.10.2, one core here). A2C's update on CartPole takes and returns the loop
-    state's 39 arrays: 161 µs a call as a tree, 100 µs as the three flat arrays
-    (float32, int32, uint32) of this layout. `pack` and `unpack` run inside jit, where
-    they cost a copy of each leaf. Leaves keep their shapes and dtypes exactly; a
-    weakly typed leaf comes back strongly typed.
+    A compiled call costs time for each array it takes and each it returns, and an
+    update takes and returns the whole loop state (dozens of arrays); this layout makes
+    them a few flat arrays, one per dtype (benchmarks/results/design_notes.md). `pack`
+    and `unpack` run inside jit, where they cost a copy of each leaf. Leaves keep their
+    shapes and dtypes exactly; a weakly typed leaf comes back strongly typed.
     """
 
     def __init__(self, tree: Any):

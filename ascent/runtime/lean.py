@@ -15,12 +15,14 @@ class LeanJit:
     """`jax.jit(fn)` for a function called many times with the same leading arguments
     (a policy acting at every environment step with the same parameters).
 
-    Each call of a jitted function flattens and checks every leaf of its arguments
-    (about 0.3 µs a leaf on this CPU), and acting reads a policy's parameters but not
-    the optimiser's moments or the replay buffer. `bind(*fixed)` keeps, of the fixed
-    arguments' leaves, those that `fn` reads (found once per argument structure from
-    its jaxpr) and returns `call(*rest)`; the other leaves enter the compiled function as
-    constants of their shape, which XLA drops. Keyword arguments are static.
+    Each call of a jitted function flattens and checks every leaf of its arguments (a
+    cost per leaf: benchmarks/results/design_notes.md), and acting reads a policy's
+    parameters but not the optimiser's moments or the replay buffer. `bind(*fixed)`
+    keeps, of the fixed arguments' leaves, those that `fn` reads (found once per
+    argument structure from its jaxpr) and returns `call(*rest)`; the other leaves enter
+    the compiled function as constants of their shape, which XLA drops. Keyword
+    arguments are static.
+
     """
 
     def __init__(self, fn: Callable[..., Any]):

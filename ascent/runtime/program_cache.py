@@ -2,16 +2,14 @@
 skips lowering, or by words naming them, so that it skips tracing too.
 
 JAX's persistent compilation cache (`enable_compile_cache`) saves XLA's work, but to
-find a program it first lowers the traced program to StableHLO and hashes that: for
-PPO's update on CartPole about 0.1 s of lowering before the cached executable is read,
-and the first lowering in a process costs more. `CachedJit` keys the executable by what
-tracing gives, the jaxpr (with its constants, the arguments' types and donation, the
-JAX and XLA versions, flags and configuration), so a warm start traces, hashes and
-loads the executable, and never lowers.
+find a program it first lowers the traced program to StableHLO and hashes that, a
+visible part of a short run's start (benchmarks/results/design_notes.md). `CachedJit`
+keys the executable by what tracing gives, the jaxpr (with its constants, the arguments'
+types and donation, the JAX and XLA versions, flags and configuration), so a warm start
+traces, hashes and loads the executable, and never lowers.
 
-Tracing still costs time on a warm start (0.16 s of PPO's 1.5 s CartPole run on the
-compiled door, 0.13 s of 2.2 s on the Gymnasium door). A program whose caller can say in
-words everything it depends on besides its arguments and Ascent's own code
+Tracing still costs time on a warm start (design_notes.md). A program whose caller can
+say in words everything it depends on besides its arguments and Ascent's own code
 (`CachedJit(fn, source=...)`: the loop's class, algorithm and config, the environment's
 id and spaces) is also kept under a key made of those words, the arguments' types, a
 digest of Ascent's source files and the versions of JAX and the libraries traced
@@ -311,10 +309,11 @@ def paused_gc() -> Iterator[None]:
     """Python's cyclic garbage collector off for the block (tracing, compiling).
 
     Tracing makes many short-lived objects, so the collector runs often, and each full
-    pass walks every object JAX and Flax hold: about 70 ms of the 180 ms it takes to
-    trace PPO's update on CartPole. The garbage waits for the next collection after.
-    The switch is the process's: with several threads tracing at once, the collector
-    comes back on (if it was on) when the last of them leaves its block.
+    pass walks every object JAX and Flax hold (benchmarks/results/design_notes.md). The
+    garbage waits for the next collection after. The switch is the process's: with
+    several threads tracing at once, the collector comes back on (if it was on) when the
+    last of them leaves its block.
+
     """
     global _gc_pausers, _gc_was_enabled
     with _gc_lock:

@@ -36,12 +36,12 @@ def inline_cpu_dispatch() -> bool:
 
     By default JAX hands a CPU computation to a worker thread and the caller waits for
     it; for the host door's many small calls (a policy acting on one batch of
-    observations) the hand-over costs more than the work: a PPO CartPole policy call
-    took 26 µs with it and 18 µs without, one core, jax 0.10.2. `ascent.make`,
-    `ascent.load` and the CLI call this first. JAX reads the setting when it starts its
-    CPU client, so it takes effect only before the first JAX computation; after that, or
-    with ASCENT_INLINE_DISPATCH=0 in the environment, it changes nothing. Returns
-    whether computations now run inline.
+    observations) the hand-over costs more than the work
+    (benchmarks/results/design_notes.md). `ascent.make`, `ascent.load` and the CLI call
+    this first. JAX reads the setting when it starts its CPU client, so it takes effect
+    only before the first JAX computation; after that, or with ASCENT_INLINE_DISPATCH=0
+    in the environment, it changes nothing. Returns whether computations now run inline.
+
     """
     import jax
     from jax._src import xla_bridge

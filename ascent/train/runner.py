@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from ascent.train.agent import Agent
 
 # log rows per compiled call on the JAX door, which has a fixed cost per call
-# (benchmarks/results/compare.md: ten rows a call beat one)
+# (benchmarks/results/design_notes.md)
 ROWS_PER_COMPILED_CHUNK = 10
 # the Gymnasium door comes back to the runner (checks, metrics, progress bar) about this
 # often, in whole rows, at most ROWS_PER_COMPILED_CHUNK: each return costs a packing of

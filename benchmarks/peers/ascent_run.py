@@ -107,7 +107,7 @@ def run(args: argparse.Namespace, breakdown: bool = False) -> dict[str, Any]:
             bind = loop._explore.bind
             loop._explore.bind = lambda *fixed: timed(calls, "act", bind(*fixed))
         else:  # on-policy: a compiled call of the flat state, bound once per rollout
-            loop._policy = timed(calls, "act", loop._policy)
+            loop._policy_step = timed(calls, "act", loop._policy_step)
         loop._learn._call = timed(calls, "update", loop._learn._call)
         agent.env.step = timed(calls, "env", agent.env.step)
     clock.on = True

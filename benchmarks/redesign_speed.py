@@ -1,0 +1,139 @@
+"""Speed kept through the train/ redesign (issue 14): Ascent at an old commit against
+Ascent now, in interleaved pairs, on the cases of `compare.py`'s table.
+
+    .venv/bin/python benchmarks/redesign_speed.py                      # against 67b4daa
+    .venv/bin/python benchmarks/redesign_speed.py --old 67b4daa --only ppo a2c --seeds 0 1
+
+Both commits (the old one and HEAD) are checked out in git worktrees under
+benchmarks/out/redesign/; each
+run is `benchmarks/peers/ascent_run.py run` of its own tree, in a process of its own
+pinned to core 0 (one XLA thread) with that tree first on the path and its own warm
+compilation cache (one cold run per tree, case and door first, not counted). Seeds
+alternate which tree goes first. A case passes when the median of new/old *learn*
+times (the training call, compiling from a warm cache included) is at most 1.05.
+Writes benchmarks/results/redesign_speed.md and .json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import statistics
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / "benchmarks" / "out" / "redesign"
+RESULTS = ROOT / "benchmarks" / "results"
+PYTHON = ROOT / ".venv" / "bin" / "python"
+XLA_FLAGS = "--xla_cpu_enable_concurrency_optimized_scheduler=false"
+# (key, algo, env, steps, evaluation episodes, seeds by default): compare.py's cases
+CASES = {
+    "ppo": ("ppo", "CartPole-v1", 100_000, 20, 5),
+    "a2c": ("a2c", "CartPole-v1", 100_000, 20, 5),
+    "trpo": ("trpo", "CartPole-v1", 100_000, 20, 5),
+    "sac": ("sac", "Pendulum-v1", 20_000, 10, 3),
+}
+LIMIT = 1.05
+
+
+def old_tree(commit: str) -> Path:
+    tree = WORK / f"tree-{commit}"
+    if not (tree / "ascent").is_dir():
+        WORK.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["git", "worktree", "add", "--detach", str(tree), commit], cwd=ROOT,
+                       check=True, capture_output=True)  # fmt: skip
+    return tree
+
+
+def launch(tree: Path, algo: str, env: str, steps: int, episodes: int, seed: int, cache: Path
+           ) -> dict[str, Any]:  # fmt: skip
+    command = ["taskset", "-c", "0", str(PYTHON), str(tree / "benchmarks/peers/ascent_run.py"),
+               "run", algo, env, "--steps", str(steps), "--episodes", str(episodes),
+               "--seed", str(seed), "--threads", "1", "--cache", str(cache)]  # fmt: skip
+    environ = {**os.environ, "PYTHONPATH": str(tree), "XLA_FLAGS": XLA_FLAGS,
+               "JAX_PLATFORMS": "cpu", "OMP_NUM_THREADS": "1"}  # fmt: skip
+    start = time.perf_counter()
+    run = subprocess.run(command, capture_output=True, text=True, env=environ, cwd=tree,
+                         timeout=3600)  # fmt: skip
+    lines = run.stdout.strip().splitlines()
+    if run.returncode != 0 or not lines:
+        tail = (run.stderr or run.stdout).strip().splitlines()[-5:]
+        raise SystemExit(f"{tree.name} {algo} {env} seed {seed} failed: {' | '.join(tail)}")
+    out = json.loads(lines[-1])
+    out["process_s"] = time.perf_counter() - start
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--old", default="67b4daa")
+    p.add_argument("--only", nargs="+", choices=list(CASES), default=list(CASES))
+    p.add_argument("--seeds", nargs="+", type=int, default=None)
+    args = p.parse_args()
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
+                          capture_output=True, check=True).stdout.strip()  # fmt: skip
+    # the new side runs from a checkout of HEAD too, so edits made meanwhile do not count
+    trees = {"old": old_tree(args.old), "new": old_tree(head)}
+    rows: list[dict[str, Any]] = []
+    for key in args.only:
+        algo, env_id, steps, episodes, n_seeds = CASES[key]
+        seeds = args.seeds if args.seeds is not None else list(range(n_seeds))
+        for door, env in (("Gymnasium", env_id), ("compiled", f"gymnax/{env_id}")):
+            caches = {who: WORK / "cache" / who / key / door for who in trees}
+            for who, tree in trees.items():  # cold: fills the cache, not counted
+                launch(tree, algo, env, steps, episodes, 0, caches[who])
+            for i, seed in enumerate(seeds):
+                order = ["old", "new"] if i % 2 == 0 else ["new", "old"]
+                got = {who: launch(trees[who], algo, env, steps, episodes, seed, caches[who])
+                       for who in order}  # fmt: skip
+                row = {"case": key, "door": door, "seed": seed,
+                       **{f"{who}_s": got[who]["learn_s"] for who in trees},
+                       **{f"{who}_return": got[who]["eval_return"] for who in trees}}  # fmt: skip
+                rows.append(row)
+                print(f"{key} {door} seed {seed}: old {row['old_s']:.2f} s, "
+                      f"new {row['new_s']:.2f} s", flush=True)  # fmt: skip
+    write(rows, args.old, head)
+
+
+def write(rows: list[dict[str, Any]], old: str, head: str) -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "redesign_speed.json").write_text(json.dumps(rows, indent=1))
+    when = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+    lines = [
+        "# Speed through the train/ redesign (issue 14)",
+        "",
+        f"`python benchmarks/redesign_speed.py` ({when}): Ascent at {old} (old) against "
+        f"{head} (new), interleaved pairs, one core, warm compilation caches; learn = the "
+        "training call's wall-clock. A case passes when the median new/old ratio is at "
+        f"most {LIMIT}.",
+        "",
+        "| case | door | seeds | old median | new median | median new/old | pass |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault((row["case"], row["door"]), []).append(row)
+    for (case, door), group in groups.items():
+        ratio = statistics.median(r["new_s"] / r["old_s"] for r in group)
+        old_s = statistics.median(r["old_s"] for r in group)
+        new_s = statistics.median(r["new_s"] for r in group)
+        lines.append(f"| {case} | {door} | {len(group)} | {old_s:.2f} s | {new_s:.2f} s | "
+                     f"{ratio:.3f} | {'yes' if ratio <= LIMIT else 'no'} |")  # fmt: skip
+    lines += ["", "Every pair (seconds; evaluation return of each):", "",
+              "| case | door | seed | old | new | new/old | old return | new return |",
+              "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for r in rows:
+        lines.append(f"| {r['case']} | {r['door']} | {r['seed']} | {r['old_s']:.2f} | "
+                     f"{r['new_s']:.2f} | {r['new_s'] / r['old_s']:.3f} | "
+                     f"{r['old_return']:.1f} | {r['new_return']:.1f} |")  # fmt: skip
+    (RESULTS / "redesign_speed.md").write_text("\n".join(lines) + "\n")
+    print(f"wrote {RESULTS / 'redesign_speed.md'}")
+
+
+if __name__ == "__main__":
+    main()
