@@ -106,11 +106,11 @@ class A2C(ActsThroughModel):
             # a memory policy reruns each environment's T steps from the stored state
             dist, values = self.model.unroll(params, rollout)
             advantages = gae(
-                rollout.rewards,
-                jax.lax.stop_gradient(values),
-                next_values,
-                rollout.terminated,
-                rollout.truncated,
+                rewards=rollout.rewards,
+                values=jax.lax.stop_gradient(values),
+                next_values=next_values,
+                terminated=rollout.terminated,
+                truncated=rollout.truncated,
                 gamma=cfg.gamma,
                 gae_lambda=cfg.gae_lambda,
             )

@@ -122,7 +122,11 @@ class ActorCritic:
         def loss_fn(params: dict) -> tuple[jax.Array, dict]:
             values = self._critic(params["critic"], rollout.obs, rollout.actions)
             delta = td_errors(
-                rollout.rewards, values, next_values, rollout.terminated, gamma=cfg.gamma
+                rewards=rollout.rewards,
+                values=values,
+                next_values=next_values,
+                terminated=rollout.terminated,
+                gamma=cfg.gamma,
             )
             # the actor's weight: δ for a V critic, Q(s, a) for a Q critic (no gradient either way)
             weight = delta if cfg.critic == "v" else values

@@ -193,11 +193,11 @@ class PPO(ActsThroughModel):
         old_dist, values = self.model.unroll(state.params, rollout)  # [T, N]
         next_values = self.model.bootstrap_values(state.params, rollout)
         advantages = gae(
-            rollout.rewards,
-            values,
-            next_values,
-            rollout.terminated,
-            rollout.truncated,
+            rewards=rollout.rewards,
+            values=values,
+            next_values=next_values,
+            terminated=rollout.terminated,
+            truncated=rollout.truncated,
             gamma=cfg.gamma,
             gae_lambda=cfg.gae_lambda,
         )

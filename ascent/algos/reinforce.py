@@ -150,9 +150,15 @@ class Reinforce(ActsThroughModel):
         learned = cfg.baseline == "learned"
         next_values = self.model.bootstrap_values(state.params, rollout) if learned else None
         returns = discounted_returns(
-            rollout.rewards, rollout.terminated, rollout.truncated, next_values, gamma=cfg.gamma
+            rewards=rollout.rewards,
+            terminated=rollout.terminated,
+            truncated=rollout.truncated,
+            next_values=next_values,
+            gamma=cfg.gamma,
         )
-        mask = ends_within(rollout.terminated, rollout.truncated).astype(jnp.float32)
+        mask = ends_within(terminated=rollout.terminated, truncated=rollout.truncated).astype(
+            jnp.float32
+        )
         ent_coef = self.ent_coef(state.updates)
         mean_return = jnp.where(
             state.updates == 0,

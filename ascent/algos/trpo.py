@@ -155,11 +155,11 @@ class TRPO:
         values = self.critic.apply(critic_params, rollout.obs)
         next_values = self.critic.apply(critic_params, rollout.next_obs)
         advantages = gae(
-            rollout.rewards,
-            values,
-            next_values,
-            rollout.terminated,
-            rollout.truncated,
+            rewards=rollout.rewards,
+            values=values,
+            next_values=next_values,
+            terminated=rollout.terminated,
+            truncated=rollout.truncated,
             gamma=cfg.gamma,
             gae_lambda=cfg.gae_lambda,
         )

@@ -32,11 +32,11 @@ def _last_step(shape: tuple[int, ...]) -> Array:
 
 
 def discounted_returns(
+    *,
     rewards: ArrayLike,
     terminated: ArrayLike,
     truncated: ArrayLike,
     next_values: ArrayLike | None = None,
-    *,
     gamma: float,
 ) -> Array:
     """Reward-to-go G_t = r_t + γ(1−term_t)·B_t, B_t = V(s'_t) if trunc_t or t = T−1 else G_{t+1}.
@@ -66,11 +66,11 @@ def discounted_returns(
 
 
 def td_errors(
+    *,
     rewards: ArrayLike,
     values: ArrayLike,
     next_values: ArrayLike,
     terminated: ArrayLike,
-    *,
     gamma: float,
 ) -> Array:
     """One-step TD error δ_t = r_t + γ(1−term_t)·V(s'_t) − V(s_t).
@@ -86,11 +86,11 @@ def td_errors(
 
 
 def n_step_returns(
+    *,
     rewards: ArrayLike,
     next_values: ArrayLike,
     terminated: ArrayLike,
     truncated: ArrayLike,
-    *,
     gamma: float,
     n: int,
 ) -> Array:
@@ -135,12 +135,12 @@ def n_step_returns(
 
 
 def gae(
+    *,
     rewards: ArrayLike,
     values: ArrayLike,
     next_values: ArrayLike,
     terminated: ArrayLike,
     truncated: ArrayLike,
-    *,
     gamma: float,
     gae_lambda: float,
 ) -> Array:
@@ -151,7 +151,9 @@ def gae(
     Returns advantages [T, N]; the value targets are advantages + values.
     Computed backwards with lax.scan. (Schulman et al. 2016, eq. 16.)
     """
-    deltas = td_errors(rewards, values, next_values, terminated, gamma=gamma)
+    deltas = td_errors(
+        rewards=rewards, values=values, next_values=next_values, terminated=terminated, gamma=gamma
+    )
     not_done = 1.0 - (_flag(terminated) | _flag(truncated)).astype(deltas.dtype)
 
     def step(a_next: Array, xs: tuple[Array, Array]) -> tuple[Array, Array]:
@@ -163,7 +165,7 @@ def gae(
     return advantages
 
 
-def ends_within(terminated: ArrayLike, truncated: ArrayLike) -> Array:
+def ends_within(*, terminated: ArrayLike, truncated: ArrayLike) -> Array:
     """E_t = end_t ∨ E_{t+1}, end = term ∨ trunc: an episode ends at some t' ≥ t.
 
     terminated, truncated: [T, N]. Returns bool [T, N]; False marks the unfinished

@@ -154,7 +154,9 @@ def signal(
     v_next = values[traj.next_states] * traj.alive  # [H, N]; td_errors drops it where term
     kind = estimator.kind
     if kind in ("total_return", "reward_to_go", "constant_baseline", "value_baseline"):
-        g = discounted_returns(traj.rewards, traj.terminated, zeros, gamma=gamma)  # [H, N]
+        g = discounted_returns(
+            rewards=traj.rewards, terminated=traj.terminated, truncated=zeros, gamma=gamma
+        )  # [H, N]
         psi = {
             "total_return": jnp.broadcast_to(g[0], g.shape),
             "reward_to_go": g,
@@ -165,14 +167,20 @@ def signal(
         q = jnp.asarray(q, values.dtype)
         psi = q[traj.states, traj.actions] - values[traj.states]
     elif kind == "td0":
-        psi = td_errors(traj.rewards, v, v_next, traj.terminated, gamma=gamma)
+        psi = td_errors(
+            rewards=traj.rewards,
+            values=v,
+            next_values=v_next,
+            terminated=traj.terminated,
+            gamma=gamma,
+        )
     elif kind == "gae":
         psi = gae(
-            traj.rewards,
-            v,
-            v_next,
-            traj.terminated,
-            zeros,
+            rewards=traj.rewards,
+            values=v,
+            next_values=v_next,
+            terminated=traj.terminated,
+            truncated=zeros,
             gamma=gamma,
             gae_lambda=estimator.gae_lambda,
         )

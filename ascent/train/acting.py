@@ -15,6 +15,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from ascent.algos.protocol import Algorithm
 from ascent.runtime import CachedJit
@@ -38,6 +39,17 @@ class Policy:
         if not self.memory:
             return None, None
         return self.algorithm.initial_policy_state(n), jnp.ones((n,), bool)  # type: ignore[attr-defined]
+
+    def carried(self, state: Any, episode_start: Any, n: int) -> tuple[Any, Any]:
+        """(policy_state, starts) to act on n rows from a caller's `state` (None: the
+        initial state) and `episode_start` (a bool or one per row; True resets the row),
+        as `Agent.act` takes them; (None, None) for a feed-forward policy."""
+        if not self.memory:
+            return None, None
+        if state is None:
+            return self.initial(n)
+        flags = False if episode_start is None else episode_start
+        return state, np.broadcast_to(np.asarray(flags, bool), (n,))
 
     def step(
         self,

@@ -283,14 +283,7 @@ class Agent:
         batch = obs[None] if single else obs
         self._act_key, key = jax.random.split(self._act_key)
         acting = self.loop.acting
-        policy_state, starts = None, None
-        if acting.memory:
-            n = batch.shape[0]
-            if state is None:
-                policy_state, starts = acting.initial(n)
-            else:
-                flags = False if episode_start is None else episode_start
-                policy_state, starts = state, np.broadcast_to(np.asarray(flags, bool), (n,))
+        policy_state, starts = acting.carried(state, episode_start, batch.shape[0])
         action, _, policy_state = acting.compiled(deterministic)(
             self.state.algo, self.state.norm, policy_state, starts, batch, key
         )

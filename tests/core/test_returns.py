@@ -69,6 +69,11 @@ def reference_n_step(r, nv, term, trunc, gamma, n_steps):
     return out
 
 
+def keywords(d: dict, *names: str) -> dict:
+    """The arrays of a random rollout that a returns function takes, by name."""
+    return {name: d[name] for name in names}
+
+
 def reference_gae(r, v, nv, term, trunc, gamma, lam):
     t_len, n = r.shape
     out = np.zeros_like(r, dtype=np.float64)
@@ -83,33 +88,45 @@ def reference_gae(r, v, nv, term, trunc, gamma, lam):
 
 def test_discounted_returns_hand_computed():
     zeros = col(0, 0, 0)
-    out = returns_fn(col(1, 1, 1), zeros, zeros, gamma=0.5)
+    out = returns_fn(rewards=col(1, 1, 1), terminated=zeros, truncated=zeros, gamma=0.5)
     np.testing.assert_allclose(out[:, 0], [1.75, 1.5, 1.0])
 
 
 def test_discounted_returns_restart_after_terminal():
     # Episode 1 is steps 0-1 (terminal at 1); episode 2 starts at step 2.
     term = col(0, 1, 0, 0)
-    out = returns_fn(col(1, 2, 3, 4), term, col(0, 0, 0, 0), col(9, 9, 9, 0), gamma=0.5)
+    out = returns_fn(
+        rewards=col(1, 2, 3, 4),
+        terminated=term,
+        truncated=col(0, 0, 0, 0),
+        next_values=col(9, 9, 9, 0),
+        gamma=0.5,
+    )
     np.testing.assert_allclose(out[:, 0], [2.0, 2.0, 5.0, 4.0])
 
 
 def test_discounted_returns_truncation_and_rollout_end_bootstrap():
     r, trunc, nv = col(1, 1, 1), col(0, 1, 0), col(9, 10, 4)
-    out = returns_fn(r, col(0, 0, 0), trunc, nv, gamma=0.5)
+    out = returns_fn(rewards=r, terminated=col(0, 0, 0), truncated=trunc, next_values=nv, gamma=0.5)
     # G2 = 1 + .5·4 (rollout end), G1 = 1 + .5·10 (truncated), G0 = 1 + .5·G1.
     np.testing.assert_allclose(out[:, 0], [4.0, 6.0, 3.0])
     # Without next_values nothing is bootstrapped.
-    out = returns_fn(r, col(0, 0, 0), trunc, gamma=0.5)
+    out = returns_fn(rewards=r, terminated=col(0, 0, 0), truncated=trunc, gamma=0.5)
     np.testing.assert_allclose(out[:, 0], [1.5, 1.0, 1.0])
     # Terminated and truncated together: terminated wins, no bootstrap.
-    out = returns_fn(r, col(0, 1, 0), trunc, nv, gamma=0.5)
+    out = returns_fn(rewards=r, terminated=col(0, 1, 0), truncated=trunc, next_values=nv, gamma=0.5)
     np.testing.assert_allclose(out[:, 0], [1.5, 1.0, 3.0])
 
 
 def test_discounted_returns_gamma_zero_is_rewards():
     d = random_rollout(0)
-    out = returns_fn(d["rewards"], d["terminated"], d["truncated"], d["next_values"], gamma=0.0)
+    out = returns_fn(
+        rewards=d["rewards"],
+        terminated=d["terminated"],
+        truncated=d["truncated"],
+        next_values=d["next_values"],
+        gamma=0.0,
+    )
     np.testing.assert_allclose(out, d["rewards"], rtol=1e-6)
 
 
@@ -117,7 +134,7 @@ def test_discounted_returns_gamma_zero_is_rewards():
 def test_discounted_returns_matches_loop(seed):
     d = random_rollout(seed)
     args = (d["rewards"], d["terminated"], d["truncated"])
-    out = returns_fn(*args, d["next_values"], gamma=0.9)
+    out = returns_fn(**keywords(d, "rewards", "terminated", "truncated", "next_values"), gamma=0.9)
     ref = reference_returns(*args, d["next_values"], 0.9)
     np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-5)
 
@@ -125,43 +142,65 @@ def test_discounted_returns_matches_loop(seed):
 def test_flags_as_floats_and_trailing_batch_dims():
     d = random_rollout(3)
     args = (d["rewards"], d["terminated"], d["truncated"], d["next_values"])
-    expected = returns_fn(*args, gamma=0.9)
+    expected = returns_fn(
+        **keywords(d, "rewards", "terminated", "truncated", "next_values"), gamma=0.9
+    )
     as_float = returns_fn(
-        d["rewards"],
-        d["terminated"].astype(np.float32),
-        d["truncated"].astype(np.int32),
-        d["next_values"],
+        rewards=d["rewards"],
+        terminated=d["terminated"].astype(np.float32),
+        truncated=d["truncated"].astype(np.int32),
+        next_values=d["next_values"],
         gamma=0.9,
     )
     np.testing.assert_allclose(as_float, expected, rtol=1e-6)
     # [T, N] → [T, 2, 2]: the same numbers, reshaped.
     t = d["rewards"].shape[0]
-    stacked = discounted_returns(*(x.reshape(t, 2, 2) for x in args), gamma=0.9)
+    names = ("rewards", "terminated", "truncated", "next_values")
+    stacked = discounted_returns(
+        **{k: x.reshape(t, 2, 2) for k, x in zip(names, args, strict=True)}, gamma=0.9
+    )
     np.testing.assert_allclose(stacked.reshape(t, 4), expected, rtol=1e-6)
 
 
 def test_td_errors_hand_computed():
-    out = td_fn(col(1, 2), col(0.5, 1), col(1, 3), col(0, 1), gamma=0.9)
+    out = td_fn(
+        rewards=col(1, 2),
+        values=col(0.5, 1),
+        next_values=col(1, 3),
+        terminated=col(0, 1),
+        gamma=0.9,
+    )
     np.testing.assert_allclose(out[:, 0], [1.4, 1.0], rtol=1e-6)
 
 
 def test_n_step_hand_computed():
     r, nv, no = col(1, 2, 3, 4), col(10, 20, 30, 40), col(0, 0, 0, 0)
-    out = n_step_fn(r, nv, no, no, gamma=0.5, n=2)
+    out = n_step_fn(rewards=r, next_values=nv, terminated=no, truncated=no, gamma=0.5, n=2)
     np.testing.assert_allclose(out[:, 0], [7.0, 11.0, 15.0, 24.0])
     # A terminal at t=1 stops the window there with no bootstrap.
-    out = n_step_fn(r, nv, col(0, 1, 0, 0), no, gamma=0.5, n=2)
+    out = n_step_fn(
+        rewards=r, next_values=nv, terminated=col(0, 1, 0, 0), truncated=no, gamma=0.5, n=2
+    )
     np.testing.assert_allclose(out[:, 0], [2.0, 2.0, 15.0, 24.0])
     # n=3 with a truncation at t=1: windows starting at 0 and 1 bootstrap from nv[1].
-    out = n_step_fn(r, nv, no, col(0, 1, 0, 0), gamma=0.5, n=3)
+    out = n_step_fn(
+        rewards=r, next_values=nv, terminated=no, truncated=col(0, 1, 0, 0), gamma=0.5, n=3
+    )
     np.testing.assert_allclose(out[:, 0], [7.0, 12.0, 15.0, 24.0])
-    out = n_step_fn(r, nv, no, no, gamma=0.5, n=3)
+    out = n_step_fn(rewards=r, next_values=nv, terminated=no, truncated=no, gamma=0.5, n=3)
     np.testing.assert_allclose(out[:, 0], [6.5, 9.5, 15.0, 24.0])
 
 
 def test_n_step_one_is_one_step_target():
     d = random_rollout(4)
-    out = n_step_fn(d["rewards"], d["next_values"], d["terminated"], d["truncated"], gamma=0.9, n=1)
+    out = n_step_fn(
+        rewards=d["rewards"],
+        next_values=d["next_values"],
+        terminated=d["terminated"],
+        truncated=d["truncated"],
+        gamma=0.9,
+        n=1,
+    )
     expected = d["rewards"] + 0.9 * (1 - d["terminated"]) * d["next_values"]
     np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
 
@@ -169,9 +208,20 @@ def test_n_step_one_is_one_step_target():
 @pytest.mark.parametrize("n", [9, 20])
 def test_n_step_long_is_discounted_returns(n):
     d = random_rollout(5)  # T = 9
-    out = n_step_fn(d["rewards"], d["next_values"], d["terminated"], d["truncated"], gamma=0.9, n=n)
+    out = n_step_fn(
+        rewards=d["rewards"],
+        next_values=d["next_values"],
+        terminated=d["terminated"],
+        truncated=d["truncated"],
+        gamma=0.9,
+        n=n,
+    )
     expected = returns_fn(
-        d["rewards"], d["terminated"], d["truncated"], d["next_values"], gamma=0.9
+        rewards=d["rewards"],
+        terminated=d["terminated"],
+        truncated=d["truncated"],
+        next_values=d["next_values"],
+        gamma=0.9,
     )
     np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
 
@@ -180,30 +230,60 @@ def test_n_step_long_is_discounted_returns(n):
 def test_n_step_matches_loop(n):
     d = random_rollout(6)
     args = (d["rewards"], d["next_values"], d["terminated"], d["truncated"])
-    out = n_step_fn(*args, gamma=0.9, n=n)
+    out = n_step_fn(
+        **keywords(d, "rewards", "next_values", "terminated", "truncated"), gamma=0.9, n=n
+    )
     np.testing.assert_allclose(out, reference_n_step(*args, 0.9, n), rtol=1e-5, atol=1e-5)
 
 
 def test_n_step_rejects_bad_n():
     with pytest.raises(ValueError, match="n must be"):
-        n_step_returns(col(1), col(1), col(0), col(0), gamma=0.9, n=0)
+        n_step_returns(
+            rewards=col(1), next_values=col(1), terminated=col(0), truncated=col(0), gamma=0.9, n=0
+        )
 
 
 def test_gae_hand_computed():
     r, v, nv = col(1, 1), col(0.5, 0.5), col(0.5, 2)
     no = col(0, 0)
-    out = gae_fn(r, v, nv, no, no, gamma=0.5, gae_lambda=0.5)
+    out = gae_fn(
+        rewards=r, values=v, next_values=nv, terminated=no, truncated=no, gamma=0.5, gae_lambda=0.5
+    )
     # δ = [0.75, 1.5]; A1 = 1.5; A0 = 0.75 + 0.25·1.5.
     np.testing.assert_allclose(out[:, 0], [1.125, 1.5])
     # A truncation at t=0 cuts the recursion but keeps the bootstrap in δ0.
-    out = gae_fn(r, v, nv, no, col(1, 0), gamma=0.5, gae_lambda=0.5)
+    out = gae_fn(
+        rewards=r,
+        values=v,
+        next_values=nv,
+        terminated=no,
+        truncated=col(1, 0),
+        gamma=0.5,
+        gae_lambda=0.5,
+    )
     np.testing.assert_allclose(out[:, 0], [0.75, 1.5])
 
 
 def test_gae_truncated_bootstraps_terminated_does_not():
     r, v, nv, yes, no = col(1), col(0), col(5), col(1), col(0)
-    terminated = gae_fn(r, v, nv, yes, no, gamma=0.9, gae_lambda=0.95)
-    truncated = gae_fn(r, v, nv, no, yes, gamma=0.9, gae_lambda=0.95)
+    terminated = gae_fn(
+        rewards=r,
+        values=v,
+        next_values=nv,
+        terminated=yes,
+        truncated=no,
+        gamma=0.9,
+        gae_lambda=0.95,
+    )
+    truncated = gae_fn(
+        rewards=r,
+        values=v,
+        next_values=nv,
+        terminated=no,
+        truncated=yes,
+        gamma=0.9,
+        gae_lambda=0.95,
+    )
     np.testing.assert_allclose(terminated[:, 0], [1.0])
     np.testing.assert_allclose(truncated[:, 0], [5.5])
 
@@ -211,15 +291,21 @@ def test_gae_truncated_bootstraps_terminated_does_not():
 def test_gae_lambda_zero_is_td_error():
     d = random_rollout(7)
     out = gae_fn(
-        d["rewards"],
-        d["values"],
-        d["next_values"],
-        d["terminated"],
-        d["truncated"],
+        rewards=d["rewards"],
+        values=d["values"],
+        next_values=d["next_values"],
+        terminated=d["terminated"],
+        truncated=d["truncated"],
         gamma=0.9,
         gae_lambda=0.0,
     )
-    expected = td_fn(d["rewards"], d["values"], d["next_values"], d["terminated"], gamma=0.9)
+    expected = td_fn(
+        rewards=d["rewards"],
+        values=d["values"],
+        next_values=d["next_values"],
+        terminated=d["terminated"],
+        gamma=0.9,
+    )
     np.testing.assert_allclose(out, expected, rtol=1e-6, atol=1e-6)
 
 
@@ -227,29 +313,36 @@ def test_gae_lambda_zero_is_td_error():
 def test_gae_lambda_one_is_return_minus_value(seed):
     d = random_rollout(seed)
     out = gae_fn(
-        d["rewards"],
-        d["values"],
-        d["next_values"],
-        d["terminated"],
-        d["truncated"],
+        rewards=d["rewards"],
+        values=d["values"],
+        next_values=d["next_values"],
+        terminated=d["terminated"],
+        truncated=d["truncated"],
         gamma=0.9,
         gae_lambda=1.0,
     )
-    returns = returns_fn(d["rewards"], d["terminated"], d["truncated"], d["next_values"], gamma=0.9)
+    returns = returns_fn(
+        rewards=d["rewards"],
+        terminated=d["terminated"],
+        truncated=d["truncated"],
+        next_values=d["next_values"],
+        gamma=0.9,
+    )
     np.testing.assert_allclose(out, returns - d["values"], rtol=1e-5, atol=1e-5)
 
 
 def test_gae_matches_loop():
     d = random_rollout(10)
     args = (d["rewards"], d["values"], d["next_values"], d["terminated"], d["truncated"])
-    out = gae_fn(*args, gamma=0.99, gae_lambda=0.95)
+    names = ("rewards", "values", "next_values", "terminated", "truncated")
+    out = gae_fn(**keywords(d, *names), gamma=0.99, gae_lambda=0.95)
     np.testing.assert_allclose(out, reference_gae(*args, 0.99, 0.95), rtol=1e-5, atol=1e-5)
 
 
 def test_ends_within():
     term = np.array([[0, 0, 0], [1, 0, 0], [0, 0, 0], [0, 0, 0]], bool)
     trunc = np.array([[0, 0, 0], [0, 0, 0], [0, 0, 0], [0, 1, 0]], bool)
-    out = np.asarray(ends_fn(term, trunc))
+    out = np.asarray(ends_fn(terminated=term, truncated=trunc))
     assert out.dtype == bool
     np.testing.assert_array_equal(out[:, 0], [True, True, False, False])
     np.testing.assert_array_equal(out[:, 1], [True, True, True, True])

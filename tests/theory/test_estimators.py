@@ -121,7 +121,9 @@ def episodes() -> tuple[TabularMDP, jax.Array, object]:
 def test_sampled_returns_average_to_j(episodes: tuple) -> None:
     mdp, theta, traj = episodes
     zeros = jnp.zeros_like(traj.terminated)
-    g0 = discounted_returns(traj.rewards, traj.terminated, zeros, gamma=mdp.gamma)[0]
+    g0 = discounted_returns(
+        rewards=traj.rewards, terminated=traj.terminated, truncated=zeros, gamma=mdp.gamma
+    )[0]
     se = float(jnp.std(g0) / np.sqrt(g0.shape[0]))
     assert abs(float(jnp.mean(g0)) - float(objective(mdp, theta))) < 4 * se
     # after its end an episode is dead: no reward, no second end, alive = 0
@@ -142,11 +144,25 @@ def test_gae_lambda_1_is_reward_to_go_advantage_and_lambda_0_td0(episodes: tuple
     vs, v_next = critic[traj.states] * traj.alive, critic[traj.next_states] * traj.alive
     zeros = jnp.zeros_like(traj.terminated)
     # λ = 1 telescopes to the bootstrapped reward-to-go minus V(s_t)
-    g = discounted_returns(traj.rewards, traj.terminated, zeros, v_next, gamma=mdp.gamma)
+    g = discounted_returns(
+        rewards=traj.rewards,
+        terminated=traj.terminated,
+        truncated=zeros,
+        next_values=v_next,
+        gamma=mdp.gamma,
+    )
     np.testing.assert_allclose(gae1, (g - vs) * traj.alive, atol=1e-10)
     np.testing.assert_allclose(gae0, td0, atol=1e-12)
     np.testing.assert_allclose(
-        td0, td_errors(traj.rewards, vs, v_next, traj.terminated, gamma=mdp.gamma) * traj.alive
+        td0,
+        td_errors(
+            rewards=traj.rewards,
+            values=vs,
+            next_values=v_next,
+            terminated=traj.terminated,
+            gamma=mdp.gamma,
+        )
+        * traj.alive,
     )
     # and once every episode ended inside the window, no bootstrap is left:
     # GAE(1) is exactly the Monte-Carlo signal G_t − V(s_t)

@@ -187,9 +187,11 @@ def init_memory(batch: int, num_layers: int, memory_len: int, dim: int) -> Memor
     )
 
 
-def reset_memory(memory: Memory, done: Array) -> Memory:
-    """Empty the rows where done [B] is True (same effect as a reset flag on the next step)."""
-    return memory._replace(valid=jnp.logical_and(memory.valid, ~jnp.asarray(done, bool)[:, None]))
+def reset_memory(memory: Memory, *, terminated: Array, truncated: Array) -> Memory:
+    """Empty the rows whose episode ended, terminated or truncated [B] (the same effect
+    as a reset flag on the next step: a new episode attends to nothing before it)."""
+    ended = jnp.logical_or(jnp.asarray(terminated, bool), jnp.asarray(truncated, bool))
+    return memory._replace(valid=jnp.logical_and(memory.valid, ~ended[:, None]))
 
 
 def _steps(memory: Memory, resets: Array) -> tuple[Array, Array]:

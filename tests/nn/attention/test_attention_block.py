@@ -180,11 +180,15 @@ def test_a_reset_forgets_the_memory() -> None:
     expected, _ = enc.apply(params, x, fresh)
     starts = jnp.zeros((2, 8), bool).at[:, 0].set(True)
     with_flag, _ = enc.apply(params, x, used, starts)
-    with_reset, _ = enc.apply(params, x, reset_memory(used, jnp.array([True, True])))
+    yes, no = jnp.array([True, True]), jnp.array([False, False])
+    with_reset, _ = enc.apply(params, x, reset_memory(used, terminated=yes, truncated=no))
+    cut, _ = enc.apply(params, x, reset_memory(used, terminated=no, truncated=yes))
     np.testing.assert_allclose(with_flag, expected, atol=1e-6)
     np.testing.assert_allclose(with_reset, expected, atol=1e-6)
+    np.testing.assert_allclose(cut, expected, atol=1e-6)  # a truncated episode ends too
     # Only the rows that ended are reset.
-    half, _ = enc.apply(params, x, reset_memory(used, jnp.array([True, False])))
+    first = jnp.array([True, False])
+    half, _ = enc.apply(params, x, reset_memory(used, terminated=first, truncated=no))
     np.testing.assert_allclose(half[0], expected[0], atol=1e-6)
     assert not np.allclose(half[1], expected[1], atol=1e-3)
 
