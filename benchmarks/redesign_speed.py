@@ -74,14 +74,18 @@ def main() -> None:
     p.add_argument("--old", default="67b4daa")
     p.add_argument("--only", nargs="+", choices=list(CASES), default=list(CASES))
     p.add_argument("--seeds", nargs="+", type=int, default=None)
+    p.add_argument("--steps", type=int, default=None, help="instead of each case's budget")
+    p.add_argument("--append", action="store_true", help="add to redesign_speed.json's pairs")
     args = p.parse_args()
     head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
                           capture_output=True, check=True).stdout.strip()  # fmt: skip
     # the new side runs from a checkout of HEAD too, so edits made meanwhile do not count
     trees = {"old": old_tree(args.old), "new": old_tree(head)}
-    rows: list[dict[str, Any]] = []
+    saved = RESULTS / "redesign_speed.json"
+    rows: list[dict[str, Any]] = json.loads(saved.read_text()) if args.append else []
     for key in args.only:
         algo, env_id, steps, episodes, n_seeds = CASES[key]
+        steps = args.steps or steps
         seeds = args.seeds if args.seeds is not None else list(range(n_seeds))
         for door, env in (("Gymnasium", env_id), ("compiled", f"gymnax/{env_id}")):
             caches = {who: WORK / "cache" / who / key / door for who in trees}
@@ -91,18 +95,22 @@ def main() -> None:
                 order = ["old", "new"] if i % 2 == 0 else ["new", "old"]
                 got = {who: launch(trees[who], algo, env, steps, episodes, seed, caches[who])
                        for who in order}  # fmt: skip
-                row = {"case": key, "door": door, "seed": seed,
+                row = {"case": key, "door": door, "seed": seed, "steps": steps,
                        **{f"{who}_s": got[who]["learn_s"] for who in trees},
                        **{f"{who}_return": got[who]["eval_return"] for who in trees}}  # fmt: skip
                 rows.append(row)
+                saved.write_text(json.dumps(rows, indent=1))  # kept as the pairs come
                 print(f"{key} {door} seed {seed}: old {row['old_s']:.2f} s, "
                       f"new {row['new_s']:.2f} s", flush=True)  # fmt: skip
     write(rows, args.old, head)
 
 
+def _num(x: float | None) -> str:
+    return "–" if x is None else f"{x:.1f}"  # the first pairs' log kept times only
+
+
 def write(rows: list[dict[str, Any]], old: str, head: str) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "redesign_speed.json").write_text(json.dumps(rows, indent=1))
     when = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     lines = [
         "# Speed through the train/ redesign (issue 14)",
@@ -112,25 +120,26 @@ def write(rows: list[dict[str, Any]], old: str, head: str) -> None:
         "training call's wall-clock. A case passes when the median new/old ratio is at "
         f"most {LIMIT}.",
         "",
-        "| case | door | seeds | old median | new median | median new/old | pass |",
-        "|---|---|---|---|---|---|---|",
+        "| case | door | steps | pairs | old median | new median | median new/old | pass |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    groups: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
     for row in rows:
-        groups.setdefault((row["case"], row["door"]), []).append(row)
-    for (case, door), group in groups.items():
+        groups.setdefault((row["case"], row["door"], row["steps"]), []).append(row)
+    for (case, door, steps), group in groups.items():
         ratio = statistics.median(r["new_s"] / r["old_s"] for r in group)
         old_s = statistics.median(r["old_s"] for r in group)
         new_s = statistics.median(r["new_s"] for r in group)
-        lines.append(f"| {case} | {door} | {len(group)} | {old_s:.2f} s | {new_s:.2f} s | "
-                     f"{ratio:.3f} | {'yes' if ratio <= LIMIT else 'no'} |")  # fmt: skip
+        verdict = "yes" if ratio <= LIMIT else "no"
+        lines.append(f"| {case} | {door} | {steps} | {len(group)} | {old_s:.2f} s | "
+                     f"{new_s:.2f} s | {ratio:.3f} | {verdict} |")  # fmt: skip
     lines += ["", "Every pair (seconds; evaluation return of each):", "",
               "| case | door | seed | old | new | new/old | old return | new return |",
               "|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for r in rows:
         lines.append(f"| {r['case']} | {r['door']} | {r['seed']} | {r['old_s']:.2f} | "
                      f"{r['new_s']:.2f} | {r['new_s'] / r['old_s']:.3f} | "
-                     f"{r['old_return']:.1f} | {r['new_return']:.1f} |")  # fmt: skip
+                     f"{_num(r['old_return'])} | {_num(r['new_return'])} |")  # fmt: skip
     (RESULTS / "redesign_speed.md").write_text("\n".join(lines) + "\n")
     print(f"wrote {RESULTS / 'redesign_speed.md'}")
 

@@ -54,47 +54,23 @@ class OnPolicyConfig:
     """Scale rewards by the running std of the discounted return (saved with the state)."""
     clip_obs: float = 10.0
     """Clip normalised observations to [−clip_obs, clip_obs]."""
-    policy: str = "mlp"
-    """Policy network: mlp (feed-forward), or a memory policy that carries a state from
-    step to step, reset at each episode's start: lstm, gru or transformer (REINFORCE, A2C
-    and PPO). The core comes first, then the MLP of `hidden` widths, then the head."""
-    embed_dim: int = 64
-    """lstm, gru: units of the recurrent state; transformer: the model width."""
-    num_layers: int = 1
-    """transformer: blocks in the encoder."""
-    num_heads: int = 2
-    """transformer: attention heads per block (each of embed_dim / num_heads, even)."""
-    memory_len: int = 32
-    """transformer: past steps of its episode that each step attends to (its memory)."""
-    score: str = "scaled_dot"
-    """transformer: attention score: dot, scaled_dot, cosine, additive, multiplicative
-    or euclidean."""
-    position: str = "xl"
-    """transformer: positional scheme: none, sinusoidal, learned, shaw, xl (Transformer-XL's
-    relative positions, the default), rope or alibi."""
-    norm: str = "pre"
-    """transformer: layer norm before each sublayer (pre) or after its residual (post)."""
-    gate: str = "gru"
-    """transformer: how a sublayer's output joins the stream: residual, or gru (GTrXL's
-    gate, the default: it starts near the identity and trains stably in RL)."""
+    core: CoreSpec = CoreSpec()
+    """The policy's core, before the MLP of `hidden` widths and the head
+    (`ascent.nn.sequence.CoreSpec`), set field by field as `core.<name>` (`--set
+    core.position=rope`) or by the names before it was nested (`policy`, `embed_dim`,
+    ...; `CORE_ALIASES`). `core.kind` (alias `policy`): mlp (feed-forward), or a memory
+    policy that carries a state from step to step, reset at each episode's start: lstm,
+    gru or transformer (REINFORCE, A2C and PPO). `core.embed_dim`: lstm, gru: units of
+    the recurrent state; transformer: the model width. Transformer only: `num_layers`
+    (blocks), `num_heads` (attention heads, each of embed_dim / num_heads, even),
+    `memory_len` (past steps of its episode each step attends to), `score` (dot,
+    scaled_dot, cosine, additive, multiplicative or euclidean), `position` (none,
+    sinusoidal, learned, shaw, xl: Transformer-XL's relative positions, the default,
+    rope or alibi), `norm` (pre or post: layer norm before each sublayer or after its
+    residual), `gate` (residual, or gru: GTrXL's gate, the default)."""
 
     memory_policies: ClassVar[bool] = False
     """Whether the algorithm takes `policy` other than mlp (set by those that do)."""
-
-    @property
-    def core(self) -> CoreSpec:
-        """The policy's core (`ascent.nn.sequence`), from `policy` and its options."""
-        return CoreSpec(
-            self.policy,
-            self.embed_dim,
-            self.num_layers,
-            self.num_heads,
-            self.memory_len,
-            self.score,
-            self.position,
-            self.norm,
-            self.gate,
-        )
 
     @property
     def batch_size(self) -> int:
@@ -126,13 +102,20 @@ class OnPolicyConfig:
             raise ConfigError(
                 f"activation must be one of {', '.join(ACTIVATIONS)}; got {self.activation!r}"
             )
-        core = self.core  # building the spec checks `policy` and the attention options
+        core = self.core  # its construction checked the kind and the attention options
         if core.stateful and not self.memory_policies:
             raise ConfigError(
-                f"policy={self.policy!r}: this algorithm has feed-forward policies only; "
+                f"policy={core.kind!r}: this algorithm has feed-forward policies only; "
                 "use policy=mlp (memory policies: reinforce, a2c, ppo)"
             )
 
+
+CORE_ALIASES = {
+    "policy": "kind",
+    **{name: name for name in ("embed_dim", "num_layers", "num_heads", "memory_len")},
+    **{name: name for name in ("score", "position", "norm", "gate")},
+}
+"""The flat names of `OnPolicyConfig.core`'s fields, before they were nested."""
 
 MAX_STEPS = 2**53
 """The most environment steps (or iterations) a run may count: beyond any run's length,
@@ -227,6 +210,11 @@ def _check_kind(name: str, kind: Any, value: Any) -> None:
         raise ConfigError(f"{name} must be true or false, got {value!r}")
     elif kind is str and not isinstance(value, str):
         raise ConfigError(f"{name} must be a string, got {value!r}")
+    elif dataclasses.is_dataclass(kind):  # a nested spec: each of its fields in turn
+        if not isinstance(value, kind):
+            raise ConfigError(f"{name} must be a {kind.__name__}, got {value!r}")
+        for sub, sub_kind in typing.get_type_hints(kind).items():
+            _check_kind(f"{name}.{sub}", sub_kind, getattr(value, sub))
     elif typing.get_origin(kind) is tuple:
         if not isinstance(value, tuple):
             raise ConfigError(f"{name} must be a tuple of whole numbers, got {value!r}")
@@ -236,7 +224,9 @@ def _check_kind(name: str, kind: Any, value: Any) -> None:
 
 def config_fields(cls: type) -> dict[str, Any]:
     """Field name -> resolved type annotation."""
-    hints = typing.get_type_hints(cls, globalns={"ScheduleLike": ScheduleLike, **vars(typing)})
+    hints = typing.get_type_hints(
+        cls, globalns={"ScheduleLike": ScheduleLike, "CoreSpec": CoreSpec, **vars(typing)}
+    )
     return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
 
 
@@ -272,5 +262,7 @@ def config_to_dict(config: Any) -> dict[str, Any]:
             value = str(value)
         elif isinstance(value, tuple):
             value = list(value)
+        elif dataclasses.is_dataclass(value):
+            value = dataclasses.asdict(value)
         out[f.name] = value
     return out

@@ -3,12 +3,13 @@ strings give them: each converted to its field's type, never truncated."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import types
 import typing
 from typing import Any
 
-from ascent.algos.config import ScheduleLike, config_fields
+from ascent.algos.config import CORE_ALIASES, ScheduleLike, config_fields
 from ascent.core.schedules import as_schedule
 from ascent.errors import ConfigError
 
@@ -77,15 +78,45 @@ def _whole(value: Any) -> int:
 
 
 def build_config(cls: type, values: dict[str, Any], *, algo: str) -> Any:
-    """A validated `cls` from defaults updated by `values` (TOML values or strings)."""
+    """A validated `cls` from defaults updated by `values` (TOML values or strings).
+
+    A nested spec (`core`) takes its fields as `core.<name>` keys, a `core` table (as
+    config_to_dict writes it) or, for `core`, the flat names of `CORE_ALIASES`."""
     kinds = config_fields(cls)
-    converted = {}
+    converted: dict[str, Any] = {}
+    nested: dict[str, dict[str, Any]] = {}
     for name, value in values.items():
         key = name.replace("-", "_")
+        head, _, sub = key.partition(".")
+        if "core" in kinds and key in CORE_ALIASES:
+            head, sub = "core", CORE_ALIASES[key]
+        if head in kinds and dataclasses.is_dataclass(kinds[head]):
+            # in order, later values winning: a field, a table, or a whole spec object
+            if sub:
+                nested.setdefault(head, {})[sub] = value
+            elif isinstance(value, dict):
+                nested.setdefault(head, {}).update(value)
+            elif isinstance(value, kinds[head]):
+                nested[head] = dataclasses.asdict(value)
+            else:
+                raise ConfigError(f"{name} must be a table of settings, got {value!r}")
+            continue
         if key not in kinds:
             known = ", ".join(kinds)
             raise ConfigError(f"{algo} has no setting {name!r}; its settings are: {known}")
         converted[key] = _convert(key, kinds[key], value)
+    for head, fields in nested.items():
+        spec = kinds[head]
+        sub_kinds = typing.get_type_hints(spec)
+        unknown = sorted(set(fields) - set(sub_kinds))
+        if unknown:
+            known = ", ".join(f"{head}.{k}" for k in sub_kinds)
+            raise ConfigError(
+                f"{algo} has no setting {head}.{unknown[0]}; the settings of {head} are: {known}"
+            )
+        converted[head] = spec(
+            **{k: _convert(f"{head}.{k}", sub_kinds[k], v) for k, v in fields.items()}
+        )
     config = cls(**converted)
     config.validate()
     return config

@@ -21,7 +21,6 @@ same actions from the same observations.
 from __future__ import annotations
 
 import functools
-from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -39,7 +38,6 @@ from ascent.train.learners import OffPolicyLearner
 from ascent.train.loop import (
     LoopState,
     Normalizer,
-    NormState,
     init_loop_state,
     split_iteration_key,
 )
@@ -81,18 +79,6 @@ class OffPolicyLoop:
             noise=jnp.zeros((self.n_envs, *self.action_shape), jnp.float32),
         )
 
-    def policy(
-        self,
-        algo_state: Any,
-        norm: NormState,
-        obs: jax.Array,
-        key: jax.Array,
-        deterministic: bool = False,
-    ) -> tuple[jax.Array, jax.Array]:
-        """(action, log_prob) for raw observations [N, ...], normalised if configured;
-        no exploration noise (that is `explore`'s)."""
-        return self.acting.act(algo_state, norm, obs, key, deterministic)
-
     def explore(
         self, state: LoopState, obs: jax.Array, key: jax.Array
     ) -> tuple[jax.Array, jax.Array]:
@@ -103,7 +89,7 @@ class OffPolicyLoop:
         half the action range.
         """
         k_act, k_noise, k_random = jax.random.split(key, 3)
-        action, _ = self.policy(state.algo, state.norm, obs, k_act)
+        action, _ = self.acting.act(state.algo, state.norm, obs, k_act)
         half_range = (self.high - self.low) / 2
         std = self.noise_std(state.iteration.as_float())
         noise = state.noise

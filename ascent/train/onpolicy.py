@@ -40,7 +40,6 @@ from ascent.train.learners import OnPolicyLearner
 from ascent.train.loop import (
     LoopState,
     Normalizer,
-    NormState,
     init_loop_state,
     program_source,
     split_iteration_key,
@@ -83,17 +82,6 @@ class OnPolicyLoop:
         state = init_loop_state(self.algorithm, self.env, self.n_envs, seed, self.is_jax)
         policy_state, starts = self.acting.initial(self.n_envs)
         return state._replace(policy_state=policy_state, episode_starts=starts)
-
-    def policy(
-        self,
-        algo_state: Any,
-        norm: NormState,
-        obs: jax.Array,
-        key: jax.Array,
-        deterministic: bool = False,
-    ) -> tuple[jax.Array, jax.Array]:
-        """(action, log_prob) of a feed-forward policy for raw observations [N, ...]."""
-        return self.acting.act(algo_state, norm, obs, key, deterministic)
 
     # the host door's policy, reading the state in its flat form (FlatLearn)
 

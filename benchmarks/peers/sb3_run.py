@@ -62,7 +62,7 @@ def on_policy_kwargs(algo: str, c: dict[str, Any]) -> dict[str, Any]:
             "log_std_init": c["log_std_init"],
         },
     }
-    assert not c.get("shared_trunk", False) and c.get("policy", "mlp") == "mlp"
+    assert not c.get("shared_trunk", False) and c.get("core", {}).get("kind", "mlp") == "mlp"
     assert not c["normalize_obs"] and not c["normalize_reward"]
     if algo == "ppo":
         assert c["objective"] == "clip" and c["target_kl"] is None and c["clip_vf"] is None

@@ -155,3 +155,21 @@ def test_no_preset_means_defaults() -> None:
     assert preset("ppo", "Acrobot-v1") == {}
     config = make_config("ppo", "CartPole-v1", {"n_epochs": 3}, use_preset=False)
     assert (config.n_steps, config.minibatch_size, config.gamma) == (128, 64, 0.99)
+
+
+def test_the_core_is_one_nested_spec_set_by_dotted_or_flat_names() -> None:
+    from ascent.algos.config import config_to_dict
+
+    dotted = make_config("ppo", "CartPole-v1", {"core.kind": "gru", "core.embed_dim": "8"})
+    flat = make_config("ppo", "CartPole-v1", {"policy": "gru", "embed_dim": 8})
+    assert dotted == flat and (dotted.core.kind, dotted.core.embed_dim) == ("gru", 8)
+    # as meta.json holds it: a nested table, read back to the same config
+    saved = config_to_dict(dotted)
+    assert saved["core"]["kind"] == "gru" and "policy" not in saved
+    assert make_config("ppo", "CartPole-v1", saved, use_preset=False) == dotted
+    with pytest.raises(ConfigError, match="no setting core.width"):
+        make_config("ppo", "CartPole-v1", {"core.width": 3})
+    with pytest.raises(ConfigError, match="core.embed_dim"):
+        make_config("ppo", "CartPole-v1", {"core.embed_dim": 2.5})
+    with pytest.raises(ConfigError, match="no setting 'policy'"):
+        make_config("sac", "Pendulum-v1", {"policy": "gru"})  # no core: no alias either

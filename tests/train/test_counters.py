@@ -77,5 +77,5 @@ def test_off_policy_warm_up_compares_the_whole_count() -> None:
     obs = jnp.zeros((1, 3))
     key = jax.random.PRNGKey(0)
     acted, _ = agent.loop.explore(state, obs, key)
-    policy, _ = agent.loop.policy(state.algo, state.norm, obs, jax.random.split(key, 3)[0])
+    policy, _ = agent.loop.acting.act(state.algo, state.norm, obs, jax.random.split(key, 3)[0])
     np.testing.assert_allclose(acted, jnp.clip(policy, -2.0, 2.0), rtol=1e-6)
