@@ -7,7 +7,7 @@ import dataclasses
 import math
 import types
 import typing
-from dataclasses import dataclass
+from dataclasses import InitVar, dataclass
 from typing import Any, ClassVar, Union
 
 import numpy as np
@@ -69,8 +69,28 @@ class OnPolicyConfig:
     rope or alibi), `norm` (pre or post: layer norm before each sublayer or after its
     residual), `gate` (residual, or gru: GTrXL's gate, the default)."""
 
+    # the flat names of `core`'s fields, taken as keywords from Python (CORE_ALIASES)
+    policy: InitVar[str | None] = None
+    embed_dim: InitVar[int | None] = None
+    num_layers: InitVar[int | None] = None
+    num_heads: InitVar[int | None] = None
+    memory_len: InitVar[int | None] = None
+    score: InitVar[str | None] = None
+    position: InitVar[str | None] = None
+    norm: InitVar[str | None] = None
+    gate: InitVar[str | None] = None
+
     memory_policies: ClassVar[bool] = False
     """Whether the algorithm takes `policy` other than mlp (set by those that do)."""
+
+    def __post_init__(self, *flat: Any) -> None:
+        given = {
+            CORE_ALIASES[name]: value
+            for name, value in zip(CORE_ALIASES, flat, strict=True)
+            if value is not None
+        }
+        if given:  # e.g. PPOConfig(policy="gru", embed_dim=8): into the nested spec
+            object.__setattr__(self, "core", dataclasses.replace(self.core, **given))
 
     @property
     def batch_size(self) -> int:
@@ -224,9 +244,8 @@ def _check_kind(name: str, kind: Any, value: Any) -> None:
 
 def config_fields(cls: type) -> dict[str, Any]:
     """Field name -> resolved type annotation."""
-    hints = typing.get_type_hints(
-        cls, globalns={"ScheduleLike": ScheduleLike, "CoreSpec": CoreSpec, **vars(typing)}
-    )
+    names = {"ScheduleLike": ScheduleLike, "CoreSpec": CoreSpec, "InitVar": InitVar}
+    hints = typing.get_type_hints(cls, globalns={**names, **vars(typing)})
     return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
 
 
