@@ -59,7 +59,6 @@ class OnPolicyLoop:
         self.action_space = env.action_space
         self.normalizer = Normalizer(config)
         self.acting = Policy(algorithm, self.normalizer)
-        self.memory = self.acting.memory
         self.learner = OnPolicyLearner(algorithm, self.normalizer, self.steps_per_iteration)
         self.learn = self.learner.learn
         if self.is_jax:
@@ -119,7 +118,7 @@ class OnPolicyLoop:
         host door's environment state lives outside the pytree.
         """
         if self._host is None:
-            self._host = HostRolloutCollector(self.env, self.n_steps, self.memory)  # type: ignore[arg-type]
+            self._host = HostRolloutCollector(self.env, self.n_steps, self.acting.memory)  # type: ignore[arg-type]
         rows = []
         keys = self._learn.split(state.key)  # later ones come with each update
         flat = self._learn.enter(state)
