@@ -8,6 +8,7 @@ from importlib import resources
 from typing import Any
 
 from ascent.algos.a2c import A2C
+from ascent.algos.a3c import A3C
 from ascent.algos.actor_critic import ActorCritic
 from ascent.algos.ddpg import DDPG
 from ascent.algos.naf import NAF
@@ -23,6 +24,7 @@ ALGORITHMS: dict[str, type] = {
     "reinforce": Reinforce,
     "actor-critic": ActorCritic,
     "a2c": A2C,
+    "a3c": A3C,
     "ppo": PPO,
     "trpo": TRPO,
     "ddpg": DDPG,

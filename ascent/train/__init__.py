@@ -5,11 +5,16 @@ from __future__ import annotations
 from ascent.algos.protocol import Algorithm
 from ascent.envs import HostVecEnv, JaxEnv
 from ascent.errors import ConfigError
+from ascent.train.asynchronous import AsyncOnPolicyLoop
 from ascent.train.loop import Loop, LoopState
 from ascent.train.offpolicy import OffPolicyLoop
 from ascent.train.onpolicy import OnPolicyLoop
 
-LOOPS: dict[str, type] = {"on-policy": OnPolicyLoop, "off-policy": OffPolicyLoop}
+LOOPS: dict[str, type] = {
+    "on-policy": OnPolicyLoop,
+    "off-policy": OffPolicyLoop,
+    "asynchronous": AsyncOnPolicyLoop,
+}
 
 
 def make_loop(algorithm: Algorithm, env: JaxEnv | HostVecEnv) -> Loop:
@@ -20,4 +25,4 @@ def make_loop(algorithm: Algorithm, env: JaxEnv | HostVecEnv) -> Loop:
     return LOOPS[kind](algorithm, env)
 
 
-__all__ = ["LOOPS", "Loop", "LoopState", "OffPolicyLoop", "OnPolicyLoop", "make_loop"]
+__all__ = ["LOOPS", "AsyncOnPolicyLoop", "Loop", "LoopState", "OffPolicyLoop", "OnPolicyLoop", "make_loop"]

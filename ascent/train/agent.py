@@ -66,10 +66,10 @@ class Agent:
         self.env_id = env_label(env if isinstance(env, str) else self.env)
         try:
             self.algorithm = cls(config, self.env.observation_space, self.env.action_space)
+            self.loop = make_loop(self.algorithm, self.env)
         except Exception:
-            self.close()  # an algorithm that rejects the spaces leaves no environment open
+            self.close()  # an algorithm or loop that rejects the env leaves it closed
             raise
-        self.loop = make_loop(self.algorithm, self.env)
         self.evaluator = Evaluator(self.loop)
         self.state: LoopState = self.loop.init(seed)
         # the target of the run's `learn` (recorded, so that a resumed run goes on to it)
@@ -77,7 +77,7 @@ class Agent:
         self.train_seconds = 0.0  # wall-clock spent in `learn`, compiling included
         self.last_checkpoint: Path | None = None
         self._act_key = jax.random.PRNGKey(seed + EVAL_SEED_OFFSET)
-        self.runner = Runner.synchronous(self)
+        self.runner = Runner.for_agent(self)
         # iterations per compiled chunk (one metrics row each) and between checkpoints;
         # saved with the state so a resumed run cuts its chunks where the original did
         iterations = self.iterations_for(config.total_steps)

@@ -33,13 +33,37 @@ class OnPolicyLearner:
         self, state: LoopState, rollout: Rollout, learn_key: jax.Array
     ) -> tuple[LoopState, dict[str, jax.Array]]:
         """(state after the update, metrics with episode sums and finiteness checks)."""
+        seen, norm = self._seen(state, rollout)
+        algo, metrics = self.algorithm.update(state.algo, seen, learn_key)
+        return self._advance(state, rollout, algo, norm, metrics)
+
+    def grads(
+        self, state: LoopState, rollout: Rollout, learn_key: jax.Array
+    ) -> tuple[LoopState, Any, dict[str, jax.Array]]:
+        """`learn` for an asynchronous worker: the algorithm's gradient on the rollout
+        instead of its update (`GradientAlgorithm.grads`), applied elsewhere; returns
+        (state with statistics and counters moved on but the parameters unchanged,
+        gradient, metrics)."""
+        seen, norm = self._seen(state, rollout)
+        grads, metrics = self.algorithm.grads(state.algo, seen, learn_key)  # type: ignore[attr-defined]
+        state, metrics = self._advance(state, rollout, state.algo, norm, metrics)
+        return state, grads, metrics
+
+    def _seen(self, state: LoopState, rollout: Rollout) -> tuple[Rollout, NormState]:
+        """The rollout as the update sees it (normalised with the statistics the policy
+        acted on, rewards scaled) and the statistics moved on."""
         dones = rollout.terminated | rollout.truncated
         seen = rollout._replace(
             obs=self.normalizer.obs_for_policy(state.norm, rollout.obs),
             next_obs=self.normalizer.obs_for_policy(state.norm, rollout.next_obs),
         )
         norm, rewards = self.normalizer.update(state.norm, rollout.obs, rollout.rewards, dones)
-        algo, metrics = self.algorithm.update(state.algo, seen._replace(rewards=rewards), learn_key)
+        return seen._replace(rewards=rewards), norm
+
+    def _advance(
+        self, state: LoopState, rollout: Rollout, algo: Any, norm: NormState, metrics: dict
+    ) -> tuple[LoopState, dict[str, jax.Array]]:
+        dones = rollout.terminated | rollout.truncated
         metrics = {k: jax.numpy.asarray(v, jax.numpy.float32) for k, v in metrics.items()}
         episodes, episode_stats = track_episodes(state.episodes, rollout.rewards, dones)
         checks = finiteness((rollout.obs, rollout.next_obs), rollout.rewards, metrics)

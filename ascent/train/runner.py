@@ -41,7 +41,12 @@ class Runner:
         self._state_finite = CachedJit(all_finite)
 
     @classmethod
-    def synchronous(cls, agent: Agent) -> Runner:
+    def for_agent(cls, agent: Agent) -> Runner:
+        """A runner with the driver the agent's loop asks for (`make_driver`), or the
+        synchronous one."""
+        make_driver = getattr(agent.loop, "make_driver", None)
+        if make_driver is not None:
+            return cls(make_driver(agent.seed))
         return cls(SyncDriver(agent.loop, agent.seed))
 
     def train(self, agent: Agent, iterations_total: int, total_steps: int, progress: bool) -> None:
