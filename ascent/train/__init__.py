@@ -25,4 +25,12 @@ def make_loop(algorithm: Algorithm, env: JaxEnv | HostVecEnv) -> Loop:
     return LOOPS[kind](algorithm, env)
 
 
-__all__ = ["LOOPS", "AsyncOnPolicyLoop", "Loop", "LoopState", "OffPolicyLoop", "OnPolicyLoop", "make_loop"]
+__all__ = [
+    "LOOPS",
+    "AsyncOnPolicyLoop",
+    "Loop",
+    "LoopState",
+    "OffPolicyLoop",
+    "OnPolicyLoop",
+    "make_loop",
+]
