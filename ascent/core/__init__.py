@@ -15,13 +15,22 @@ from ascent.core.losses import (
     policy_gradient_loss,
     value_loss,
 )
-from ascent.core.returns import discounted_returns, ends_within, gae, n_step_returns, td_errors
+from ascent.core.returns import (
+    VTrace,
+    discounted_returns,
+    ends_within,
+    gae,
+    n_step_returns,
+    td_errors,
+    vtrace,
+)
 from ascent.core.schedules import Schedule, as_schedule
 
 __all__ = [
     "Categorical",
     "DiagGaussian",
     "Schedule",
+    "VTrace",
     "as_schedule",
     "clipped_surrogate_loss",
     "discounted_returns",
@@ -34,4 +43,5 @@ __all__ = [
     "policy_gradient_loss",
     "td_errors",
     "value_loss",
+    "vtrace",
 ]

@@ -9,6 +9,8 @@ truncation: its successor is unknown, so it bootstraps from `next_values[-1]`.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import jax
 import jax.numpy as jnp
 from jax import Array
@@ -163,6 +165,64 @@ def gae(
 
     _, advantages = jax.lax.scan(step, jnp.zeros_like(deltas[0]), (deltas, not_done), reverse=True)
     return advantages
+
+
+class VTrace(NamedTuple):
+    """V-trace targets and the policy-gradient advantages that go with them."""
+
+    vs: Array  # [T, N] value targets v_s
+    pg_advantages: Array  # [T, N] ρ_s (r_s + γ v_{s+1} − V(x_s))
+
+
+def vtrace(
+    *,
+    rewards: ArrayLike,
+    values: ArrayLike,
+    next_values: ArrayLike,
+    terminated: ArrayLike,
+    truncated: ArrayLike,
+    log_rhos: ArrayLike,
+    gamma: float,
+    rho_bar: float = 1.0,
+    c_bar: float = 1.0,
+) -> VTrace:
+    """Off-policy n-step value targets with truncated importance weights (V-trace).
+
+    v_s = V(x_s) + Σ_{t≥s} γ^{t−s} (Π_{i=s}^{t−1} c_i) δ_t, with
+    δ_t = ρ_t (r_t + γ(1−term_t)·V(x'_t) − V(x_t)), ρ_t = min(ρ̄, π/μ),
+    c_i = min(c̄, π/μ), the sum running to the end of the episode (done_t = term ∨
+    trunc) or of the rollout, computed backwards as
+    v_s − V(x_s) = δ_s + γ c_s (1−done_s)(v_{s+1} − V(x_{s+1})). The policy gradient
+    uses ρ_s (r_s + γ(1−term_s) v̂_{s+1} − V(x_s)), v̂_{s+1} the next target where the
+    episode goes on in the rollout and V(x'_s) where it does not.
+    log_rhos = log π(a_t|x_t) − log μ(a_t|x_t) (target over behaviour policy); every
+    input [T, N]. With π = μ and ρ̄, c̄ ≥ 1, v_s − V(x_s) is GAE with λ = 1.
+    (Espeholt et al. 2018, eq. 1 and §4.2.) Targets carry no gradient.
+    """
+    rewards = _floats(rewards)
+    values = jnp.asarray(values, rewards.dtype)
+    next_values = jnp.asarray(next_values, rewards.dtype)
+    ratios = jnp.exp(jnp.asarray(log_rhos, rewards.dtype))
+    rhos = jnp.minimum(rho_bar, ratios)
+    cs = jnp.minimum(c_bar, ratios)
+    not_term = 1.0 - _flag(terminated).astype(rewards.dtype)
+    goes_on = 1.0 - (_flag(terminated) | _flag(truncated)).astype(rewards.dtype)
+    deltas = rhos * (rewards + gamma * not_term * next_values - values)
+
+    def step(later: Array, xs: tuple[Array, Array, Array]) -> tuple[Array, Array]:
+        delta, c, on = xs
+        here = delta + gamma * c * on * later  # v_s − V(x_s)
+        return here, here
+
+    _, corrections = jax.lax.scan(
+        step, jnp.zeros_like(deltas[0]), (deltas, cs, goes_on), reverse=True
+    )
+    vs = values + corrections
+    # v̂_{s+1}: V(x'_s) plus the next step's correction where the episode goes on
+    later = jnp.concatenate([corrections[1:], jnp.zeros_like(corrections[:1])])
+    next_vs = next_values + goes_on * later
+    pg_advantages = rhos * (rewards + gamma * not_term * next_vs - values)
+    return VTrace(jax.lax.stop_gradient(vs), jax.lax.stop_gradient(pg_advantages))
 
 
 def ends_within(*, terminated: ArrayLike, truncated: ArrayLike) -> Array:
