@@ -34,13 +34,20 @@ class A3CConfig(A2CConfig):
 
     def validate(self) -> None:
         super().validate()
-        if not 1 <= self.workers <= 256:
-            raise ConfigError(f"workers must be between 1 and 256, got {self.workers}")
-        if self.normalize_obs or self.normalize_reward:
-            raise ConfigError(
-                "a3c does not normalise observations or rewards (each worker's running "
-                "statistics would differ); set normalize_obs=false and normalize_reward=false"
-            )
+        check_workers(self, "a3c")
+
+
+def check_workers(config: A2CConfig, name: str) -> None:
+    """ConfigError for a worker count out of range, or normalisation (each worker's
+    running statistics would differ)."""
+    workers = config.workers  # type: ignore[attr-defined]
+    if not 1 <= workers <= 256:
+        raise ConfigError(f"workers must be between 1 and 256, got {workers}")
+    if config.normalize_obs or config.normalize_reward:
+        raise ConfigError(
+            f"{name} does not normalise observations or rewards (each worker's running "
+            "statistics would differ); set normalize_obs=false and normalize_reward=false"
+        )
 
 
 class A3C(A2C):
@@ -49,3 +56,4 @@ class A3C(A2C):
     name = "a3c"
     Config = A3CConfig
     kind = "asynchronous"
+    driver = "workers"  # drivers.ThreadDriver: every worker applies its own gradients

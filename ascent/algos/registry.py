@@ -11,6 +11,7 @@ from ascent.algos.a2c import A2C
 from ascent.algos.a3c import A3C
 from ascent.algos.actor_critic import ActorCritic
 from ascent.algos.ddpg import DDPG
+from ascent.algos.impala import Impala
 from ascent.algos.naf import NAF
 from ascent.algos.ppo import PPO
 from ascent.algos.reinforce import Reinforce
@@ -25,6 +26,7 @@ ALGORITHMS: dict[str, type] = {
     "actor-critic": ActorCritic,
     "a2c": A2C,
     "a3c": A3C,
+    "impala": Impala,
     "ppo": PPO,
     "trpo": TRPO,
     "ddpg": DDPG,

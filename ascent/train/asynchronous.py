@@ -27,7 +27,16 @@ from ascent.algos.protocol import Algorithm
 from ascent.envs import HostVecEnv, JaxEnv, is_jax_env
 from ascent.errors import ConfigError
 from ascent.runtime import CachedJit, FlatTree, PackedMetrics
-from ascent.train.loop import LoopState, init_loop_state, program_source, split_iteration_key
+from ascent.buffers import Rollout
+from ascent.train.loop import (
+    LoopState,
+    all_finite,
+    finiteness,
+    init_loop_state,
+    program_source,
+    split_iteration_key,
+    track_episodes,
+)
 from ascent.train.onpolicy import OnPolicyLoop
 
 
@@ -42,13 +51,20 @@ class AsyncOnPolicyLoop(OnPolicyLoop):
             )
         super().__init__(algorithm, env)
         self.workers = int(algorithm.config.workers)
-        self.lock = bool(algorithm.config.lock)
+        self.lock = bool(getattr(algorithm.config, "lock", False))  # A3C's applies
         self.layout: FlatTree | None = None  # the parameters' flat layout (SharedParams)
         self._work = CachedJit(self._work_flat, source=self._work_source)
+        words = functools.partial(program_source, self)
+        self._collect = CachedJit(self._collect_part, source=words)
+        self._update = CachedJit(self._update_algo, source=words)
 
     def make_driver(self, seed: int) -> Any:
-        from ascent.train.drivers import ThreadDriver
+        """Workers that apply their own gradients (`driver = "workers"`, A3C) or actors
+        feeding one learner (`"actor-learner"`, IMPALA), as the algorithm says."""
+        from ascent.train.drivers import ActorLearnerDriver, ThreadDriver
 
+        if getattr(self.algorithm, "driver", "workers") == "actor-learner":
+            return ActorLearnerDriver(self)
         return ThreadDriver(self)
 
     def init(self, seed: int | jax.Array) -> LoopState:
@@ -122,6 +138,36 @@ class AsyncOnPolicyLoop(OnPolicyLoop):
         names = tuple(sorted(metrics))
         packed = PackedMetrics(jnp.stack([metrics[k] for k in names]), names)
         return state._replace(algo=None), grads, packed
+
+    # --- actors and a learner (IMPALA) ----------------------------------------------
+
+    def collect(self, algo: Any, part: LoopState) -> tuple[LoopState, Rollout, dict, Any]:
+        """An actor's rollout with parameters `algo`: (actor state moved on, rollout,
+        its episode statistics, the key the learner updates with)."""
+        return self._collect(algo, part)
+
+    def _collect_part(self, algo: Any, part: LoopState) -> tuple:
+        state = part._replace(algo=algo)
+        key, act_keys, env_keys, learn_key = split_iteration_key(state.key, self.n_steps)
+        state, rollout = self.collector.collect(state, act_keys, env_keys)
+        dones = rollout.terminated | rollout.truncated
+        episodes, stats = track_episodes(state.episodes, rollout.rewards, dones)
+        checks = finiteness((rollout.obs, rollout.next_obs), rollout.rewards, {})
+        stats = {
+            **stats,
+            "finite_obs": checks["finite_obs"],
+            "finite_reward": checks["finite_reward"],
+        }
+        return state._replace(algo=None, key=key, episodes=episodes), rollout, stats, learn_key
+
+    def update(self, algo: Any, rollout: Rollout, learn_key: Any) -> tuple[Any, dict]:
+        """The learner's update on one actor's rollout: (algo state, metrics)."""
+        return self._update(algo, rollout, learn_key)
+
+    def _update_algo(self, algo: Any, rollout: Rollout, learn_key: Any) -> tuple[Any, dict]:
+        algo, metrics = self.algorithm.update(algo, rollout, learn_key)
+        metrics = {k: jnp.asarray(v, jnp.float32) for k, v in metrics.items()}
+        return algo, {**metrics, "finite_loss": all_finite(metrics).astype(jnp.float32)}
 
 
 def _rows(tree: Any, start: int, stop: int) -> Any:

@@ -1,9 +1,12 @@
-"""A3C: asynchronous workers applying A2C's gradients to shared parameters
-(`algos/a3c.py`, `train/asynchronous.py`, `train/shared.py`, `drivers.ThreadDriver`)."""
+"""Asynchronous training: A3C's workers applying A2C's gradients to shared parameters
+(`algos/a3c.py`, `train/shared.py`, `drivers.ThreadDriver`) and IMPALA's actors
+feeding one V-trace learner (`algos/impala.py`, `drivers.ActorLearnerDriver`), both
+through `train/asynchronous.py`."""
 
 from __future__ import annotations
 
 import threading
+import time
 
 import jax
 import jax.numpy as jnp
@@ -11,7 +14,8 @@ import numpy as np
 import pytest
 
 import ascent
-from ascent.errors import ConfigError
+from ascent.errors import ConfigError, TrainingError
+from ascent.train.loop import split_iteration_key
 from ascent.train.shared import SharedParams
 
 SMALL = {"n_envs": 4, "n_steps": 5, "hidden": (16,), "total_steps": 4000}
@@ -122,3 +126,55 @@ def test_shared_state_keeps_its_structure():
     shared = SharedParams(state, _sgd)
     with pytest.raises(ValueError, match="structure"):
         shared.load({"w": jnp.zeros((4,))})
+
+
+def test_impala_on_its_own_rollout_is_a2c():
+    """Actor and learner with the same parameters: every importance weight is 1, and
+    V-trace's targets and advantages are A2C's n-step ones (λ = 1)."""
+    impala = ascent.make("impala", "gymnax/CartPole-v1", seed=2, workers=1, **SMALL)
+    a2c = ascent.make("a2c", "gymnax/CartPole-v1", seed=2, **SMALL)
+    state = a2c.state
+    _, act_keys, env_keys, learn_key = split_iteration_key(state.key, a2c.loop.n_steps)
+    rollout = a2c.loop.collect_jax(state, act_keys, env_keys)[1]
+    g_impala, m_impala = impala.algorithm.grads(state.algo, rollout, learn_key)
+    g_a2c, m_a2c = a2c.algorithm.grads(state.algo, rollout, learn_key)
+    for x, y in zip(leaves(g_impala), leaves(g_a2c), strict=True):
+        np.testing.assert_allclose(x, y, rtol=1e-4, atol=1e-6)
+    assert abs(float(m_impala["importance_weight"]) - 1.0) < 1e-6
+    np.testing.assert_allclose(float(m_impala["loss"]), float(m_a2c["loss"]), rtol=1e-5)
+
+
+def test_impala_actors_feed_one_learner(tmp_path):
+    agent = ascent.make("impala", "gymnax/CartPole-v1", seed=0, workers=2, **SMALL)
+    before = threading.active_count()
+    agent.learn(2000, run_dir=tmp_path, progress=False)
+    assert int(agent.state.env_steps) == 2000 and int(agent.state.iteration) == 100
+    assert int(agent.state.algo.updates) == 100  # one update per rollout
+    counts = agent.runner.driver.staleness_counts
+    assert sum(counts.values()) == 100 and max(counts) >= 1  # actors lag the learner
+    assert threading.active_count() == before
+    header = (tmp_path / "metrics.csv").read_text().splitlines()[0].split(",")
+    assert {"staleness", "importance_weight", "episode_return"} <= set(header)
+
+
+@pytest.mark.parametrize("algo, piece", [("a3c", "work"), ("impala", "collect")])
+def test_a_hung_worker_stops_training_with_one_line(algo, piece):
+    agent = ascent.make(algo, "gymnax/CartPole-v1", seed=0, workers=2, **SMALL)
+    agent.runner.driver.timeout = 1.0
+    real = getattr(agent.loop, piece)
+    release = threading.Event()
+    calls = []
+
+    def hangs(*args):
+        calls.append(1)
+        if len(calls) == 5:
+            release.wait(30)  # a step that never comes back (until the test lets it)
+        return real(*args)
+
+    setattr(agent.loop, piece, hangs)
+    t0 = time.monotonic()
+    with pytest.raises(TrainingError, match="no training iteration finished in 1 s"):
+        agent.learn(4000, progress=False)
+    assert time.monotonic() - t0 < 15
+    assert int(agent.state.env_steps) == 0
+    release.set()  # the hung thread finishes and ends
