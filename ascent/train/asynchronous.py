@@ -24,10 +24,10 @@ import jax
 import jax.numpy as jnp
 
 from ascent.algos.protocol import Algorithm
+from ascent.buffers import Rollout
 from ascent.envs import HostVecEnv, JaxEnv, is_jax_env
 from ascent.errors import ConfigError
 from ascent.runtime import CachedJit, FlatTree, PackedMetrics
-from ascent.buffers import Rollout
 from ascent.train.loop import (
     LoopState,
     all_finite,
