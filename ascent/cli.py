@@ -27,7 +27,7 @@ class Train:
     """Train an algorithm on an environment and evaluate the result."""
 
     algo: Annotated[str | None, tyro.conf.Positional] = None
-    """Algorithm: ppo, a2c, reinforce, actor-critic (see `ascent list`)."""
+    """Algorithm: ppo, a2c, a3c, impala, trpo, sac, ... (see `ascent list`)."""
     env: str | None = None
     """Environment id: a Gymnasium id (CartPole-v1), gymnax/<id> or ascent/<id>; with
     --resume, the environment to use instead of the one the run names (module:Id ids
@@ -37,7 +37,10 @@ class Train:
     total_steps: int | None = None
     """Environment steps to train for (the preset's or the config's by default)."""
     n_envs: int | None = None
-    """Parallel environments."""
+    """Parallel environments (a3c, impala: per worker)."""
+    ray_address: str | None = None
+    """a3c: run the workers as Ray actors: local (a Ray instance on 127.0.0.1), auto (the
+    cluster this machine is in) or host:port (same as --set ray_address=...)."""
     set: Annotated[tuple[str, ...], tyro.conf.UseAppendAction] = ()
     """A config field override, field=value; repeat for several."""
     config: Path | None = None
@@ -184,6 +187,8 @@ def train(args: Train) -> int:
             overrides["total_steps"] = args.total_steps
         if args.n_envs is not None:
             overrides["n_envs"] = args.n_envs
+        if args.ray_address is not None:
+            overrides["ray_address"] = args.ray_address
         overrides.update(_parse_sets(args.set))
         config = make_config(args.algo, args.env, overrides, use_preset=not args.no_preset)
         agent = Agent(

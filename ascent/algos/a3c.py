@@ -29,6 +29,9 @@ class A3CConfig(A2CConfig):
     """Worker threads, each with its own `n_envs` environments and parameter copy."""
     lock: bool = False
     """Apply gradients one at a time under a lock (default: lock-free, Hogwild-style)."""
+    ray_address: str = ""
+    """Run the workers as Ray actors: "local" (a Ray instance on 127.0.0.1 for the run),
+    "auto" or "host:port" (a running cluster); empty: threads of this process."""
 
     memory_policies: ClassVar[bool] = False  # each worker's policy state is not split yet
 

@@ -29,6 +29,7 @@ from ascent.envs import HostVecEnv, JaxEnv, is_jax_env
 from ascent.errors import ConfigError
 from ascent.runtime import CachedJit, FlatTree, PackedMetrics
 from ascent.train.loop import (
+    EnvCarry,
     LoopState,
     all_finite,
     finiteness,
@@ -63,6 +64,11 @@ class AsyncOnPolicyLoop(OnPolicyLoop):
         feeding one learner (`"actor-learner"`, IMPALA), as the algorithm says."""
         from ascent.train.drivers import ActorLearnerDriver, ThreadDriver
 
+        address = getattr(self.algorithm.config, "ray_address", "")
+        if address:
+            from ascent.train.ray_workers import RayDriver
+
+            return RayDriver(self, self.algorithm.name, self.env, address)
         if getattr(self.algorithm, "driver", "workers") == "actor-learner":
             return ActorLearnerDriver(self)
         return ThreadDriver(self)
@@ -91,6 +97,19 @@ class AsyncOnPolicyLoop(OnPolicyLoop):
                 )
             )
         return parts
+
+    def fresh_part(self, part: LoopState, key: jax.Array) -> LoopState:
+        """A worker's state with new environments (a replaced worker's: the old ones
+        were lost with it) and episodes begun afresh."""
+        key, reset_key = jax.random.split(key)
+        obs, env_state = jax.vmap(self.env.reset)(jax.random.split(reset_key, self.n_envs))  # type: ignore[union-attr]
+        zeros = jax.tree.map(jnp.zeros_like, part.episodes)
+        return part._replace(
+            key=key,
+            env=EnvCarry(env_state, obs),
+            episodes=zeros,
+            norm=part.norm._replace(discounted=jnp.zeros_like(part.norm.discounted)),
+        )
 
     def join(self, state: LoopState, parts: list[LoopState], algo: Any, n: int) -> LoopState:
         """The run's state after `n` iterations made by the workers of `parts`."""

@@ -36,6 +36,10 @@ class Driver(Protocol):
         """The next chunk starts fresh episodes (the environments were used elsewhere)."""
         ...
 
+    def close(self) -> None:
+        """Stop whatever the driver started (threads end with each chunk; Ray actors)."""
+        ...
+
 
 class SyncDriver:
     """Iterations on the calling thread, through the loop's own door."""
@@ -47,6 +51,9 @@ class SyncDriver:
 
     def restart_episodes(self) -> None:
         self._obs = None
+
+    def close(self) -> None:
+        pass
 
     def run(self, state: LoopState, n: int) -> tuple[LoopState, dict[str, Any]]:
         if self.loop.is_jax:
@@ -83,6 +90,9 @@ class ThreadDriver:
 
     def restart_episodes(self) -> None:
         pass  # the JAX door's environments live in the state
+
+    def close(self) -> None:
+        pass  # its threads end with each chunk
 
     def run(self, state: LoopState, n: int) -> tuple[LoopState, dict[str, np.ndarray]]:
         loop = self.loop
@@ -132,6 +142,9 @@ class ActorLearnerDriver:
 
     def restart_episodes(self) -> None:
         pass
+
+    def close(self) -> None:
+        pass  # its threads end with each chunk
 
     def run(self, state: LoopState, n: int) -> tuple[LoopState, dict[str, np.ndarray]]:
         loop = self.loop

@@ -84,6 +84,7 @@ class Runner:
                     if agent.run_dir and agent.iterations % agent.checkpoint_every == 0:
                         agent.checkpoint()
         finally:
+            self.driver.close()  # no worker process outlives the call
             if logger:
                 logger.close()
 

@@ -1,0 +1,275 @@
+"""A3C's workers as Ray actors, past one machine (`pip install 'ascent-rl[ray]'`).
+
+`RayDriver` takes `ThreadDriver`'s place when the config's `ray_address` is set:
+"local" starts a Ray instance on 127.0.0.1 for the run, "auto" or "host:port" joins a
+running cluster (`ray start --head` on one machine, `ray start --address ...` on the
+others). A `ParameterHolder` actor keeps the shared parameters and optimiser
+statistics and applies the gradients one at a time, in the order they reach it (Ray
+runs an actor's calls one after another); each `Worker` actor builds the same loop
+from the algorithm's name, config and environment, and repeats: claim an iteration and
+read the parameters (one call), collect and compute the gradient on its own
+environments (`AsyncOnPolicyLoop.work`), send it (one call). Only Ray's own calls
+carry data: no sockets or protocol of Ascent's.
+
+Faults: a worker that dies (its process killed, its node lost) is replaced, within
+`restarts` per run, by a new actor with the current parameters and fresh
+environments; the iteration it had claimed goes back to the pool, so no rollout is
+counted twice (a gradient counts once it is applied). No iteration for `timeout`
+seconds raises TrainingError. `close` kills every actor, and shuts down a Ray instance
+the driver started.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import time
+from typing import TYPE_CHECKING, Any
+
+import jax
+import numpy as np
+
+from ascent.errors import ConfigError, TrainingError
+from ascent.train.loop import LoopState
+
+if TYPE_CHECKING:
+    from ascent.train.asynchronous import AsyncOnPolicyLoop
+
+RESTARTS = 8  # workers replaced per run before training stops
+WORKER_ENV = ("XLA_FLAGS", "JAX_PLATFORMS", "OMP_NUM_THREADS", "ASCENT_CACHE_DIR")
+
+
+def _ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError(
+            "ray_address needs Ray: pip install 'ascent-rl[ray]' (or leave ray_address empty "
+            "to run the workers as threads)"
+        ) from None
+    return ray
+
+
+def _build_loop(algo_name: str, config: Any, env: Any, cache: str | None) -> AsyncOnPolicyLoop:
+    """The run's loop, built again in an actor's process."""
+    from ascent.algos.registry import algorithm_class
+    from ascent.runtime import enable_compile_cache
+    from ascent.train import make_loop
+
+    if cache:
+        enable_compile_cache(cache)
+    algorithm = algorithm_class(algo_name)(config, env.observation_space, env.action_space)
+    return make_loop(algorithm, env)  # type: ignore[return-value]
+
+
+class ParameterHolder:
+    """The shared state of a Ray run (an actor): hands out iterations with the current
+    parameters, applies the gradients sent back, keeps each one's metrics row."""
+
+    def __init__(self, algo_name: str, config: Any, env: Any, cache: str | None):
+        from ascent.train.shared import SharedParams
+
+        self.loop = _build_loop(algo_name, config, env, cache)
+        self.algo_state = self.loop.init(0).algo
+        self.shared = SharedParams(self.algo_state, self.loop.algorithm.apply, lock=False)  # type: ignore[attr-defined]
+
+    def load(self, algo_state: Any, n: int) -> None:
+        self.shared.load(algo_state)
+        self.left = n
+        self.claimed: dict[int, int] = collections.Counter()  # worker -> iterations out
+        self.rows: list[np.ndarray] = []
+        self.names: tuple[str, ...] = ()
+        self.staleness: list[int] = []
+
+    def claim(self, worker: int) -> tuple[tuple[np.ndarray, ...], int] | None:
+        """An iteration for `worker`, with the parameters to compute it with, or None
+        when every iteration of the chunk is given out."""
+        if self.left <= 0:
+            return None
+        self.left -= 1
+        self.claimed[worker] += 1
+        return self.shared.read()
+
+    def apply(self, worker: int, grads: Any, version: int, packed: Any) -> None:
+        made = self.shared.apply(grads)
+        self.claimed[worker] -= 1
+        self.rows.append(np.asarray(packed.values))
+        self.names = packed.names
+        self.staleness.append(made - 1 - version)
+
+    def release(self, worker: int) -> None:
+        """A dead worker's claimed iterations go back to the pool (nothing of theirs was
+        applied)."""
+        self.left += self.claimed.pop(worker, 0)
+
+    def version(self) -> int:
+        return self.shared.version
+
+    def results(self) -> tuple[Any, np.ndarray, tuple[str, ...], np.ndarray]:
+        """(shared state as numpy, metrics rows [n, M], their names, staleness [n])."""
+        state = jax.device_get(self.shared.state())
+        return state, np.stack(self.rows), self.names, np.asarray(self.staleness, np.float32)
+
+
+class Worker:
+    """One A3C worker (an actor): its own environments, its own parameter copy."""
+
+    def __init__(self, algo_name: str, config: Any, env: Any, cache: str | None, index: int):
+        self.loop = _build_loop(algo_name, config, env, cache)
+        self.index = index
+        self.layout = None
+
+    def pid(self) -> int:
+        return os.getpid()
+
+    def run(self, holder: Any, part: LoopState) -> LoopState:
+        """Iterations until the holder has none left; returns the worker's state."""
+        import ray
+
+        from ascent.runtime import FlatTree
+
+        while True:
+            claimed = ray.get(holder.claim.remote(self.index))
+            if claimed is None:
+                return jax.device_get(part)
+            flat, version = claimed
+            if self.layout is None:
+                self.layout = FlatTree(self.loop.init(0).algo)
+            part, grads, packed = self.loop.work(flat, part, self.layout)
+            ray.get(holder.apply.remote(self.index, jax.device_get(grads), version, packed))
+
+
+class RayDriver:
+    """A3C's iterations made by Ray actors (module docstring)."""
+
+    def __init__(self, loop: AsyncOnPolicyLoop, algo_name: str, env: Any, address: str):
+        self.loop = loop
+        self.algo_name = algo_name
+        self.env = env
+        self.address = address
+        self.restarts_left = RESTARTS
+        self.restarts = 0
+        self.timeout = 120.0
+        self.staleness_counts: collections.Counter[int] = collections.Counter()
+        self._started_ray = False
+        self._holder: Any = None
+        self._workers: dict[int, tuple[int, Any]] = {}  # slot -> (worker number, actor)
+        self._next_index = 0
+
+    def restart_episodes(self) -> None:
+        pass
+
+    # --- actors -------------------------------------------------------------------
+
+    def _start(self) -> None:
+        ray = _ray()
+        if not ray.is_initialized():
+            if self.address == "local":
+                os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+                os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+                ray.init(
+                    num_cpus=max(2, self.loop.workers + 1),
+                    include_dashboard=False,
+                    _node_ip_address="127.0.0.1",
+                    log_to_driver=False,
+                    runtime_env={"env_vars": self._worker_env()},
+                )
+            else:
+                ray.init(address=self.address, log_to_driver=False)
+            self._started_ray = True
+        options = {"num_cpus": 0, "runtime_env": {"env_vars": self._worker_env()}}
+        cache = jax.config.jax_compilation_cache_dir
+        args = (self.algo_name, self.loop.algorithm.config, self.env, cache)
+        self._args = args
+        self._options = options
+        self._holder = ray.remote(ParameterHolder).options(**options).remote(*args)
+        for slot in range(self.loop.workers):
+            self._add_worker(slot)
+
+    def _worker_env(self) -> dict[str, str]:
+        return {k: os.environ[k] for k in WORKER_ENV if k in os.environ}
+
+    def _add_worker(self, slot: int) -> None:
+        """A new worker actor for the environments of `slot` (its rows in the state)."""
+        ray = _ray()
+        index = self._next_index  # the holder knows workers by a number never reused
+        self._next_index += 1
+        options = {**self._options, "num_cpus": 1, "max_restarts": 0}
+        actor = ray.remote(Worker).options(**options).remote(*self._args, index)
+        self._workers[slot] = (index, actor)
+
+    def worker_pids(self) -> list[int]:
+        ray = _ray()
+        return ray.get([actor.pid.remote() for _, actor in self._workers.values()])
+
+    def close(self) -> None:
+        """Kill every actor; shut down the Ray instance this driver started."""
+        if self._holder is None and not self._started_ray:
+            return
+        ray = _ray()
+        for actor in [*(a for _, a in self._workers.values()), self._holder]:
+            if actor is not None:
+                try:
+                    ray.kill(actor)
+                except Exception:  # an actor already dead
+                    pass
+        self._workers.clear()
+        self._holder = None
+        if self._started_ray:
+            ray.shutdown()
+            self._started_ray = False
+
+    # --- a chunk ------------------------------------------------------------------
+
+    def run(self, state: LoopState, n: int) -> tuple[LoopState, dict[str, np.ndarray]]:
+        ray = _ray()
+        if self._holder is None:
+            self._start()
+        loop = self.loop
+        ray.get(self._holder.load.remote(jax.device_get(state.algo), n))
+        parts = dict(enumerate(loop.split(state)))  # slot -> the worker's state
+        pending = {
+            actor.run.remote(self._holder, parts[slot]): slot
+            for slot, (_, actor) in self._workers.items()
+        }
+        done: dict[int, LoopState] = {}
+        last, since = 0, time.monotonic()
+        while pending:
+            ready, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)
+            for ref in ready:
+                slot = pending.pop(ref)
+                try:
+                    done[slot] = ray.get(ref)
+                except ray.exceptions.RayActorError:
+                    pending[self._replace(slot, parts, state)] = slot
+            version = ray.get(self._holder.version.remote())
+            if version != last:
+                last, since = version, time.monotonic()
+            elif time.monotonic() - since > self.timeout:
+                raise TrainingError(
+                    f"no training iteration finished in {self.timeout:g} s: a Ray worker "
+                    "hangs; training stopped"
+                )
+        algo, values, names, staleness = ray.get(self._holder.results.remote())
+        self.staleness_counts.update(staleness.astype(int).tolist())
+        metrics = {k: values[:, i] for i, k in enumerate(names)}
+        metrics["staleness"] = staleness
+        return loop.join(state, [done[slot] for slot in sorted(done)], algo, n), metrics
+
+    def _replace(self, slot: int, parts: dict[int, LoopState], state: LoopState) -> Any:
+        """A new worker for the dead one of `slot`, with fresh environments in its rows;
+        returns the reference of its run."""
+        if self.restarts_left <= 0:
+            raise TrainingError(
+                f"Ray workers died {self.restarts} times (restart budget {RESTARTS}); "
+                "training stopped"
+            )
+        self.restarts_left -= 1
+        self.restarts += 1
+        ray = _ray()
+        dead, _ = self._workers[slot]
+        ray.get(self._holder.release.remote(dead))
+        self._add_worker(slot)
+        key = jax.random.fold_in(state.key, 1_000 + self.restarts)
+        parts[slot] = self.loop.fresh_part(parts[slot], key)
+        return self._workers[slot][1].run.remote(self._holder, parts[slot])
