@@ -38,6 +38,9 @@ class ImpalaConfig(A2CConfig):
     """c̄: truncation of the trace-cutting weights (c̄ ≤ ρ̄ in the paper)."""
     queue_size: int = 2
     """Rollouts that may wait for the learner (more: actors idle less, lag more)."""
+    ray_address: str = ""
+    """Run the actors as Ray actors ("local", "auto" or "host:port", as for a3c; the
+    learner stays in this process); empty: threads of this process."""
 
     memory_policies: ClassVar[bool] = False
 

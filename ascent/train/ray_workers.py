@@ -122,6 +122,19 @@ class Worker:
     def pid(self) -> int:
         return os.getpid()
 
+    def set_part(self, part: LoopState) -> None:
+        """This actor's environments and key for the chunk (IMPALA's actors)."""
+        self.part = part
+
+    def get_part(self) -> LoopState:
+        return jax.device_get(self.part)
+
+    def collect(self, algo: Any, version: int) -> tuple[Any, Any, Any, int]:
+        """One rollout with parameters `algo` (of `version`): (rollout, episode
+        statistics, the learner's key, version), all as numpy."""
+        self.part, rollout, stats, key = self.loop.collect(algo, self.part)
+        return jax.device_get((rollout, stats, key)) + (version,)
+
     def run(self, holder: Any, part: LoopState) -> LoopState:
         """Iterations until the holder has none left; returns the worker's state."""
         import ray
@@ -155,6 +168,7 @@ class RayDriver:
         self._holder: Any = None
         self._workers: dict[int, tuple[int, Any]] = {}  # slot -> (worker number, actor)
         self._next_index = 0
+        self._updates = 0  # IMPALA's updates in the current chunk
 
     def restart_episodes(self) -> None:
         pass
@@ -198,6 +212,12 @@ class RayDriver:
         actor = ray.remote(Worker).options(**options).remote(*self._args, index)
         self._workers[slot] = (index, actor)
 
+    def progress(self) -> int:
+        """Gradients applied (A3C) or updates made (IMPALA) in the current chunk."""
+        if getattr(self.loop.algorithm, "driver", "workers") == "actor-learner":
+            return self._updates
+        return _ray().get(self._holder.version.remote())
+
     def worker_pids(self) -> list[int]:
         ray = _ray()
         return ray.get([actor.pid.remote() for _, actor in self._workers.values()])
@@ -225,6 +245,8 @@ class RayDriver:
         ray = _ray()
         if self._holder is None:
             self._start()
+        if getattr(self.loop.algorithm, "driver", "workers") == "actor-learner":
+            return self._run_actor_learner(state, n)
         loop = self.loop
         ray.get(self._holder.load.remote(jax.device_get(state.algo), n))
         parts = dict(enumerate(loop.split(state)))  # slot -> the worker's state
@@ -256,9 +278,85 @@ class RayDriver:
         metrics["staleness"] = staleness
         return loop.join(state, [done[slot] for slot in sorted(done)], algo, n), metrics
 
-    def _replace(self, slot: int, parts: dict[int, LoopState], state: LoopState) -> Any:
-        """A new worker for the dead one of `slot`, with fresh environments in its rows;
-        returns the reference of its run."""
+    def _run_actor_learner(
+        self, state: LoopState, n: int
+    ) -> tuple[LoopState, dict[str, np.ndarray]]:
+        """IMPALA: the actors collect with the parameters last sent to them; the learner
+        (this process) updates on each rollout as it arrives and sends the new
+        parameters with the actor's next request. A dead actor's rollout never came, so
+        its request is made again by its replacement."""
+        ray = _ray()
+        loop = self.loop
+        parts = dict(enumerate(loop.split(state)))
+        for slot, (_, actor) in list(self._workers.items()):
+            try:
+                ray.get(actor.set_part.remote(parts[slot]))
+            except ray.exceptions.RayActorError:  # died between chunks
+                self._replace_actor(slot, parts, state)
+        algo, version = state.algo, 0
+        params = ray.put(jax.device_get(algo))
+        pending: dict[Any, int] = {}
+        asked = 0
+
+        def ask(slot: int) -> None:
+            nonlocal asked
+            if asked < n:
+                asked += 1
+                pending[self._workers[slot][1].collect.remote(params, version)] = slot
+
+        for slot in self._workers:
+            ask(slot)
+        rows: list[dict[str, Any]] = []
+        staleness: list[int] = []
+        since = time.monotonic()
+        while pending:
+            ready, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)
+            if not ready:
+                if time.monotonic() - since > self.timeout:
+                    raise TrainingError(
+                        f"no training iteration finished in {self.timeout:g} s: a Ray actor "
+                        "hangs; training stopped"
+                    )
+                continue
+            ref = ready[0]
+            slot = pending.pop(ref)
+            try:
+                rollout, stats, key, used = ray.get(ref)
+            except ray.exceptions.RayActorError:
+                asked -= 1  # its rollout never came: asked again of the replacement
+                self._replace_actor(slot, parts, state)
+                ask(slot)
+                continue
+            algo, metrics = loop.update(algo, rollout, key)
+            staleness.append(version - used)
+            version += 1
+            self._updates = version
+            rows.append({**metrics, **stats})
+            params = ray.put(jax.device_get(algo))
+            since = time.monotonic()
+            ask(slot)
+        done = []
+        for slot in sorted(self._workers):
+            try:
+                done.append(ray.get(self._workers[slot][1].get_part.remote()))
+            except ray.exceptions.RayActorError:  # died after its last rollout came
+                self._replace_actor(slot, parts, state)
+                done.append(parts[slot])
+        fetched = jax.device_get(rows)
+        metrics_out = {k: np.stack([row[k] for row in fetched]) for k in fetched[0]}
+        metrics_out["staleness"] = np.asarray(staleness, np.float32)
+        self.staleness_counts.update(staleness)
+        return loop.join(state, done, algo, n), metrics_out
+
+    def _replace_actor(self, slot: int, parts: dict[int, LoopState], state: LoopState) -> None:
+        ray = _ray()
+        self._use_restart()
+        self._add_worker(slot)
+        key = jax.random.fold_in(state.key, 1_000 + self.restarts)
+        parts[slot] = self.loop.fresh_part(parts[slot], key)
+        ray.get(self._workers[slot][1].set_part.remote(parts[slot]))
+
+    def _use_restart(self) -> None:
         if self.restarts_left <= 0:
             raise TrainingError(
                 f"Ray workers died {self.restarts} times (restart budget {RESTARTS}); "
@@ -266,6 +364,11 @@ class RayDriver:
             )
         self.restarts_left -= 1
         self.restarts += 1
+
+    def _replace(self, slot: int, parts: dict[int, LoopState], state: LoopState) -> Any:
+        """A new worker for the dead one of `slot`, with fresh environments in its rows;
+        returns the reference of its run."""
+        self._use_restart()
         ray = _ray()
         dead, _ = self._workers[slot]
         ray.get(self._holder.release.remote(dead))

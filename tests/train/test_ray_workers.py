@@ -1,6 +1,6 @@
-"""A3C's workers as Ray actors on a local Ray instance bound to 127.0.0.1
-(`train/ray_workers.py`): training counts every rollout once, a killed worker is
-replaced, and no Ray process is left when training ends."""
+"""A3C's workers and IMPALA's actors as Ray actors on a local Ray instance bound to
+127.0.0.1 (`train/ray_workers.py`): training counts every rollout once, a killed
+worker is replaced, and no Ray process is left when training ends."""
 
 from __future__ import annotations
 
@@ -35,11 +35,10 @@ def ray_processes() -> set[int]:
     return found
 
 
-def test_ray_workers_train_survive_a_killed_worker_and_leave_nothing(tmp_path):
+@pytest.mark.parametrize("algo", ["a3c", "impala"])
+def test_ray_workers_train_survive_a_killed_worker_and_leave_nothing(algo, tmp_path):
     before, shared_memory = ray_processes(), set(os.listdir("/dev/shm"))
-    agent = ascent.make(
-        "a3c", "gymnax/CartPole-v1", seed=0, workers=2, ray_address="local", **SMALL
-    )
+    agent = ascent.make(algo, "gymnax/CartPole-v1", seed=0, workers=2, ray_address="local", **SMALL)
     killed: list[int] = []
 
     def kill_one_worker() -> None:
@@ -49,10 +48,8 @@ def test_ray_workers_train_survive_a_killed_worker_and_leave_nothing(tmp_path):
             driver = agent.runner.driver
             holder = driver._holder
             if holder is not None and len(driver._workers) == 2:
-                import ray
-
                 try:
-                    if ray.get(holder.version.remote()) >= 20:
+                    if driver.progress() >= 20:
                         pid = driver.worker_pids()[0]
                         os.kill(pid, signal.SIGKILL)
                         killed.append(pid)
