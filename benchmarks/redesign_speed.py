@@ -75,6 +75,8 @@ def main() -> None:
     p.add_argument("--only", nargs="+", choices=list(CASES), default=list(CASES))
     p.add_argument("--seeds", nargs="+", type=int, default=None)
     p.add_argument("--steps", type=int, default=None, help="instead of each case's budget")
+    p.add_argument("--doors", nargs="+", choices=["Gymnasium", "compiled"],
+                   default=["Gymnasium", "compiled"])
     p.add_argument("--append", action="store_true", help="add to redesign_speed.json's pairs")
     args = p.parse_args()
     head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
@@ -88,6 +90,8 @@ def main() -> None:
         steps = args.steps or steps
         seeds = args.seeds if args.seeds is not None else list(range(n_seeds))
         for door, env in (("Gymnasium", env_id), ("compiled", f"gymnax/{env_id}")):
+            if door not in args.doors:
+                continue
             caches = {who: WORK / "cache" / who / key / door for who in trees}
             for who, tree in trees.items():  # cold: fills the cache, not counted
                 launch(tree, algo, env, steps, episodes, 0, caches[who])
