@@ -94,7 +94,7 @@ def main() -> None:
     theirs = np.load(WORK / "rlax.npz")
     peer_versions = json.loads(str(theirs["versions"]))
     rows, worst = [], 0.0
-    for name, (n, t, gamma, rho_bar, spread, p_end) in CASES.items():
+    for name, (n, t, gamma, rho_bar, spread, _) in CASES.items():
         vs, adv = ascent_side(cases, name)
         errors = []
         for mine, key in ((vs, "targets"), (adv, "pg_advantages")):
