@@ -75,8 +75,8 @@ def main() -> None:
     p.add_argument("--only", nargs="+", choices=list(CASES), default=list(CASES))
     p.add_argument("--seeds", nargs="+", type=int, default=None)
     p.add_argument("--steps", type=int, default=None, help="instead of each case's budget")
-    p.add_argument("--doors", nargs="+", choices=["Gymnasium", "compiled"],
-                   default=["Gymnasium", "compiled"])
+    doors = ["Gymnasium", "compiled"]
+    p.add_argument("--doors", nargs="+", choices=doors, default=doors)
     p.add_argument("--append", action="store_true", help="add to redesign_speed.json's pairs")
     p.add_argument("--report", action="store_true", help="only redo the .md from the .json")
     args = p.parse_args()
