@@ -6,8 +6,8 @@
 Each run is a process of its own on the compiled door (gymnax/CartPole-v1): train
 with metrics rows every few updates, then 20 deterministic evaluation episodes.
 Measured per run: wall-clock of `learn` (compiling and, for Ray, starting the
-cluster included), the wall-clock at which a metrics row's mean training-episode
-return first reached 475, steps per second, the machine's CPU use over the run
+cluster included), the wall-clock at which the last 20 training episodes first
+averaged 475 or more, steps per second, the machine's CPU use over the run
 (busy time of every core from /proc/stat, over wall-clock · cores: Ray's processes
 are not children of the run), and every gradient's staleness. Writes
 benchmarks/results/a3c.md, a3c.json and a3c.png.
@@ -34,6 +34,7 @@ XLA_FLAGS = (
     "--xla_cpu_enable_concurrency_optimized_scheduler=false"
 )
 TARGET = 475.0
+WINDOW = 20  # training episodes averaged for the time to TARGET
 ENV = "gymnax/CartPole-v1"
 # name: (algorithm, steps, settings); every case uses the CartPole preset (8 envs and
 # 5 steps per gradient: for A3C and IMPALA, per worker)
@@ -44,6 +45,7 @@ CASES: dict[str, tuple[str, int, dict[str, Any]]] = {
     "a3c-2-lock": ("a3c", 200_000, {"workers": 2, "lock": True}),
     "a3c-ray-2": ("a3c", 200_000, {"workers": 2, "ray_address": "local"}),
     "impala-2": ("impala", 300_000, {"workers": 2}),
+    "impala-ray-2": ("impala", 300_000, {"workers": 2, "ray_address": "local"}),
 }
 
 
@@ -52,6 +54,20 @@ def busy_jiffies() -> tuple[int, int]:
     fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
     idle = fields[3] + fields[4]  # idle + iowait
     return sum(fields) - idle, sum(fields)
+
+
+def first_reached(curve: list[tuple[float, int, float, float]]) -> tuple[Any, Any]:
+    """(seconds, steps) of the first row at which the last `WINDOW` training episodes
+    (whole rows, counted back from it) average >= TARGET; (None, None) if none does."""
+    for i, (seconds, steps, _, _) in enumerate(curve):
+        total, count = 0.0, 0.0
+        for _, _, mean, episodes in reversed(curve[: i + 1]):
+            total, count = total + mean * episodes, count + episodes
+            if count >= WINDOW:
+                break
+        if count >= WINDOW and total / count >= TARGET:
+            return seconds, steps
+    return None, None
 
 
 def one(case: str, seed: int) -> dict[str, Any]:
@@ -72,13 +88,13 @@ def one(case: str, seed: int) -> dict[str, Any]:
         busy1, total1 = busy_jiffies()
         rows = (Path(run_dir) / "metrics.csv").read_text().splitlines()
     header = rows[0].split(",")
-    curve = []
+    curve = []  # (seconds, steps, mean return of the episodes that ended in the row, their number)
     for line in rows[1:]:
         row = dict(zip(header, line.split(","), strict=True))
         if row.get("episode_return"):
             curve.append((float(row["train_seconds"]), int(row["env_steps"]),
-                          float(row["episode_return"])))  # fmt: skip
-    reached = next(((s, n) for s, n, r in curve if r >= TARGET), (None, None))
+                          float(row["episode_return"]), float(row["episodes"])))  # fmt: skip
+    reached = first_reached(curve)
     result = agent.evaluate(20)
     driver = agent.runner.driver
     counts = getattr(driver, "staleness_counts", {})
@@ -111,12 +127,12 @@ def launch(case: str, seed: int) -> dict[str, Any]:
     return json.loads(lines[-1])
 
 
-def _median(values: list[float | None]) -> str:
+def _median(values: list[float | None], form: str = ".1f") -> str:
     known = [v for v in values if v is not None]
-    return f"{statistics.median(known):.1f}" if known else "–"
+    return format(statistics.median(known), form) if known else "–"
 
 
-def write(runs: list[dict[str, Any]], command: str) -> None:
+def write(runs: list[dict[str, Any]]) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -124,14 +140,15 @@ def write(runs: list[dict[str, Any]], command: str) -> None:
     import numpy as np
 
     when = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+    commands = ", then ".join(f"`{c}`" for c in dict.fromkeys(r["command"] for r in runs))
     lines = [
         "# A2C, A3C and IMPALA on CartPole-v1 (compiled door)",
         "",
-        f"`{command}` ({when}; {runs[0]['cores']} cores). Each run its own process; "
+        f"{commands} (written {when}; {runs[0]['cores']} cores). Each run its own process; "
         "`learn` wall-clock includes compiling (and starting Ray). Reached: the seeds whose "
         "20 deterministic evaluation episodes average >= 475. Time / steps to 475: the first "
-        "metrics row (10 updates) whose mean training-episode return is >= 475, median over "
-        "the seeds that got there. CPU: busy share of all cores over the run.",
+        "metrics row (10 updates) at which the last 20 training episodes average >= 475, "
+        "median over the seeds that got there. CPU: busy share of all cores over the run.",
         "",
         "| case | steps | seeds | reached 475 | eval return mean ± sd | learn s (median) | "
         "steps/s (median) | s to 475 | steps to 475 | CPU use | staleness mean (max) |",
@@ -157,7 +174,7 @@ def write(runs: list[dict[str, Any]], command: str) -> None:
             f"{statistics.median(r['learn_s'] for r in group):.1f} | "
             f"{statistics.median(r['steps_per_s'] for r in group):,.0f} | "
             f"{_median([r['seconds_to_target'] for r in group])} | "
-            f"{_median([r['steps_to_target'] for r in group])} | "
+            f"{_median([r['steps_to_target'] for r in group], ',.0f')} | "
             f"{statistics.mean(r['cpu_use'] for r in group):.0%} | {stale_text} |"
         )
     lines += ["", "Every run:", "",
@@ -176,7 +193,7 @@ def write(runs: list[dict[str, Any]], command: str) -> None:
         color = f"C{i}"
         for j, r in enumerate(group):
             if r["curve"]:
-                seconds, _, returns = zip(*r["curve"], strict=True)
+                seconds, _, returns, _ = zip(*r["curve"], strict=True)
                 left.plot(seconds, returns, color=color, alpha=0.6, lw=1,
                           label=case if j == 0 else None)  # fmt: skip
         stale: dict[int, int] = {}
@@ -184,11 +201,12 @@ def write(runs: list[dict[str, Any]], command: str) -> None:
             for k, v in r["staleness"].items():
                 stale[int(k)] = stale.get(int(k), 0) + v
         if stale and max(stale) > 0:
-            ks = np.arange(max(stale) + 1)
-            share = np.array([stale.get(int(k), 0) for k in ks], float) / sum(stale.values())
-            right.plot(ks, share, "o-", color=color, label=case)
+            ks = np.array(sorted(stale))  # the lags that occurred (a log axis has no 0)
+            share = np.array([stale[int(k)] for k in ks], float) / sum(stale.values())
+            right.plot(ks, share, "o-", color=color, label=case, ms=4)
     left.axhline(TARGET, color="gray", ls="--", lw=0.8)
-    left.set(xlabel="wall-clock seconds of learn", ylabel="training episode return",
+    left.set(xlabel="wall-clock seconds of learn (log scale)", xscale="log",
+             ylabel="training episode return",
              title="CartPole-v1: return against wall-clock (every seed)")  # fmt: skip
     left.legend()
     right.set(xlabel="staleness (updates between read and apply)", ylabel="share of gradients",
@@ -205,7 +223,11 @@ def main() -> None:
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
     p.add_argument("--one", nargs=2, metavar=("CASE", "SEED"), help=argparse.SUPPRESS)
     p.add_argument("--append", action="store_true", help="add to a3c.json's runs")
+    p.add_argument("--report", action="store_true", help="only redo a3c.md and .png")
     args = p.parse_args()
+    if args.report:
+        write(json.loads((RESULTS / "a3c.json").read_text()))
+        return
     if args.one:
         print(json.dumps(one(args.one[0], int(args.one[1]))))
         return
@@ -215,11 +237,12 @@ def main() -> None:
         launch(case, 0)  # warms the compilation cache; not counted
         for seed in args.seeds:
             r = launch(case, seed)
+            r["command"] = " ".join(["python benchmarks/a3c.py", *sys.argv[1:]])
             runs.append(r)
             saved.write_text(json.dumps(runs, indent=1))
             print(f"{case} seed {seed}: {r['learn_s']:.1f} s, return {r['eval_return']:.1f}, "
                   f"to 475 {r['seconds_to_target']}", flush=True)  # fmt: skip
-    write(runs, "python benchmarks/a3c.py " + " ".join(sys.argv[1:]))
+    write(runs)
 
 
 if __name__ == "__main__":

@@ -54,13 +54,15 @@ def test_two_workers_own_their_environments_and_log_staleness(tmp_path):
     assert lengths[:4].any() and lengths[4:].any()
 
 
-def test_a3c_resumes_from_its_checkpoint(tmp_path):
-    agent = ascent.make("a3c", "gymnax/CartPole-v1", seed=1, workers=2, **SMALL)
+@pytest.mark.parametrize("algo", ["a3c", "impala"])
+def test_asynchronous_runs_resume_from_their_checkpoint(algo, tmp_path):
+    agent = ascent.make(algo, "gymnax/CartPole-v1", seed=1, workers=2, **SMALL)
     agent.learn(1000, progress=False)
     agent.save(tmp_path / "saved")
     loaded = ascent.load(tmp_path / "saved")
-    assert loaded.algo_name == "a3c" and loaded.config.workers == 2
-    for x, y in zip(leaves(agent.state.algo), leaves(loaded.state.algo), strict=True):
+    assert loaded.algo_name == algo and loaded.config.workers == 2
+    # parameters, optimiser statistics, every worker's environments and the key
+    for x, y in zip(leaves(agent.state), leaves(loaded.state), strict=True):
         np.testing.assert_array_equal(x, y)
     loaded.learn(2000, progress=False)
     assert int(loaded.state.env_steps) == 2000
