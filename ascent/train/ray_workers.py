@@ -208,7 +208,9 @@ class RayDriver:
         ray = _ray()
         index = self._next_index  # the holder knows workers by a number never reused
         self._next_index += 1
+        # a core each, spread over the cluster's nodes rather than packed onto one
         options = {**self._options, "num_cpus": 1, "max_restarts": 0}
+        options["scheduling_strategy"] = "SPREAD"
         actor = ray.remote(Worker).options(**options).remote(*self._args, index)
         self._workers[slot] = (index, actor)
 
