@@ -105,19 +105,13 @@ class A2C(ActsThroughModel):
         def loss_fn(params: Any) -> tuple[jax.Array, dict]:
             # a memory policy reruns each environment's T steps from the stored state
             dist, values = self.model.unroll(params, rollout)
-            advantages = gae(
-                rewards=rollout.rewards,
-                values=jax.lax.stop_gradient(values),
-                next_values=next_values,
-                terminated=rollout.terminated,
-                truncated=rollout.truncated,
-                gamma=cfg.gamma,
-                gae_lambda=cfg.gae_lambda,
+            log_probs = dist.log_prob(rollout.actions)
+            advantages, returns, stats = self.targets(
+                rollout, jax.lax.stop_gradient(values), next_values, log_probs
             )
-            returns = advantages + jax.lax.stop_gradient(values)
             if cfg.normalize_advantages:
                 advantages = normalize_advantages(advantages)
-            pg_loss, _ = policy_gradient_loss(dist.log_prob(rollout.actions), advantages)
+            pg_loss, _ = policy_gradient_loss(log_probs, advantages)
             v_loss, v_stats = value_loss(values, returns)
             entropy = masked_mean(dist.entropy())
             loss = pg_loss + cfg.vf_coef * v_loss - ent_coef * entropy
@@ -125,12 +119,31 @@ class A2C(ActsThroughModel):
                 "policy_loss": pg_loss,
                 "value_loss": v_loss,
                 "entropy": entropy,
+                **stats,
                 **v_stats,
             }
 
         (loss, stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
         metrics = {"loss": loss, **stats, "lr": self.lr(state.updates), "ent_coef": ent_coef}
         return grads, metrics
+
+    def targets(
+        self, rollout: Rollout, values: jax.Array, next_values: jax.Array, log_probs: jax.Array
+    ) -> tuple[jax.Array, jax.Array, dict]:
+        """(advantages, value targets, extra metrics) of the loss: GAE (n-step returns
+        with gae_lambda = 1) and GAE + V. `values` carry no gradient; `log_probs` are the
+        current policy's, unused here (IMPALA's V-trace weighs by them)."""
+        del log_probs
+        advantages = gae(
+            rewards=rollout.rewards,
+            values=values,
+            next_values=next_values,
+            terminated=rollout.terminated,
+            truncated=rollout.truncated,
+            gamma=self.config.gamma,
+            gae_lambda=self.config.gae_lambda,
+        )
+        return advantages, advantages + values, {}
 
     def apply(self, state: A2CState, grads: Any) -> A2CState:
         """One optimiser step with `grads` (at the learning rate of `state`'s clock)."""

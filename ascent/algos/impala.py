@@ -13,15 +13,16 @@ those it updates) is logged as `staleness`. Driver: `train/drivers.ActorLearnerD
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import jax
+import jax.numpy as jnp
 
-from ascent.algos.a2c import A2C, A2CConfig, A2CState
+from ascent.algos.a2c import A2C, A2CConfig
 from ascent.algos.a3c import check_workers
 from ascent.algos.config import positive
 from ascent.buffers import Rollout
-from ascent.core.losses import masked_mean, normalize_advantages, policy_gradient_loss, value_loss
+from ascent.core.losses import masked_mean
 from ascent.core.returns import vtrace
 
 
@@ -58,44 +59,22 @@ class Impala(A2C):
     kind = "asynchronous"
     driver = "actor-learner"
 
-    def grads(self, state: A2CState, rollout: Rollout, key: jax.Array) -> tuple[Any, dict]:
-        """The gradient of the V-trace actor-critic loss on `rollout` (collected by a
-        policy μ whose log-probabilities it holds) at `state.params`."""
-        del key
+    def targets(
+        self, rollout: Rollout, values: jax.Array, next_values: jax.Array, log_probs: jax.Array
+    ) -> tuple[jax.Array, jax.Array, dict]:
+        """V-trace's policy-gradient advantages and targets v_s for a rollout collected
+        by a policy μ whose log-probabilities it holds; π's are `log_probs`."""
         cfg = self.config
-        next_values = self.model.bootstrap_values(state.params, rollout)
-        ent_coef = self.ent_coef(state.updates)
-
-        def loss_fn(params: Any) -> tuple[jax.Array, dict]:
-            dist, values = self.model.unroll(params, rollout)
-            log_probs = dist.log_prob(rollout.actions)
-            log_rhos = jax.lax.stop_gradient(log_probs) - rollout.log_probs
-            targets = vtrace(
-                rewards=rollout.rewards,
-                values=jax.lax.stop_gradient(values),
-                next_values=next_values,
-                terminated=rollout.terminated,
-                truncated=rollout.truncated,
-                log_rhos=log_rhos,
-                gamma=cfg.gamma,
-                rho_bar=cfg.rho_bar,
-                c_bar=cfg.c_bar,
-            )
-            advantages = targets.pg_advantages
-            if cfg.normalize_advantages:
-                advantages = normalize_advantages(advantages)
-            pg_loss, _ = policy_gradient_loss(log_probs, advantages)
-            v_loss, v_stats = value_loss(values, targets.vs)
-            entropy = masked_mean(dist.entropy())
-            loss = pg_loss + cfg.vf_coef * v_loss - ent_coef * entropy
-            return loss, {
-                "policy_loss": pg_loss,
-                "value_loss": v_loss,
-                "entropy": entropy,
-                "importance_weight": masked_mean(jax.numpy.exp(log_rhos)),
-                **v_stats,
-            }
-
-        (loss, stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
-        metrics = {"loss": loss, **stats, "lr": self.lr(state.updates), "ent_coef": ent_coef}
-        return grads, metrics
+        log_rhos = jax.lax.stop_gradient(log_probs) - rollout.log_probs
+        got = vtrace(
+            rewards=rollout.rewards,
+            values=values,
+            next_values=next_values,
+            terminated=rollout.terminated,
+            truncated=rollout.truncated,
+            log_rhos=log_rhos,
+            gamma=cfg.gamma,
+            rho_bar=cfg.rho_bar,
+            c_bar=cfg.c_bar,
+        )
+        return got.pg_advantages, got.vs, {"importance_weight": masked_mean(jnp.exp(log_rhos))}

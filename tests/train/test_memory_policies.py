@@ -63,6 +63,13 @@ def _collected(algo: str, kind: str) -> tuple[Any, Rollout]:
 
 
 @cache
+def _forward(algo: str, kind: str) -> Any:
+    """The network over [B, T] sequences from a given state, compiled (eagerly, each of
+    a transformer's hundreds of operations would compile on its own)."""
+    return jax.jit(_loop(algo, kind).algorithm.model.forward)
+
+
+@cache
 def _unroll(algo: str, kind: str) -> Any:
     """The update's rerun of a rollout, (dist, values) [T, N], compiled."""
     return jax.jit(_loop(algo, kind).algorithm.model.unroll)
@@ -91,7 +98,7 @@ def test_policy_state_is_carried_and_reset_at_episode_starts(kind: str) -> None:
     # log-probabilities equal those of a fresh state on that observation
     model, params = loop.algorithm.model, state.algo.params
     t, n = np.argwhere(starts[1:])[0] + np.array([1, 0])
-    _, dist, _ = model.forward(
+    _, dist, _ = _forward("ppo", kind)(
         params, model.initial_state(N), rollout.obs[t][:, None], jnp.ones((N, 1), bool)
     )
     fresh_log_prob = dist.log_prob(rollout.actions[t][:, None])[n, 0]
@@ -131,10 +138,10 @@ def test_truncated_steps_bootstrap_from_the_state_of_that_step(kind: str) -> Non
         obs = jnp.concatenate([rollout.obs[: t + 1, n], rollout.next_obs[t, n][None]])[None]
         starts = jnp.concatenate([rollout.episode_starts[: t + 1, n], jnp.zeros(1, bool)])[None]
         start_state = jax.tree.map(lambda x, n=n: x[n : n + 1], rollout.policy_state)
-        _, _, values = model.forward(params, start_state, obs, starts)
+        _, _, values = _forward("a2c", kind)(params, start_state, obs, starts)
         np.testing.assert_allclose(values[0, -1], rollout.next_values[t, n], atol=1e-5)
         # and it is not what a fresh state would say (the state of that step matters)
-        _, _, fresh = model.forward(
+        _, _, fresh = _forward("a2c", kind)(
             params, model.initial_state(1), rollout.next_obs[t, n][None, None], starts[:, :1]
         )
         assert abs(float(fresh[0, 0]) - float(rollout.next_values[t, n])) > 1e-6
