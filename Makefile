@@ -18,9 +18,10 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/ascent train ppo --env CartPole-v1 --seed 0
 
+# --dist loadfile: a file's tests share one worker, so the programs they cache compile once
 test: $(STAMP)
 	$(BIN)/ruff check ascent tests benchmarks
-	$(BIN)/python -m pytest -q -n 2 --durations=15
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=15
 
 lint: $(STAMP)
 	$(BIN)/ruff check ascent tests benchmarks

@@ -82,10 +82,11 @@ def test_one_call_over_t_steps_equals_t_calls_of_one_step(kind: str, shared: boo
     net = _net(kind, shared)
     params = _init(net)
     obs, resets = _inputs()
-    state_t, dist_t, value_t = net.apply(params, net.initial_state(B), obs, resets)
+    apply = jax.jit(net.apply)  # op by op, a transformer's hundreds of operations compile apart
+    state_t, dist_t, value_t = apply(params, net.initial_state(B), obs, resets)
     state, logits, values = net.initial_state(B), [], []
     for t in range(T):
-        state, dist, value = net.apply(params, state, obs[:, t : t + 1], resets[:, t : t + 1])
+        state, dist, value = apply(params, state, obs[:, t : t + 1], resets[:, t : t + 1])
         logits.append(dist.logits[:, 0])
         values.append(value[:, 0])
     assert dist_t.logits.shape == (B, T, 3) and value_t.shape == (B, T)

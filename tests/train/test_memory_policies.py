@@ -25,6 +25,15 @@ ALGOS = {
     "a2c": (A2C, A2CConfig),
     "reinforce": (Reinforce, ReinforceConfig),
 }
+# every algorithm × kind; REINFORCE reruns its rollouts through a SequenceModel as A2C
+# does, so its lstm and transformer cases (about 35 s of compiling) run with the slow
+# tests only
+SLOW_PAIRS = {("reinforce", "lstm"), ("reinforce", "transformer")}
+PAIRS = [
+    pytest.param(algo, kind, marks=[pytest.mark.slow] if (algo, kind) in SLOW_PAIRS else [])
+    for kind in KINDS
+    for algo in ALGOS
+]
 N, T = 4, 12
 TINY = {"embed_dim": 8, "hidden": (8,), "num_heads": 2, "memory_len": 6, "n_envs": N, "n_steps": T}
 
@@ -105,8 +114,7 @@ def test_policy_state_is_carried_and_reset_at_episode_starts(kind: str) -> None:
     np.testing.assert_allclose(fresh_log_prob, rollout.log_probs[t, n], atol=1e-5)
 
 
-@pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("algo", list(ALGOS))
+@pytest.mark.parametrize("algo, kind", PAIRS)
 def test_update_reruns_a_rollout_with_the_log_probs_of_acting(algo: str, kind: str) -> None:
     """Stored log-probs (one step at a time while acting) equal the update's rerun of each
     environment's T steps from the stored start state, and so do the bootstrap values
@@ -179,8 +187,7 @@ def test_ppo_minibatches_are_whole_environment_sequences(kind: str) -> None:
     assert float(metrics["approx_kl"]) < 1e-9 and float(metrics["clipfrac"]) == 0.0
 
 
-@pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("algo", list(ALGOS))
+@pytest.mark.parametrize("algo, kind", PAIRS)
 def test_each_algorithm_trains_each_kind_through_the_compiled_door(algo: str, kind: str) -> None:
     loop, start = _loop(algo, kind), _start(algo, kind)
     state, first = loop.run_jax_chunk(start, 1)
