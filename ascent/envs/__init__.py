@@ -1,22 +1,27 @@
-"""Environments through two doors: JAX-native (`JaxEnv`) and Gymnasium (`HostVecEnv`)."""
+"""Environments through two doors: JAX-native (`JaxEnv`; `MultiAgentJaxEnv` for several
+agents) and Gymnasium (`HostVecEnv`)."""
 
 from __future__ import annotations
 
 from ascent.envs.gymnax_env import GymnaxEnv
 from ascent.envs.host import HostVecEnv
 from ascent.envs.jax_env import EnvState, JaxEnv
+from ascent.envs.multiagent import AgentObs, MultiAgentJaxEnv, check_multiagent_env
 from ascent.envs.registry import TASKS, door, is_jax_env, list_envs, make, register_task
 from ascent.envs.spaces import action_dim, check_space, clip_action, is_discrete, obs_shape
 from ascent.envs.tasks import Chain
 
 __all__ = [
     "TASKS",
+    "AgentObs",
     "Chain",
     "EnvState",
     "GymnaxEnv",
     "HostVecEnv",
     "JaxEnv",
+    "MultiAgentJaxEnv",
     "action_dim",
+    "check_multiagent_env",
     "check_space",
     "clip_action",
     "door",

@@ -1,17 +1,22 @@
-"""Ascent's own JAX tasks, each behind the `JaxEnv` protocol."""
+"""Ascent's own JAX tasks, behind the `JaxEnv` protocol (the matrix games behind
+`MultiAgentJaxEnv`)."""
 
 from __future__ import annotations
 
 from ascent.envs.tasks.chain import Chain, ChainState
+from ascent.envs.tasks.matrix_games import MatrixGame, climbing_game, penalty_game
 from ascent.envs.tasks.repeat import RepeatFirst, RepeatPrevious, RepeatState
 from ascent.envs.tasks.tmaze import TMaze, TMazeState
 
 __all__ = [
     "Chain",
     "ChainState",
+    "MatrixGame",
     "RepeatFirst",
     "RepeatPrevious",
     "RepeatState",
     "TMaze",
     "TMazeState",
+    "climbing_game",
+    "penalty_game",
 ]

@@ -1,0 +1,86 @@
+"""The JAX door for several agents: one unbatched multi-agent environment as pure
+functions, agents the leading axis of every per-agent array, reset inside `step`.
+
+Like `jax_env.JaxEnv`, with three differences. Actions, rewards and observations
+carry an agents axis first (`[A, ...]`). Agents with smaller spaces are padded to the
+largest: observations with zeros, actions with choices that `action_mask` forbids.
+Beside the agents' observations, every step returns the global state a centralised
+critic reads (the joined observations where the environment has no state of its own).
+Flags stay scalars: the agents' episode ends together.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple, Protocol, runtime_checkable
+
+import gymnasium
+import jax
+import jax.numpy as jnp
+
+from ascent.errors import EnvError
+
+
+class AgentObs(NamedTuple):
+    """What the agents see at one step, agents first."""
+
+    obs: jax.Array  # [A, obs_dim] float32, each agent's own (padded) observation
+    global_state: jax.Array  # [state_dim] float32, for centralised critics
+    action_mask: jax.Array  # [A, n_actions] bool, True where the action is allowed
+
+
+@runtime_checkable
+class MultiAgentJaxEnv(Protocol):
+    """A multi-agent environment with pure `reset`/`step` and automatic reset in `step`."""
+
+    agents: tuple[str, ...]
+    observation_space: gymnasium.spaces.Box  # one agent's, padded to the largest
+    action_space: gymnasium.spaces.Discrete  # one agent's, padded to the largest
+    state_space: gymnasium.spaces.Box  # the global state's
+    env_id: str
+    max_episode_steps: int | None
+
+    def reset(self, key: jax.Array) -> tuple[AgentObs, Any]:
+        """Start an episode: returns `(agent_obs, env_state)`."""
+        ...
+
+    def step(
+        self, key: jax.Array, env_state: Any, actions: jax.Array
+    ) -> tuple[AgentObs, Any, jax.Array, jax.Array, jax.Array, AgentObs]:
+        """Advance one step with `actions` `[A]`: returns `(agent_obs, env_state,
+        rewards [A], terminated, truncated, next_agent_obs)`, with `next_agent_obs` and
+        `agent_obs` as `next_obs` and `obs` of `JaxEnv.step`."""
+        ...
+
+
+def check_multiagent_env(env: MultiAgentJaxEnv) -> None:
+    """EnvError, in one line, unless `env`'s reset and step give what its spaces say.
+    Checked on shapes only (`jax.eval_shape`: nothing is compiled or run)."""
+    label = getattr(env, "env_id", type(env).__name__)
+    n_agents, n_actions = len(env.agents), int(env.action_space.n)
+    key = jax.random.PRNGKey(0)
+    try:
+        first, state = jax.eval_shape(env.reset, key)
+        out = jax.eval_shape(env.step, key, state, jnp.zeros(n_agents, jnp.int32))
+    except Exception as e:  # noqa: BLE001 - the environment's own failure, in one line
+        line = str(e).splitlines()[0] if str(e) else ""
+        raise EnvError(f"{label}: reset or step fails on actions 0: {type(e).__name__}: {line}"
+                       ) from None  # fmt: skip
+    if not isinstance(out, tuple) or len(out) != 6:
+        raise EnvError(f"{label}: step must return (agent_obs, env_state, rewards, terminated, "
+                       "truncated, next_agent_obs)")  # fmt: skip
+    expected = {
+        "obs": (n_agents, *env.observation_space.shape),
+        "global_state": tuple(env.state_space.shape),
+        "action_mask": (n_agents, n_actions),
+    }
+    for where, seen in (("reset", first), ("step", out[0]), ("next", out[5])):
+        for field, shape in expected.items():
+            got = tuple(getattr(seen, field).shape)
+            if got != shape:
+                raise EnvError(f"{label}: {where}'s {field} has shape {got}, expected {shape}")
+    if tuple(out[2].shape) != (n_agents,):
+        raise EnvError(f"{label}: rewards have shape {tuple(out[2].shape)}, expected "
+                       f"({n_agents},): one per agent")  # fmt: skip
+    for name, value in zip(("terminated", "truncated"), out[3:5], strict=True):
+        if tuple(value.shape) != ():
+            raise EnvError(f"{label}: {name} has shape {tuple(value.shape)}, expected a scalar")
