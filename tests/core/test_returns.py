@@ -347,3 +347,21 @@ def test_ends_within():
     np.testing.assert_array_equal(out[:, 0], [True, True, False, False])
     np.testing.assert_array_equal(out[:, 1], [True, True, True, True])
     np.testing.assert_array_equal(out[:, 2], [False, False, False, False])
+
+
+def test_gae_over_an_agents_axis_is_each_agents_own_gae():
+    """Multi-agent rollouts put agents after the environments ([T, N, A]) and share the
+    episode flags ([T, N], broadcast): GAE then equals each agent's single-agent GAE."""
+    flags = random_rollout(11)
+    agents = [random_rollout(20 + a) for a in range(3)]  # each agent's rewards and values
+    names = ("rewards", "values", "next_values")
+    stacked = {k: np.stack([d[k] for d in agents], axis=-1) for k in names}
+    shared = {k: np.broadcast_to(flags[k][..., None], stacked["rewards"].shape)
+              for k in ("terminated", "truncated")}  # fmt: skip
+    out = np.asarray(gae_fn(**stacked, **shared, gamma=0.99, gae_lambda=0.95))
+    assert out.shape == stacked["rewards"].shape
+    for a, d in enumerate(agents):
+        alone = gae_fn(**keywords(d, *names), terminated=flags["terminated"],
+                       truncated=flags["truncated"], gamma=0.99, gae_lambda=0.95)  # fmt: skip
+        np.testing.assert_allclose(out[..., a], alone, rtol=1e-6, atol=1e-6)
+    assert not np.allclose(out[..., 0], out[..., 1])  # the agents' numbers differ
