@@ -106,7 +106,7 @@ class A2C(ActsThroughModel):
             # a memory policy reruns each environment's T steps from the stored state
             dist, values = self.model.unroll(params, rollout)
             log_probs = dist.log_prob(rollout.actions)
-            advantages, returns, stats = self.targets(
+            advantages, returns, extra = self.targets(
                 rollout, jax.lax.stop_gradient(values), next_values, log_probs
             )
             if cfg.normalize_advantages:
@@ -119,7 +119,7 @@ class A2C(ActsThroughModel):
                 "policy_loss": pg_loss,
                 "value_loss": v_loss,
                 "entropy": entropy,
-                **stats,
+                **extra,
                 **v_stats,
             }
 
