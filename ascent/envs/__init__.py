@@ -6,7 +6,13 @@ from __future__ import annotations
 from ascent.envs.gymnax_env import GymnaxEnv
 from ascent.envs.host import HostVecEnv
 from ascent.envs.jax_env import EnvState, JaxEnv
-from ascent.envs.multiagent import AgentObs, MultiAgentJaxEnv, check_multiagent_env
+from ascent.envs.multiagent import (
+    AgentObs,
+    MultiAgentJaxEnv,
+    MultiAgentSpaces,
+    check_multiagent_env,
+    is_multiagent,
+)
 from ascent.envs.registry import TASKS, door, is_jax_env, list_envs, make, register_task
 from ascent.envs.spaces import action_dim, check_space, clip_action, is_discrete, obs_shape
 from ascent.envs.tasks import Chain
@@ -20,6 +26,7 @@ __all__ = [
     "HostVecEnv",
     "JaxEnv",
     "MultiAgentJaxEnv",
+    "MultiAgentSpaces",
     "action_dim",
     "check_multiagent_env",
     "check_space",
@@ -27,6 +34,7 @@ __all__ = [
     "door",
     "is_discrete",
     "is_jax_env",
+    "is_multiagent",
     "list_envs",
     "make",
     "obs_shape",

@@ -6,7 +6,10 @@ carry an agents axis first (`[A, ...]`). Agents with smaller spaces are padded t
 largest: observations with zeros, actions with choices that `action_mask` forbids.
 Beside the agents' observations, every step returns the global state a centralised
 critic reads (the joined observations where the environment has no state of its own).
-Flags stay scalars: the agents' episode ends together.
+Flags stay scalars: the agents' episode ends together. A slot of the agents axis with
+no agent in it at this step (a team smaller than the largest, or an agent that has left
+the episode) is marked `active = False`: its action is ignored, its reward is 0, and
+it takes no part in any loss.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ class AgentObs(NamedTuple):
     obs: jax.Array  # [A, obs_dim] float32, each agent's own (padded) observation
     global_state: jax.Array  # [state_dim] float32, for centralised critics
     action_mask: jax.Array  # [A, n_actions] bool, True where the action is allowed
+    active: jax.Array  # [A] bool, False for a padded slot (no agent there at this step)
 
 
 @runtime_checkable
@@ -72,6 +76,7 @@ def check_multiagent_env(env: MultiAgentJaxEnv) -> None:
         "obs": (n_agents, *env.observation_space.shape),
         "global_state": tuple(env.state_space.shape),
         "action_mask": (n_agents, n_actions),
+        "active": (n_agents,),
     }
     for where, seen in (("reset", first), ("step", out[0]), ("next", out[5])):
         for field, shape in expected.items():
@@ -84,3 +89,27 @@ def check_multiagent_env(env: MultiAgentJaxEnv) -> None:
     for name, value in zip(("terminated", "truncated"), out[3:5], strict=True):
         if tuple(value.shape) != ():
             raise EnvError(f"{label}: {name} has shape {tuple(value.shape)}, expected a scalar")
+
+
+class MultiAgentSpaces(NamedTuple):
+    """What a multi-agent algorithm is built from: the agents' names and one agent's
+    (padded) observation and action spaces, with the global state's space."""
+
+    agents: tuple[str, ...]
+    observation_space: gymnasium.spaces.Box
+    action_space: gymnasium.spaces.Discrete
+    state_space: gymnasium.spaces.Box
+
+    @classmethod
+    def of(cls, env: Any) -> MultiAgentSpaces:
+        return cls(tuple(env.agents), env.observation_space, env.action_space, env.state_space)
+
+    @property
+    def n_agents(self) -> int:
+        return len(self.agents)
+
+
+def is_multiagent(env: object) -> bool:
+    """True for an environment of several agents, on either door (a `MultiAgentJaxEnv`,
+    or PettingZoo environments stepped from Python): it has `agents` and a `state_space`."""
+    return hasattr(env, "agents") and hasattr(env, "state_space")

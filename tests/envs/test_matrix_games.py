@@ -62,6 +62,7 @@ def test_the_games_satisfy_the_protocol() -> None:
         check_multiagent_env(env)
         agent_obs, _ = env.reset(jax.random.key(0))
         assert isinstance(agent_obs, AgentObs) and agent_obs.action_mask.all()
+        assert agent_obs.active.all()  # two agents, no padded slot
 
 
 @dataclass(frozen=True)

@@ -64,7 +64,7 @@ class MatrixGame:
     def _observe(self) -> AgentObs:
         n = len(self.payoff)
         return AgentObs(jnp.ones((2, 1), jnp.float32), jnp.ones(1, jnp.float32),
-                        jnp.ones((2, n), bool))  # fmt: skip
+                        jnp.ones((2, n), bool), jnp.ones(2, bool))  # fmt: skip
 
     def reset(self, key: jax.Array) -> tuple[AgentObs, MatrixState]:
         del key  # nothing is random
