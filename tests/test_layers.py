@@ -20,7 +20,7 @@ LAYERS = {
     "algos": 5,
     "presets": 5,
     "theory": 5,
-    "marl": 6,
+    "marl": 5,  # multi-agent algorithms, beside algos
     "train": 6,
     "api": 7,
     "cli": 7,

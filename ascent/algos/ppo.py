@@ -124,10 +124,18 @@ class PPO(ActsThroughModel):
 
     def __init__(self, config: PPOConfig, observation_space: gym.Space, action_space: gym.Space):
         check_on_policy_spaces(self.name, observation_space, action_space)
+        net = actor_critic_net(config, observation_space, action_space)
+        example_obs = jnp.zeros((1, 1, *observation_space.shape), jnp.float32)
+        self.setup(config, net, SequenceModel(net.apply, net.initial_state), example_obs)
+
+    def setup(self, config: PPOConfig, net: Any, model: SequenceModel, example_obs: Any) -> None:
+        """What a PPO is made of: its config, network, the network seen as a
+        `SequenceModel`, and an observation [1, 1, ...] to initialise it with (the
+        multi-agent PPOs of `ascent.marl` give their own network and observations)."""
         self.config = config
-        self.obs_shape = tuple(observation_space.shape)
-        self.net = actor_critic_net(config, observation_space, action_space)
-        self.model = SequenceModel(self.net.apply, self.net.initial_state)
+        self.net = net
+        self.model = model
+        self.example_obs = example_obs
         self.optimizer = make_optimizer(config.max_grad_norm)
         total = config.total_updates
         self.lr = schedule_fn(config.lr, total)
@@ -135,8 +143,8 @@ class PPO(ActsThroughModel):
         self.ent_coef = schedule_fn(config.ent_coef, total)
 
     def init(self, key: jax.Array) -> PPOState:
-        obs = jnp.zeros((1, 1, *self.obs_shape), jnp.float32)
-        params = self.net.init(key, self.initial_policy_state(1), obs, jnp.ones((1, 1), bool))
+        starts = jnp.ones((1, 1), bool)
+        params = self.net.init(key, self.initial_policy_state(1), self.example_obs, starts)
         beta = jnp.asarray(self.config.kl_coef, jnp.float32)
         return PPOState(params, self.optimizer.init(params), beta, jnp.zeros((), jnp.int32))
 
@@ -145,7 +153,7 @@ class PPO(ActsThroughModel):
         `apply(state, grads(state, minibatch))`; then the KL penalty's β adapts."""
         cfg = self.config
         old_dist, batch, per_minibatch = self.minibatch_units(state, rollout)
-        n_minibatches = batch["obs"].shape[0] // per_minibatch
+        n_minibatches = batch["actions"].shape[0] // per_minibatch
         early_stop = cfg.objective == "clip" and cfg.target_kl is not None
 
         def minibatch_step(carry: tuple, mb: dict) -> tuple[tuple, dict]:
@@ -169,7 +177,9 @@ class PPO(ActsThroughModel):
         )
         params = inner.params
         # the exact mean KL the whole update moved the policy by
-        kl = masked_mean(old_dist.kl(self.model.unroll(params, rollout)[0]))
+        kl = masked_mean(
+            old_dist.kl(self.model.unroll(params, rollout)[0]), self.model.sample_mask(rollout.obs)
+        )
         kl_coef = state.kl_coef
         if cfg.objective == "kl_penalty":
             kl_coef = adapt_kl_coef(kl_coef, kl, cfg.kl_target)
@@ -231,26 +241,28 @@ class PPO(ActsThroughModel):
             _, dist, v = self.model.forward(
                 params, mb["policy_state"], mb["obs"], mb["episode_starts"]
             )
+            mask = self.model.sample_mask(mb["obs"])  # None: every sample counts
             adv = mb["advantages"]
             if cfg.normalize_advantages:
-                adv = normalize_advantages(adv)
+                adv = normalize_advantages(adv, mask)
             log_probs = dist.log_prob(mb["actions"])
             if cfg.objective == "clip":
                 pg_loss, pg_stats = clipped_surrogate_loss(
-                    log_probs, mb["old_log_probs"], adv, clip_eps=clip_eps
+                    log_probs, mb["old_log_probs"], adv, clip_eps=clip_eps, mask=mask
                 )
             else:
                 kl = mb["old_dist"].kl(dist)  # KL[π_old(·|s) ‖ π_θ(·|s)] per state
                 pg_loss, pg_stats = kl_penalty_loss(
-                    log_probs, mb["old_log_probs"], adv, kl, kl_coef=state.kl_coef
+                    log_probs, mb["old_log_probs"], adv, kl, kl_coef=state.kl_coef, mask=mask
                 )
             v_loss, v_stats = value_loss(
                 v,
                 mb["returns"],
                 old_values=None if cfg.clip_vf is None else mb["old_values"],
                 clip_eps=cfg.clip_vf,
+                mask=mask,
             )
-            entropy = masked_mean(dist.entropy())
+            entropy = masked_mean(dist.entropy(), mask)
             loss = pg_loss + cfg.vf_coef * v_loss - ent_coef * entropy
             stats = {"policy_loss": pg_loss, "value_loss": v_loss, "entropy": entropy}
             return loss, {**stats, **pg_stats, **v_stats}

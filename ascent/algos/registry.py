@@ -19,7 +19,9 @@ from ascent.algos.sac import SAC
 from ascent.algos.settings import build_config
 from ascent.algos.td3 import TD3
 from ascent.algos.trpo import TRPO
-from ascent.errors import ConfigError
+from ascent.envs.multiagent import MultiAgentSpaces, is_multiagent
+from ascent.errors import ConfigError, EnvError
+from ascent.marl import IPPO, MAPPO
 
 ALGORITHMS: dict[str, type] = {
     "reinforce": Reinforce,
@@ -33,6 +35,8 @@ ALGORITHMS: dict[str, type] = {
     "td3": TD3,
     "sac": SAC,
     "naf": NAF,
+    "ippo": IPPO,
+    "mappo": MAPPO,
 }
 
 
@@ -80,3 +84,23 @@ def make_config(
     values = preset(algo, env_id) if use_preset else {}
     values.update(overrides or {})
     return build_config(cls.Config, values, algo=cls.name)
+
+
+def build_algorithm(cls: type, config: Any, env: Any) -> Any:
+    """Algorithm `cls` with `config` for environment `env`: a team's algorithm (`cls.
+    multi_agent`) from the team's spaces, any other from the observation and action
+    spaces. EnvError when the environment has the other number of agents."""
+    label = getattr(env, "env_id", type(env).__name__)
+    if getattr(cls, "multi_agent", False):
+        if not is_multiagent(env):
+            raise EnvError(
+                f"{cls.name} trains a team of agents and {label} has one: use a multi-agent "
+                "environment (mpe2/..., jaxmarl/..., ascent/Climbing-v0; see 'ascent list')"
+            )
+        return cls(config, MultiAgentSpaces.of(env))
+    if is_multiagent(env):
+        raise EnvError(
+            f"{cls.name} trains one agent and {label} has {len(env.agents)} "
+            f"({', '.join(env.agents)}): use ippo or mappo"
+        )
+    return cls(config, env.observation_space, env.action_space)

@@ -43,10 +43,18 @@ class SequenceModel:
     time (the same log-probabilities), and nothing flows from one episode into the next.
     """
 
-    def __init__(self, forward: Forward, initial_state: Callable[[int], Any]):
+    def __init__(
+        self,
+        forward: Forward,
+        initial_state: Callable[[int], Any],
+        sample_mask: Callable[[Any], jax.Array | None] | None = None,
+    ):
+        """`sample_mask(obs)`: which samples of observations `obs` count in the losses
+        (a team's `active` agents, [..., A]); None (the default): all of them."""
         self.forward = forward
         self.initial_state = initial_state
         self.stateful = initial_state(1) is not None
+        self.sample_mask = sample_mask or (lambda obs: None)
 
     def act(
         self, params: Any, obs: jax.Array, key: jax.Array, deterministic: bool

@@ -44,25 +44,33 @@ class RolloutBuffer:
     so the consumer must copy them to the device first, which `jax.device_put` does).
     With `memory=True` it also holds a memory policy's `episode_starts` and
     `next_values`, written by `add_memory`.
+
+    `obs` is one step's observations of the N environments, for their shapes and
+    dtypes: an array [N, ...], or a pytree of them (a team's `AgentObs`). Rewards and
+    log-probabilities are [T, *samples]: `samples` is (N,), or (N, A) for a team.
     """
 
     def __init__(
         self,
         n_steps: int,
-        n_envs: int,
-        obs_shape: tuple[int, ...],
+        obs: Any,
         action_shape: tuple[int, ...],
         action_dtype: np.dtype,
+        samples: tuple[int, ...],
         memory: bool = False,
     ) -> None:
-        t, n = n_steps, n_envs
-        self.obs = np.zeros((t, n, *obs_shape), np.float32)
+        t, n = n_steps, samples[0]
+
+        def steps_of(x: Any) -> np.ndarray:
+            return np.zeros((t, *np.shape(x)), np.asarray(x).dtype)
+
+        self.obs = jax.tree.map(steps_of, obs)
         self.actions = np.zeros((t, n, *action_shape), action_dtype)
-        self.log_probs = np.zeros((t, n), np.float32)
-        self.rewards = np.zeros((t, n), np.float32)
+        self.log_probs = np.zeros((t, *samples), np.float32)
+        self.rewards = np.zeros((t, *samples), np.float32)
         self.terminated = np.zeros((t, n), bool)
         self.truncated = np.zeros((t, n), bool)
-        self.next_obs = np.zeros((t, n, *obs_shape), np.float32)
+        self.next_obs = jax.tree.map(steps_of, obs)
         self.episode_starts = np.zeros((t, n), bool) if memory else None
         self.next_values = np.zeros((t, n), np.float32) if memory else None
 
@@ -77,13 +85,17 @@ class RolloutBuffer:
         truncated: np.ndarray,
         next_obs: np.ndarray,
     ) -> None:
-        self.obs[t] = obs
+        if isinstance(obs, np.ndarray):
+            self.obs[t] = obs
+            self.next_obs[t] = next_obs
+        else:  # a pytree of arrays
+            jax.tree.map(lambda store, x: store.__setitem__(t, x), self.obs, obs)
+            jax.tree.map(lambda store, x: store.__setitem__(t, x), self.next_obs, next_obs)
         self.actions[t] = actions
         self.log_probs[t] = log_probs
         self.rewards[t] = rewards
         self.terminated[t] = terminated
         self.truncated[t] = truncated
-        self.next_obs[t] = next_obs
 
     def add_memory(self, t: int, episode_starts: np.ndarray, next_values: np.ndarray) -> None:
         """Row t of a memory policy's episode starts and bootstrap values."""

@@ -1,7 +1,9 @@
 """Returns and advantages over a time-major rollout.
 
 Every input is `[T, N]` (T steps of N environments; any trailing batch dims are
-fine), flags are bool or 0/1 arrays. Two flags, never `done`: `terminated[t]`
+fine), flags are bool or 0/1 arrays. Flags may have fewer trailing dims than the
+rewards: a team's flags `[T, N]` against its agents' rewards `[T, N, A]` hold for
+every agent (they are broadcast over the extra axes). Two flags, never `done`: `terminated[t]`
 stops bootstrapping, `truncated[t]` bootstraps from `next_values[t]`, the value of
 the true observation step t led to. The last step of a rollout is treated like a
 truncation: its successor is unknown, so it bootstraps from `next_values[-1]`.
@@ -26,6 +28,13 @@ def _floats(x: ArrayLike) -> Array:
 def _flag(x: ArrayLike) -> Array:
     """A bool or 0/1 flag array as bool."""
     return jnp.asarray(x).astype(bool)
+
+
+def _flag_like(x: ArrayLike, like: Array) -> Array:
+    """A flag array as bool, with trailing axes added to broadcast against `like` (a
+    team's flags [T, N] against its agents' [T, N, A])."""
+    flag = _flag(x)
+    return flag.reshape(flag.shape + (1,) * (like.ndim - flag.ndim))
 
 
 def _last_step(shape: tuple[int, ...]) -> Array:
@@ -81,7 +90,7 @@ def td_errors(
     (Sutton & Barto 2018, eq. 6.5.)
     """
     rewards = _floats(rewards)
-    not_term = 1.0 - _flag(terminated).astype(rewards.dtype)
+    not_term = 1.0 - _flag_like(terminated, rewards).astype(rewards.dtype)
     values = jnp.asarray(values, rewards.dtype)
     next_values = jnp.asarray(next_values, rewards.dtype)
     return rewards + gamma * not_term * next_values - values
@@ -156,7 +165,8 @@ def gae(
     deltas = td_errors(
         rewards=rewards, values=values, next_values=next_values, terminated=terminated, gamma=gamma
     )
-    not_done = 1.0 - (_flag(terminated) | _flag(truncated)).astype(deltas.dtype)
+    ended = _flag_like(terminated, deltas) | _flag_like(truncated, deltas)
+    not_done = 1.0 - ended.astype(deltas.dtype)
 
     def step(a_next: Array, xs: tuple[Array, Array]) -> tuple[Array, Array]:
         delta, nd = xs

@@ -19,6 +19,7 @@ from typing import Any, NamedTuple, Protocol, runtime_checkable
 import gymnasium
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from ascent.errors import EnvError
 
@@ -107,6 +108,17 @@ class MultiAgentSpaces(NamedTuple):
     @property
     def n_agents(self) -> int:
         return len(self.agents)
+
+    def zeros(self, n: int) -> AgentObs:
+        """An all-zero observation of n environments as numpy arrays [n, A, ...] (what
+        the host door preallocates)."""
+        a, n_actions = self.n_agents, int(self.action_space.n)
+        return AgentObs(
+            obs=np.zeros((n, a, *self.observation_space.shape), np.float32),
+            global_state=np.zeros((n, *self.state_space.shape), np.float32),
+            action_mask=np.zeros((n, a, n_actions), bool),
+            active=np.zeros((n, a), bool),
+        )
 
 
 def is_multiagent(env: object) -> bool:

@@ -22,7 +22,15 @@ import gymnasium
 from ascent.envs.gymnax_env import GymnaxEnv, gymnax_ids
 from ascent.envs.host import HostVecEnv, object_label
 from ascent.envs.jax_env import JaxEnv, check_jax_env
-from ascent.envs.tasks import Chain, RepeatFirst, RepeatPrevious, TMaze
+from ascent.envs.tasks import (
+    Chain,
+    RepeatFirst,
+    RepeatPrevious,
+    Signalling,
+    TMaze,
+    climbing_game,
+    penalty_game,
+)
 from ascent.envs.watchdog import STEP_TIMEOUT
 from ascent.errors import CheckpointError, EnvError
 
@@ -42,6 +50,9 @@ register_task("Chain-v0", Chain)
 register_task("TMaze-v0", TMaze)
 register_task("RepeatFirst-v0", RepeatFirst)
 register_task("RepeatPrevious-v0", RepeatPrevious)
+register_task("Climbing-v0", climbing_game)
+register_task("Penalty-v0", penalty_game)
+register_task("Signalling-v0", Signalling)
 
 _CLASSIC_CONTROL = [
     "CartPole-v1",

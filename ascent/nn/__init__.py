@@ -9,6 +9,7 @@ from ascent.nn.continuous import (
     unit_action,
 )
 from ascent.nn.heads import CategoricalHead, GaussianHead
+from ascent.nn.multiagent import TeamActorCritic, masked_logits
 from ascent.nn.policies import ActorCriticNet, PolicyNet, QNet, ValueNet, action_head_size
 from ascent.nn.torso import ACTIVATIONS, MLP, dense, flatten_obs
 
@@ -22,12 +23,14 @@ __all__ = [
     "PolicyNet",
     "QNet",
     "SquashedGaussianActor",
+    "TeamActorCritic",
     "TwinQ",
     "ValueNet",
     "action_head_size",
     "apply_one_critic",
     "dense",
     "flatten_obs",
+    "masked_logits",
     "rescale_action",
     "unit_action",
 ]

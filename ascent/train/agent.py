@@ -18,8 +18,8 @@ import jax
 import numpy as np
 
 from ascent.algos.config import config_to_dict, whole_number
-from ascent.algos.registry import algorithm_class
-from ascent.envs import HostVecEnv, clip_action
+from ascent.algos.registry import algorithm_class, build_algorithm
+from ascent.envs import AgentObs, HostVecEnv, clip_action, is_multiagent
 from ascent.envs import make as make_env
 from ascent.envs.registry import EnvLike, env_label
 from ascent.envs.watchdog import STEP_TIMEOUT
@@ -65,7 +65,7 @@ class Agent:
         self.env = make_env(env, n_envs=config.n_envs, seed=seed, step_timeout=step_timeout)
         self.env_id = env_label(env if isinstance(env, str) else self.env)
         try:
-            self.algorithm = cls(config, self.env.observation_space, self.env.action_space)
+            self.algorithm = build_algorithm(cls, config, self.env)
             self.loop = make_loop(self.algorithm, self.env)
         except Exception:
             self.close()  # an algorithm or loop that rejects the env leaves it closed
@@ -269,7 +269,8 @@ class Agent:
         deterministic: bool = True,
         episode_start: Any = None,
     ) -> tuple[np.ndarray, Any]:
-        """The action for one observation (or a batch), ready for `env.step`.
+        """The action for one observation (or a batch), ready for `env.step`; for a team,
+        the actions [A] of every agent for one `AgentObs` (or [N, A] for a batch of them).
 
         Returns (action, state). For a memory policy (`policy` lstm, gru, transformer)
         `state` is what it carries between steps: pass None at the start of an episode and
@@ -278,12 +279,19 @@ class Agent:
         Stable-Baselines3's `predict` does. For a feed-forward policy `state` passes
         through unchanged.
         """
-        obs = np.asarray(obs, np.float32)
-        single = obs.shape == tuple(self.env.observation_space.shape)
-        batch = obs[None] if single else obs
+        if is_multiagent(self.env):  # a team's AgentObs: actions [A], or [N, A] for a batch
+            obs = AgentObs(*(np.asarray(x) for x in obs))
+            single = obs.obs.ndim == 2
+            batch = jax.tree.map(lambda x: x[None], obs) if single else obs
+            rows = batch.obs.shape[0]
+        else:
+            obs = np.asarray(obs, np.float32)
+            single = obs.shape == tuple(self.env.observation_space.shape)
+            batch = obs[None] if single else obs
+            rows = batch.shape[0]
         self._act_key, key = jax.random.split(self._act_key)
         acting = self.loop.acting
-        policy_state, starts = acting.carried(state, episode_start, batch.shape[0])
+        policy_state, starts = acting.carried(state, episode_start, rows)
         action, _, policy_state = acting.compiled(deterministic)(
             self.state.algo, self.state.norm, policy_state, starts, batch, key
         )

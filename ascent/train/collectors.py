@@ -17,7 +17,14 @@ import numpy as np
 
 from ascent.buffers import Rollout, RolloutBuffer, Transitions
 from ascent.core.noise import ou_reset
-from ascent.envs import HostVecEnv, JaxEnv, clip_action, is_discrete
+from ascent.envs import (
+    HostVecEnv,
+    JaxEnv,
+    MultiAgentSpaces,
+    clip_action,
+    is_discrete,
+    is_multiagent,
+)
 from ascent.train.acting import Policy, next_starts
 from ascent.train.loop import EnvCarry, LoopState
 
@@ -78,12 +85,19 @@ class HostRolloutCollector:
         self.env = env
         self.n_steps = n_steps
         self.action_space = space = env.action_space
+        n = env.n_envs
+        if is_multiagent(env):  # a team: agents after the environments
+            spaces = MultiAgentSpaces.of(env)
+            obs, samples, action_shape = spaces.zeros(n), (n, spaces.n_agents), (spaces.n_agents,)
+        else:
+            obs = np.zeros((n, *env.observation_space.shape), np.float32)
+            samples, action_shape = (n,), () if is_discrete(space) else tuple(space.shape)
         self.buffer = RolloutBuffer(
             n_steps,
-            env.n_envs,
-            tuple(env.observation_space.shape),
-            tuple(space.shape) if not is_discrete(space) else (),
+            obs,
+            action_shape,
             np.int32 if is_discrete(space) else np.float32,
+            samples,
             memory=memory,
         )
 

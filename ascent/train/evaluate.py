@@ -13,16 +13,32 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ascent.envs import HostVecEnv, clip_action
+from ascent.envs import HostVecEnv, clip_action, is_multiagent
 from ascent.runtime import CachedJit
 from ascent.train.acting import next_starts
-from ascent.train.loop import Loop, LoopState
+from ascent.train.loop import Loop, LoopState, per_env
 
 
 @dataclass(frozen=True)
 class EvalResult:
+    """Each episode's return and length. For a team, `returns` are the returns per agent
+    (each episode's mean over its agents) and `agent_returns` has every agent's own, by
+    name (None for one agent)."""
+
     returns: list[float]
     lengths: list[int]
+    agent_returns: dict[str, list[float]] | None = None
+
+    @classmethod
+    def of(
+        cls, returns: np.ndarray, lengths: np.ndarray, agents: tuple[str, ...] | None
+    ) -> EvalResult:
+        """From returns [E] (one agent) or [E, A] (a team of `agents`) and lengths [E]."""
+        returns, lengths = np.asarray(returns, np.float64), np.asarray(lengths)
+        if agents is None:
+            return cls(returns.tolist(), lengths.tolist())
+        by_agent = {name: returns[:, i].tolist() for i, name in enumerate(agents)}
+        return cls(returns.mean(axis=1).tolist(), lengths.tolist(), by_agent)
 
     @property
     def mean_return(self) -> float:
@@ -33,13 +49,19 @@ class EvalResult:
         return float(np.std(self.returns))
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "mean_return": self.mean_return,
             "std_return": self.std_return,
             "returns": [float(r) for r in self.returns],
             "lengths": [int(n) for n in self.lengths],
             "episodes": len(self.returns),
         }
+        if self.agent_returns is not None:
+            means = {k: float(np.mean(r)) for k, r in self.agent_returns.items()}
+            out["team_mean_return"] = float(sum(means.values()))
+            out["agent_mean_returns"] = means
+            out["agent_returns"] = {k: [float(x) for x in r] for k, r in self.agent_returns.items()}
+        return out
 
 
 class Evaluator:
@@ -56,6 +78,7 @@ class Evaluator:
         self.loop = loop
         self.env = loop.env
         self.max_steps = max_steps
+        self.agents = tuple(self.env.agents) if is_multiagent(self.env) else None
         self._compiled: dict[tuple[int, bool], Any] = {}
 
     def __call__(
@@ -68,17 +91,17 @@ class Evaluator:
                 lambda state, key: self.run_jax(state, key, episodes, deterministic)
             )
         returns, lengths = self._compiled[episodes, deterministic](state, jax.random.PRNGKey(seed))
-        return EvalResult(np.asarray(returns).tolist(), np.asarray(lengths).tolist())
+        return EvalResult.of(returns, lengths, self.agents)
 
     def run_jax(
         self, state: LoopState, key: jax.Array, episodes: int, deterministic: bool
     ) -> tuple[jax.Array, jax.Array]:
-        """(returns [E], lengths [E]) of one episode in each of E environments; traceable,
-        so it can be vmapped over seeds."""
+        """(returns [E], lengths [E]) of one episode in each of E environments (a team's
+        returns per agent, [E, A]); traceable, so it can be vmapped over seeds."""
         env = self.env
         key, reset_key = jax.random.split(key)
         obs, env_state = jax.vmap(env.reset)(jax.random.split(reset_key, episodes))
-        zeros = jnp.zeros((episodes,), jnp.float32)
+        zeros = jnp.zeros(self._per_episode(episodes), jnp.float32)
         not_yet = jnp.zeros((episodes,), bool)
         memory = self.loop.acting.initial(episodes)
         init = (key, env_state, obs, zeros, jnp.zeros((episodes,), jnp.int32), not_yet, 0, memory)
@@ -99,7 +122,7 @@ class Evaluator:
                 clip_action(action, env.action_space),
             )
             live = ~finished
-            ret = ret + reward * live
+            ret = ret + reward * per_env(live, reward)
             length = length + live
             finished = finished | terminated | truncated
             starts = next_starts(starts, terminated | truncated)
@@ -121,7 +144,7 @@ class Evaluator:
             n_envs = env.n_envs
             quota = np.array([episodes // n_envs + (i < episodes % n_envs) for i in range(n_envs)])
             obs = env.reset(seed=seed)
-            ret = np.zeros(n_envs)
+            ret = np.zeros(self._per_episode(n_envs))
             length = np.zeros(n_envs, int)
             done_count = np.zeros(n_envs, int)
             policy_state, starts = self.loop.acting.initial(n_envs)
@@ -141,10 +164,19 @@ class Evaluator:
                 starts = next_starts(starts, ended)
                 for i in np.flatnonzero(ended):
                     if done_count[i] < quota[i]:
-                        returns.append(float(ret[i]))
+                        returns.append(ret[i].copy())
                         lengths.append(int(length[i]))
                         done_count[i] += 1
                     ret[i], length[i] = 0.0, 0
                     if not (terminated[i] or truncated[i]):
-                        obs[i] = env.reset_one(i)
-        return EvalResult(returns, lengths)
+                        set_row(obs, i, env.reset_one(i))
+        return EvalResult.of(np.asarray(returns), np.asarray(lengths), self.agents)
+
+    def _per_episode(self, n: int) -> tuple[int, ...]:
+        """The shape of n episodes' returns: [n], or [n, A] for a team."""
+        return (n,) if self.agents is None else (n, len(self.agents))
+
+
+def set_row(obs: Any, i: int, row: Any) -> None:
+    """obs[i] = row, for an observation array [N, ...] or a team's `AgentObs` of them."""
+    jax.tree.map(lambda array, value: array.__setitem__(i, value), obs, row)

@@ -24,10 +24,18 @@ class OnPolicyLearner:
     acted on, update the algorithm, then move the statistics, counters and episode sums
     forward. Pure and door-agnostic."""
 
-    def __init__(self, algorithm: Algorithm, normalizer: Normalizer, steps_per_iteration: int):
+    def __init__(
+        self,
+        algorithm: Algorithm,
+        normalizer: Normalizer,
+        steps_per_iteration: int,
+        agents: tuple[str, ...] | None = None,
+    ):
+        """`agents`: a team's agents, whose returns are logged each (None: one agent)."""
         self.algorithm = algorithm
         self.normalizer = normalizer
         self.steps_per_iteration = steps_per_iteration
+        self.agents = agents
 
     def learn(
         self, state: LoopState, rollout: Rollout, learn_key: jax.Array
@@ -65,7 +73,9 @@ class OnPolicyLearner:
     ) -> tuple[LoopState, dict[str, jax.Array]]:
         dones = rollout.terminated | rollout.truncated
         metrics = {k: jax.numpy.asarray(v, jax.numpy.float32) for k, v in metrics.items()}
-        episodes, episode_stats = track_episodes(state.episodes, rollout.rewards, dones)
+        episodes, episode_stats = track_episodes(
+            state.episodes, rollout.rewards, dones, self.agents
+        )
         checks = finiteness((rollout.obs, rollout.next_obs), rollout.rewards, metrics)
         state = state._replace(
             algo=algo,

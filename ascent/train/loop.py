@@ -17,7 +17,7 @@ import numpy as np
 
 from ascent.algos.protocol import Algorithm
 from ascent.core.normalize import RunningMeanStd, normalize, scale_rewards, update_running_stats
-from ascent.envs import GymnaxEnv, HostVecEnv, JaxEnv
+from ascent.envs import GymnaxEnv, HostVecEnv, JaxEnv, is_multiagent
 
 
 class Count(NamedTuple):
@@ -56,7 +56,8 @@ class Count(NamedTuple):
 
 
 class Episodes(NamedTuple):
-    """Running return and length of the episode in progress in each environment [N]."""
+    """Running return and length of the episode in progress in each environment [N]
+    (the return per agent, [N, A], for a team)."""
 
     ret: jax.Array
     length: jax.Array
@@ -124,12 +125,13 @@ def init_loop_state(
         obs, env_state = jax.vmap(env.reset)(jax.random.split(reset_key, n_envs))
         carry = EnvCarry(env_state, obs)
     obs_shape = tuple(env.observation_space.shape)
+    returns = (n_envs, len(env.agents)) if is_multiagent(env) else (n_envs,)
     return LoopState(
         algo=algorithm.init(init_key),
         key=key,
         env_steps=Count.of(0),
         iteration=Count.of(0),
-        episodes=Episodes(jnp.zeros((n_envs,), jnp.float32), jnp.zeros((n_envs,), jnp.int32)),
+        episodes=Episodes(jnp.zeros(returns, jnp.float32), jnp.zeros((n_envs,), jnp.int32)),
         norm=NormState(
             RunningMeanStd.zeros(obs_shape), RunningMeanStd.zeros(), jnp.zeros((n_envs,))
         ),
@@ -147,24 +149,42 @@ def split_iteration_key(
     return key, step_keys[:, 0], step_keys[:, 1], learn
 
 
+def per_env(flags: Any, like: Any) -> Any:
+    """Flags of N environments [..., N] with trailing axes added to broadcast against
+    `like` (a team's per-agent numbers [..., N, A])."""
+    return flags.reshape(flags.shape + (1,) * (like.ndim - flags.ndim))
+
+
 def track_episodes(
-    episodes: Episodes, rewards: jax.Array, dones: jax.Array
+    episodes: Episodes,
+    rewards: jax.Array,
+    dones: jax.Array,
+    agents: tuple[str, ...] | None = None,
 ) -> tuple[Episodes, dict[str, jax.Array]]:
     """Carry each environment's running return over [T, N] steps; return sums over the
-    episodes that ended (the host averages them for logging)."""
+    episodes that ended (`summarise` averages them by episode for logging).
+
+    A team's rewards are [T, N, A] (`agents` names the A agents), its flags [T, N]; its
+    `episode_return` is the return per agent (the mean over the agents), and it also
+    sums the team's return (over the agents) and each agent's as
+    `episode_team_return_sum` and `episode_return_sum/<agent>`."""
 
     def step(ep: Episodes, x: tuple) -> tuple[Episodes, tuple]:
         reward, done = x
         ret, length = ep.ret + reward, ep.length + 1
-        ended = (ret * done, length * done, done)
-        return Episodes(ret * ~done, length * ~done), ended
+        ended = (ret * per_env(done, ret), length * done, done)
+        return Episodes(ret * ~per_env(done, ret), length * ~done), ended
 
     episodes, (ret, length, ended) = jax.lax.scan(step, episodes, (rewards, dones))
     stats = {
         "episodes": ended.sum().astype(jnp.float32),
-        "episode_return_sum": ret.sum(),
+        "episode_return_sum": ret.sum() if agents is None else ret.mean(-1).sum(),
         "episode_length_sum": length.sum().astype(jnp.float32),
     }
+    if agents is not None:  # ret [T, N, A]
+        stats["episode_team_return_sum"] = ret.sum()
+        for i, name in enumerate(agents):
+            stats[f"episode_return_sum/{name}"] = ret[..., i].sum()
     return episodes, stats
 
 

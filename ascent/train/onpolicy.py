@@ -32,7 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ascent.algos.protocol import Algorithm
-from ascent.envs import HostVecEnv, JaxEnv, is_jax_env
+from ascent.envs import HostVecEnv, JaxEnv, is_jax_env, is_multiagent
 from ascent.runtime import CachedJit, CompiledChunks, FlatLearn
 from ascent.train.acting import Policy
 from ascent.train.collectors import HostRolloutCollector, RolloutCollector
@@ -59,7 +59,8 @@ class OnPolicyLoop:
         self.action_space = env.action_space
         self.normalizer = Normalizer(config)
         self.acting = Policy(algorithm, self.normalizer)
-        self.learner = OnPolicyLearner(algorithm, self.normalizer, self.steps_per_iteration)
+        agents = tuple(env.agents) if is_multiagent(env) else None
+        self.learner = OnPolicyLearner(algorithm, self.normalizer, self.steps_per_iteration, agents)
         self.learn = self.learner.learn
         if self.is_jax:
             self.collector = RolloutCollector(env, self.acting, self.n_envs)  # type: ignore[arg-type]

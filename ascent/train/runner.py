@@ -171,9 +171,10 @@ def summarise(metrics: dict[str, np.ndarray], steps: int, seconds: float) -> dic
     }
     row.pop("episodes", None)
     episodes = float(metrics["episodes"].sum())
-    if episodes > 0:
-        row["episode_return"] = float(metrics["episode_return_sum"].sum()) / episodes
-        row["episode_length"] = float(metrics["episode_length_sum"].sum()) / episodes
+    if episodes > 0:  # episode_<x>_sum[/<agent>] -> episode_<x>[/<agent>], per episode
+        for k, v in metrics.items():
+            if k.startswith("episode_") and "_sum" in k:
+                row[k.replace("_sum", "", 1)] = float(v.sum()) / episodes
     row["episodes"] = episodes
     row["steps_per_second"] = steps / max(seconds, 1e-9)
     return row

@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ascent.algos.registry import algorithm_class, make_config
+from ascent.algos.registry import algorithm_class, build_algorithm, make_config
 from ascent.envs import is_jax_env
 from ascent.envs import make as make_env
 from ascent.errors import EnvError
@@ -26,12 +26,13 @@ from ascent.train.loop import LoopState
 @dataclass
 class SeedsResult:
     seeds: list[int]
-    eval_returns: np.ndarray  # [S, episodes]
+    eval_returns: np.ndarray  # [S, episodes] (a team's: per agent, the mean over its agents)
     env_steps: np.ndarray  # [U] environment steps after each update
     episode_return: np.ndarray  # [S, U] mean return of the episodes that ended in each update
     states: LoopState  # stacked over seeds
     compile_seconds: float = 0.0  # compiling the training program
     train_seconds: float = 0.0  # running it, compiling excluded
+    eval_agent_returns: np.ndarray | None = None  # [S, episodes, A], a team's, each agent's
 
     @property
     def mean_eval_return(self) -> np.ndarray:
@@ -54,7 +55,7 @@ def train_seeds(
         raise EnvError(
             f"train_seeds needs a JAX environment (gymnax/... or ascent/...), not {env_id}"
         )
-    algorithm = algorithm_class(algo)(config, env.observation_space, env.action_space)
+    algorithm = build_algorithm(algorithm_class(algo), config, env)
     loop = make_loop(algorithm, env)
     seed_array = jnp.asarray(seeds, jnp.uint32)
     states = jax.jit(jax.vmap(loop.init))(seed_array)
@@ -82,6 +83,10 @@ def train_seeds(
     with np.errstate(invalid="ignore", divide="ignore"):
         curve = metrics["episode_return_sum"] / metrics["episodes"]
     steps = np.arange(1, n_iterations + 1) * loop.steps_per_iteration
+    returns = np.asarray(returns)
+    by_agent = returns if returns.ndim == 3 else None  # a team's [S, E, A]
+    if by_agent is not None:
+        returns = returns.mean(axis=-1)
     return SeedsResult(
-        list(seeds), np.asarray(returns), steps, curve, states, compile_seconds, train_seconds
+        list(seeds), returns, steps, curve, states, compile_seconds, train_seconds, by_agent
     )

@@ -365,3 +365,7 @@ def test_gae_over_an_agents_axis_is_each_agents_own_gae():
                        truncated=flags["truncated"], gamma=0.99, gae_lambda=0.95)  # fmt: skip
         np.testing.assert_allclose(out[..., a], alone, rtol=1e-6, atol=1e-6)
     assert not np.allclose(out[..., 0], out[..., 1])  # the agents' numbers differ
+    # the team's flags [T, N] as they are, without broadcasting them first: the same
+    team = gae_fn(**stacked, terminated=flags["terminated"], truncated=flags["truncated"],
+                  gamma=0.99, gae_lambda=0.95)  # fmt: skip
+    np.testing.assert_allclose(team, out, rtol=1e-6, atol=1e-6)

@@ -1,11 +1,12 @@
-"""Ascent's own JAX tasks, behind the `JaxEnv` protocol (the matrix games behind
-`MultiAgentJaxEnv`)."""
+"""Ascent's own JAX tasks, behind the `JaxEnv` protocol (the matrix games and
+`Signalling` behind `MultiAgentJaxEnv`)."""
 
 from __future__ import annotations
 
 from ascent.envs.tasks.chain import Chain, ChainState
 from ascent.envs.tasks.matrix_games import MatrixGame, climbing_game, penalty_game
 from ascent.envs.tasks.repeat import RepeatFirst, RepeatPrevious, RepeatState
+from ascent.envs.tasks.signalling import Signalling, SignallingState
 from ascent.envs.tasks.tmaze import TMaze, TMazeState
 
 __all__ = [
@@ -15,6 +16,8 @@ __all__ = [
     "RepeatFirst",
     "RepeatPrevious",
     "RepeatState",
+    "Signalling",
+    "SignallingState",
     "TMaze",
     "TMazeState",
     "climbing_game",

@@ -1,0 +1,121 @@
+"""PPO for a team: IPPO (de Witt et al. 2020) and MAPPO (Yu et al. 2022).
+
+Both are PPO (`ascent.algos.ppo`) unchanged — the same GAE, clipped surrogate, value
+loss, entropy bonus, epochs of minibatches and optimiser — over a team's rollout: every
+array has the agents after the environments (`rewards [T, N, A]`), the episode flags
+are the team's (`[T, N]`, shared by its agents), and a minibatch is a set of joint steps
+(t, n) with all their agents. Each agent's advantage is its own GAE on its own reward
+and value. Padded agent slots (`AgentObs.active` False) are left out of every mean of
+the loss. What differs is the network (`ascent.nn.TeamActorCritic`):
+
+- IPPO: each agent's critic reads its own observation, V(o_i);
+- MAPPO: a centralised critic reads the global state, V(s, i) (the one-hot id makes the
+  value agent-specific where the agents' rewards differ).
+
+Both share one actor and one critic between agents by default, with a one-hot agent id
+appended to every input (Yu et al. 2022, §3; `share_parameters`, `agent_ids`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import jax.numpy as jnp
+
+from ascent.algos.networks import check_on_policy_spaces
+from ascent.algos.ppo import PPO, PPOConfig
+from ascent.algos.sequence import SequenceModel
+from ascent.envs.multiagent import AgentObs, MultiAgentSpaces
+from ascent.envs.spaces import check_space
+from ascent.errors import ConfigError
+from ascent.nn.multiagent import TeamActorCritic
+
+
+@dataclass(frozen=True)
+class MAPPOConfig(PPOConfig):
+    """Multi-agent PPO settings: PPO's, with `minibatch_size` counting joint steps (each
+    with all its agents), and how the agents' networks are shared."""
+
+    centralised_critic: bool = True
+    """The critic reads the global state (MAPPO) instead of each agent's own
+    observation (IPPO)."""
+    share_parameters: bool = True
+    """One actor and one critic for all agents instead of a network per agent."""
+    agent_ids: bool = True
+    """With shared parameters, append each agent's one-hot id to its inputs."""
+
+    memory_policies: ClassVar[bool] = False
+
+    def validate(self) -> None:
+        super().validate()
+        if self.normalize_obs or self.normalize_reward:
+            raise ConfigError(
+                "normalize_obs and normalize_reward are single-agent for now; set both false "
+                "for ippo and mappo"
+            )
+
+
+@dataclass(frozen=True)
+class IPPOConfig(MAPPOConfig):
+    """IPPO settings: MAPPO's, with each agent's critic on its own observation."""
+
+    centralised_critic: bool = False
+    """The critic reads the global state (MAPPO) instead of each agent's own
+    observation (IPPO)."""
+
+
+def team_model(
+    config: MAPPOConfig, spaces: MultiAgentSpaces, name: str
+) -> tuple[TeamActorCritic, SequenceModel, AgentObs]:
+    """(network, the network as a `SequenceModel` whose losses count active agents only,
+    an all-zero observation [1, 1, A, ...] to initialise it)."""
+    check_on_policy_spaces(name, spaces.observation_space, spaces.action_space)
+    check_space(spaces.action_space, allowed=("Discrete",), who=name)
+    n, n_actions = spaces.n_agents, int(spaces.action_space.n)
+    net = TeamActorCritic(
+        n_agents=n,
+        n_actions=n_actions,
+        hidden=config.hidden,
+        activation=config.activation,
+        share_parameters=config.share_parameters,
+        agent_ids=config.agent_ids,
+        centralised_critic=config.centralised_critic,
+    )
+    example = AgentObs(
+        obs=jnp.zeros((1, 1, n, *spaces.observation_space.shape), jnp.float32),
+        global_state=jnp.zeros((1, 1, *spaces.state_space.shape), jnp.float32),
+        action_mask=jnp.ones((1, 1, n, n_actions), bool),
+        active=jnp.ones((1, 1, n), bool),
+    )
+    model = SequenceModel(net.apply, net.initial_state, sample_mask=active_agents)
+    return net, model, example
+
+
+def active_agents(obs: Any) -> Any:
+    """The loss mask of a team's observations: the agents present, [..., A]."""
+    return obs.active
+
+
+class MAPPO(PPO):
+    """Multi-agent PPO with a centralised critic on the global state (Yu et al. 2022)."""
+
+    name = "mappo"
+    Config = MAPPOConfig
+    multi_agent = True
+
+    def __init__(self, config: MAPPOConfig, spaces: MultiAgentSpaces):
+        self.spaces = spaces
+        self.setup(config, *team_model(config, spaces, self.name))
+
+
+class IPPO(PPO):
+    """Independent PPO: every agent's critic on its own observation (de Witt et al. 2020)."""
+
+    name = "ippo"
+    Config = IPPOConfig
+    multi_agent = True
+
+    def __init__(self, config: IPPOConfig, spaces: MultiAgentSpaces):
+        self.spaces = spaces
+        self.setup(config, *team_model(config, spaces, self.name))
