@@ -1,11 +1,13 @@
 """Environments through two doors: JAX-native (`JaxEnv`; `MultiAgentJaxEnv` for several
-agents) and Gymnasium (`HostVecEnv`)."""
+agents, `JaxMarlEnv` over JaxMARL) and Python (`HostVecEnv` over Gymnasium;
+`PettingZooVecEnv` over PettingZoo for several agents)."""
 
 from __future__ import annotations
 
 from ascent.envs.gymnax_env import GymnaxEnv
 from ascent.envs.host import HostVecEnv
 from ascent.envs.jax_env import EnvState, JaxEnv
+from ascent.envs.jaxmarl_env import JaxMarlEnv
 from ascent.envs.multiagent import (
     AgentObs,
     MultiAgentJaxEnv,
@@ -13,6 +15,7 @@ from ascent.envs.multiagent import (
     check_multiagent_env,
     is_multiagent,
 )
+from ascent.envs.pettingzoo_env import PettingZooVecEnv
 from ascent.envs.registry import TASKS, door, is_jax_env, list_envs, make, register_task
 from ascent.envs.spaces import action_dim, check_space, clip_action, is_discrete, obs_shape
 from ascent.envs.tasks import Chain
@@ -25,8 +28,10 @@ __all__ = [
     "GymnaxEnv",
     "HostVecEnv",
     "JaxEnv",
+    "JaxMarlEnv",
     "MultiAgentJaxEnv",
     "MultiAgentSpaces",
+    "PettingZooVecEnv",
     "action_dim",
     "check_multiagent_env",
     "check_space",

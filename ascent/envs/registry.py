@@ -1,9 +1,11 @@
 """`make(env)`: one id, environment or factory picks the door.
 
 `gymnax/<name>` and `ascent/<name>` give a `JaxEnv` (the loop vmaps it over N copies);
-any other id is a Gymnasium id and gives a `HostVecEnv` of `n_envs` environments. An
-environment object (a `gymnasium.Env` or a `JaxEnv`), or a function returning one, takes
-the door of its kind.
+`jaxmarl/<name>` a `MultiAgentJaxEnv` (JaxMARL); `mpe2/<name>` a `PettingZooVecEnv` of
+`n_envs` PettingZoo environments; any other id is a Gymnasium id and gives a
+`HostVecEnv` of `n_envs` environments. An environment object (a `gymnasium.Env`, a
+`pettingzoo.ParallelEnv`, a `JaxEnv` or a `MultiAgentJaxEnv`), or a function returning
+one, takes the door of its kind.
 
 Ids read from a file (a checkpoint's meta.json, a run's config.json) go through
 `check_saved_id` first: loading never imports a module.
@@ -22,6 +24,9 @@ import gymnasium
 from ascent.envs.gymnax_env import GymnaxEnv, gymnax_ids
 from ascent.envs.host import HostVecEnv, object_label
 from ascent.envs.jax_env import JaxEnv, check_jax_env
+from ascent.envs.jaxmarl_env import JaxMarlEnv, jaxmarl_name
+from ascent.envs.multiagent import MultiAgentJaxEnv, check_multiagent_env, is_multiagent
+from ascent.envs.pettingzoo_env import MPE2_ENVS, PettingZooVecEnv, is_parallel_env
 from ascent.envs.tasks import (
     Chain,
     RepeatFirst,
@@ -63,26 +68,38 @@ _CLASSIC_CONTROL = [
 ]
 
 
+_MPE = [
+    "simple_spread_v3",
+    "simple_speaker_listener_v4",
+    "simple_reference_v3",
+    "simple_tag_v3",
+]
+
+
 def list_envs() -> dict[str, list[str]]:
     """A short curated list of ids for `ascent list`, by door."""
     return {
         "gymnasium": list(_CLASSIC_CONTROL),
         "gymnax": [f"gymnax/{name}" for name in _CLASSIC_CONTROL],
         "ascent": sorted(TASKS),
+        "pettingzoo": [f"mpe2/{name}" for name in _MPE],
+        "jaxmarl": [f"jaxmarl/{name}" for name in _MPE],
     }
 
 
 def _unknown(env_id: str) -> EnvError:
-    known = [*gymnasium.registry, *TASKS, *list_envs()["gymnax"]]
+    listed = list_envs()
+    known = [*gymnasium.registry, *TASKS, *listed["gymnax"], *listed["jaxmarl"]]
+    known += [f"mpe2/{name}" for name in MPE2_ENVS]
     close = difflib.get_close_matches(env_id, known, n=1)
     hint = f"; did you mean '{close[0]}'?" if close else ""
     return EnvError(
-        f"unknown environment '{env_id}': not a Gymnasium id, nor gymnax/..., nor ascent/...; "
-        f"run 'ascent list' to see some{hint}"
+        f"unknown environment '{env_id}': not a Gymnasium id, nor gymnax/..., ascent/..., "
+        f"mpe2/... (PettingZoo) or jaxmarl/...; run 'ascent list' to see some{hint}"
     )
 
 
-EnvLike = str | gymnasium.Env | JaxEnv | Callable[[], Any]
+EnvLike = str | gymnasium.Env | JaxEnv | MultiAgentJaxEnv | Callable[[], Any]
 """What `make` takes: an id, an environment object, or a function returning a new one."""
 
 
@@ -104,16 +121,20 @@ def make(
     *,
     step_timeout: float | None = STEP_TIMEOUT,
     **make_kwargs: Any,
-) -> HostVecEnv | JaxEnv:
+) -> HostVecEnv | JaxEnv | MultiAgentJaxEnv:
     """Build the environment `env`: an id, an environment object or a factory.
 
     `gymnax/<name>` → `GymnaxEnv(name)`; `ascent/<name>` → `TASKS[env_id](**make_kwargs)`
-    (both single, unbatched `JaxEnv`s: `n_envs` and `seed` belong to the loop). Any other
+    (both single, unbatched `JaxEnv`s: `n_envs` and `seed` belong to the loop);
+    `jaxmarl/<name>` → `JaxMarlEnv(name, **make_kwargs)` (a `MultiAgentJaxEnv`; the short
+    MPE name or JaxMARL's own, `jaxmarl/MPE_simple_spread_v3`); `mpe2/<name>` →
+    `PettingZooVecEnv(env_id, n_envs, seed, **make_kwargs)`. Any other
     id must be a Gymnasium id (`module:Id` imports `module` first: pass such ids only from
     code or a command line, never from a file) and gives
-    `HostVecEnv(env_id, n_envs, seed, **make_kwargs)`. A `JaxEnv` object is returned as
-    it is; a `gymnasium.Env` object is one environment (`n_envs` must be 1); a function
-    (a class, a lambda) is called for each environment. Raises EnvError for an unknown id
+    `HostVecEnv(env_id, n_envs, seed, **make_kwargs)`. A `JaxEnv` or `MultiAgentJaxEnv`
+    object is returned as it is; a `gymnasium.Env` or `pettingzoo.ParallelEnv` object is
+    one environment (`n_envs` must be 1); a function (a class, a lambda) is called for
+    each environment. Raises EnvError for an unknown id
     or a missing optional dependency, before creating anything. `step_timeout`: seconds a
     Gymnasium environment's step() or reset() may take (`ascent.envs.watchdog`).
     """
@@ -130,6 +151,10 @@ def make(
         if env_id not in TASKS:
             raise EnvError(f"unknown Ascent task '{env_id}'; known: {', '.join(sorted(TASKS))}")
         return TASKS[env_id](**make_kwargs)
+    if env_id.startswith("jaxmarl/"):
+        return JaxMarlEnv(env_id, **make_kwargs)
+    if env_id.startswith("mpe2/"):
+        return PettingZooVecEnv(env_id, n_envs, seed, step_timeout=step_timeout, **make_kwargs)
     if ":" in env_id:
         # Gymnasium's own convention: "package.module:EnvId" registers EnvId on import.
         module, env_id = env_id.split(":", 1)
@@ -142,39 +167,60 @@ def make(
     return HostVecEnv(env_id, n_envs, seed, step_timeout=step_timeout, **make_kwargs)
 
 
+def _is_multiagent_jax(env: object) -> bool:
+    # checked before JaxEnv: a MultiAgentJaxEnv has every attribute the JaxEnv protocol asks
+    return is_multiagent(env) and isinstance(env, MultiAgentJaxEnv)
+
+
 def _make_from_object(
     env: Any, n_envs: int, seed: int, step_timeout: float | None, make_kwargs: dict[str, Any]
-) -> HostVecEnv | JaxEnv:
+) -> HostVecEnv | JaxEnv | MultiAgentJaxEnv:
     if make_kwargs:
         raise EnvError(
             f"options {sorted(make_kwargs)} apply to ids only; {env_label(env)} is an object"
         )
-    if isinstance(env, JaxEnv | gymnasium.Env):
+    if isinstance(env, JaxEnv | gymnasium.Env) or _is_multiagent_jax(env) or is_parallel_env(env):
         first = env
     elif callable(env):
         first = env()
     else:
         raise EnvError(
-            f"env must be an id, a gymnasium.Env, a JaxEnv or a function returning one; "
-            f"got {type(env).__name__}"
+            f"env must be an id, a gymnasium.Env, a pettingzoo.ParallelEnv, a JaxEnv, a "
+            f"MultiAgentJaxEnv or a function returning one; got {type(env).__name__}"
         )
+    factory = None if first is env else env
     if isinstance(first, gymnasium.Env):
-        factory = None if first is env else env
         return HostVecEnv(factory or first, n_envs, seed, first=first, step_timeout=step_timeout)
+    if is_parallel_env(first):
+        return PettingZooVecEnv(
+            factory or first, n_envs, seed, first=first, step_timeout=step_timeout
+        )
+    if _is_multiagent_jax(first):
+        check_multiagent_env(first)
+        return first
     if isinstance(first, JaxEnv):
         check_jax_env(first)  # Ascent's own tasks and gymnax are known to be right
         return first
     raise EnvError(
         f"{env_label(env)} returned a {type(first).__name__}, which is neither a "
-        "gymnasium.Env nor a JaxEnv"
+        "gymnasium.Env, a pettingzoo.ParallelEnv, a JaxEnv nor a MultiAgentJaxEnv"
     )
 
 
 def registered(env_id: str) -> bool:
-    """Whether `env_id` names an environment without importing anything: a Gymnasium id
-    already in its registry, an Ascent task, or a gymnax environment."""
+    """Whether `env_id` names an environment without importing any code of the user's:
+    a Gymnasium id already in its registry, an Ascent task, an mpe2 environment (from
+    a fixed list), or a gymnax or JaxMARL environment (their registries)."""
     if env_id.startswith("ascent/"):
         return env_id in TASKS
+    if env_id.startswith("mpe2/"):
+        return env_id.removeprefix("mpe2/") in MPE2_ENVS
+    if env_id.startswith("jaxmarl/"):
+        try:
+            jaxmarl_name(env_id)
+        except EnvError:
+            return False
+        return True
     if env_id.startswith("gymnax/"):
         try:
             return env_id.removeprefix("gymnax/") in gymnax_ids()

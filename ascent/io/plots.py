@@ -94,10 +94,48 @@ def plot_runs(
     return out
 
 
+TEAM_RETURN = "episode_team_return"
+
+
 def plot_curve(run_dir: PathLike, x: str = "env_steps", y: str = "episode_return") -> Path:
-    """Write the learning curve of one run to `run_dir/curve.png`; returns that path."""
+    """Write the learning curve of one run to `run_dir/curve.png`; returns that path. A
+    team's run (it logs `episode_team_return`) gets two panels: the return per agent with
+    each agent's own, and the team's."""
     run_dir = Path(run_dir)
-    return plot_runs([run_dir], run_dir / CURVE_FILE, x=x, y=y, title=run_dir.name)
+    path = run_dir / METRICS_FILE
+    columns = read_metrics(path) if path.is_file() else {}
+    if y != EPISODE_RETURN or TEAM_RETURN not in columns:
+        return plot_runs([run_dir], run_dir / CURVE_FILE, x=x, y=y, title=run_dir.name)
+    return _plot_team(run_dir, columns, x)
+
+
+def _plot_team(run_dir: Path, columns: Mapping[str, np.ndarray], x: str) -> Path:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    agents = sorted(k for k in columns if k.startswith(f"{EPISODE_RETURN}/"))
+    fig = Figure(figsize=(11.0, 4.5), layout="constrained")
+    FigureCanvasAgg(fig)
+    left, right = fig.subplots(1, 2)
+    xs = columns[x]
+
+    def line(ax: Any, name: str, label: str, **style: Any) -> None:
+        keep = np.isfinite(xs) & np.isfinite(columns[name])
+        ax.plot(xs[keep], columns[name][keep], label=label, **style)
+
+    line(left, EPISODE_RETURN, "mean over agents", linewidth=2.0, color="black")
+    for name in agents:
+        line(left, name, name.split("/", 1)[1], linewidth=1.0, alpha=0.8)
+    line(right, TEAM_RETURN, "team (sum over agents)", linewidth=1.5)
+    for ax, ylabel in ((left, "episode return per agent"), (right, "team episode return")):
+        ax.set_xlabel(x)
+        ax.set_ylabel(ylabel)
+        ax.grid(True, alpha=0.3)
+        ax.legend(loc="best", fontsize="small")
+    fig.suptitle(run_dir.name)
+    out = run_dir / CURVE_FILE
+    fig.savefig(out, dpi=120)
+    return out
 
 
 def plot_bias_variance(

@@ -71,7 +71,7 @@ def test_register_task() -> None:
 
 def test_listed_ids_resolve() -> None:
     listed = list_envs()
-    assert set(listed) == {"gymnasium", "gymnax", "ascent"}
+    assert set(listed) == {"gymnasium", "gymnax", "ascent", "pettingzoo", "jaxmarl"}
     assert "CartPole-v1" in listed["gymnasium"] and "ascent/Chain-v0" in listed["ascent"]
     assert all(i in gymnasium.registry for i in listed["gymnasium"])
     assert all(i.removeprefix("gymnax/") in gymnax_ids() for i in listed["gymnax"])
