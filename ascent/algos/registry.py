@@ -49,9 +49,13 @@ def algorithm_class(name: str) -> type:
     return ALGORITHMS[key]
 
 
+DOOR_PREFIXES = ("gymnax/", "ascent/", "mpe2/", "jaxmarl/")
+
+
 def preset_key(env_id: str) -> str:
-    """The preset table name for an env id: the id without its door prefix."""
-    return env_id.split("/", 1)[1] if env_id.startswith(("gymnax/", "ascent/")) else env_id
+    """The preset table name for an env id: the id without its door prefix (so
+    `mpe2/simple_spread_v3` and `jaxmarl/simple_spread_v3` share one preset)."""
+    return env_id.split("/", 1)[1] if env_id.startswith(DOOR_PREFIXES) else env_id
 
 
 def preset(algo: str, env_id: str) -> dict[str, Any]:

@@ -88,8 +88,9 @@ class JaxMarlEnv:
     `action_mask` (with JaxMARL's `get_avail_actions` where the environment has one). A
     forbidden padded action is taken as the agent's last action: the mask is the
     policy's to respect. Every agent is active at every step. The global state is the
-    environment's `get_world_state` where it has one, else the padded observations side
-    by side, `[A * obs_dim]`.
+    environment's `get_world_state` where it has one, else the agents' observations side
+    by side, unpadded (as mpe2's `state()`, so a centralised critic trained on one door
+    reads the same state on the other).
 
     `step` is JaxMARL's `step_env` (no reset), then a reset where the episode ended, as
     `MultiAgentJaxEnv` says. When the episode ends, and whether it ended by the time
@@ -156,7 +157,7 @@ class JaxMarlEnv:
                                    jax.random.PRNGKey(0)).shape  # fmt: skip
             state_size = int(np.prod(shape))
         else:
-            state_size = len(agents) * max(dims)
+            state_size = sum(dims)
         steps = getattr(env, "max_steps", None)
         fields = {
             "name": name,
@@ -194,8 +195,10 @@ class JaxMarlEnv:
             ])  # fmt: skip
         if self._world_state:
             global_state = self._env.get_world_state(state).reshape(-1).astype(jnp.float32)
-        else:
-            global_state = obs.reshape(-1)
+        else:  # the observations side by side, unpadded
+            global_state = jnp.concatenate(
+                [observations[a].reshape(-1).astype(jnp.float32) for a in self.agents]
+            )
         return AgentObs(obs, global_state, mask, jnp.ones(len(self.agents), bool))
 
     def reset(self, key: jax.Array) -> tuple[AgentObs, Any]:

@@ -434,7 +434,14 @@ def _restore_leaf(arr: np.ndarray, entry: Mapping[str, Any], like: Any, meta_pat
     return arr
 
 
-def load_checkpoint(path: PathLike, template: Any = None) -> tuple[Any, dict[str, Any]]:
+def _under(key: str, subtrees: tuple[str, ...]) -> bool:
+    """Whether leaf `key` (`.env.obs`) lies in one of `subtrees` (`.env`)."""
+    return any(key == s or key.startswith((f"{s}.", f"{s}[")) for s in subtrees)
+
+
+def load_checkpoint(
+    path: PathLike, template: Any = None, *, fresh: tuple[str, ...] = ()
+) -> tuple[Any, dict[str, Any]]:
     """Load the checkpoint folder at `path`; returns `(tree, meta)`.
 
     The SHA-256 of state.safetensors and its leaf list are checked against meta.json first.
@@ -442,7 +449,9 @@ def load_checkpoint(path: PathLike, template: Any = None) -> tuple[Any, dict[str
     `tree` has the template's structure and leaf kinds (jax arrays on the template's devices,
     numpy arrays, Python scalars, typed PRNG keys), and keys, shapes and dtypes must match.
     Without one, `tree` is `{leaf key: numpy array}` (PRNG keys as their raw key data).
-    `meta` is the dict given to `save_checkpoint`. Every failure raises CheckpointError.
+    `fresh` names subtrees (`.env`) taken from the template whatever the checkpoint holds
+    there (a state saved with another door's environments). `meta` is the dict given to
+    `save_checkpoint`. Every failure raises CheckpointError.
     """
     path = Path(path)
     record = _read_record(path)
@@ -451,9 +460,12 @@ def load_checkpoint(path: PathLike, template: Any = None) -> tuple[Any, dict[str
     if template is None:
         return arrays, meta
 
-    entries = {e["key"]: e for e in record["leaves"]}
+    entries = {e["key"]: e for e in record["leaves"] if not _under(e["key"], fresh)}
     leaves_with_paths, treedef = jax.tree_util.tree_flatten_with_path(template)
-    template_keys = [jax.tree_util.keystr(p) for p, _ in leaves_with_paths]
+    kept = [(jax.tree_util.keystr(p), leaf) for p, leaf in leaves_with_paths]
+    template_keys = [k for k, _ in kept if not _under(k, fresh)]
+    leaves_with_paths = [(p, leaf) for p, leaf in leaves_with_paths
+                         if not _under(jax.tree_util.keystr(p), fresh)]  # fmt: skip
     problems: list[str] = []
     missing = [k for k in template_keys if k not in entries]
     extra = [k for k in entries if k not in set(template_keys)]
@@ -479,8 +491,10 @@ def load_checkpoint(path: PathLike, template: Any = None) -> tuple[Any, dict[str
             "— load it with the algorithm and configuration it was saved with"
         )
     restored = [
-        _restore_leaf(arrays[key], entries[key], leaf, path / META_FILE)
-        for key, (_, leaf) in zip(template_keys, leaves_with_paths, strict=True)
+        leaf
+        if _under(key, fresh)
+        else _restore_leaf(arrays[key], entries[key], leaf, path / META_FILE)
+        for key, leaf in kept
     ]
     return jax.tree_util.tree_unflatten(treedef, restored), meta
 

@@ -25,8 +25,12 @@ def load_agent(path: Path, env: EnvLike | None = None) -> Agent:
     checkpoint = _resolve_checkpoint(path)
     meta = read_meta(checkpoint)
     agent = _agent_of(meta, str(checkpoint / "meta.json"), env)
+    # a state saved on the other door: parameters, statistics and counters carry over,
+    # the environments start afresh (the JAX door's are in the state, the other's are not)
+    door = "jax" if agent.is_jax_door else "host"
+    fresh = (".env",) if meta.get("door", door) != door else ()
     try:
-        saved, _ = load_checkpoint(checkpoint, template=agent.saved_state())
+        saved, _ = load_checkpoint(checkpoint, template=agent.saved_state(), fresh=fresh)
         check_finite_state(saved, checkpoint)
     except BaseException:
         agent.close()

@@ -42,14 +42,16 @@ def test_speaker_listener_is_padded() -> None:
     assert env.env_id == "jaxmarl/simple_speaker_listener_v4"
     assert env.agents == ("speaker_0", "listener_0") and env.max_episode_steps == 25
     assert env.observation_space.shape == (11,) and env.action_space.n == 5
-    assert env.state_space.shape == (22,)  # no world state in MPE: the padded obs joined
+    # no world state in MPE: the observations joined unpadded (3 + 11), as mpe2's state()
+    assert env.state_space.shape == (14,)
     check_multiagent_env(env)
     first, _ = env.reset(jax.random.PRNGKey(0))
     assert first.obs.shape == (2, 11) and first.obs.dtype == jnp.float32
     assert (first.obs[0, 3:] == 0).all() and (first.obs[0, :3] != 0).any()
     np.testing.assert_array_equal(first.action_mask, [[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]])
     assert first.action_mask.dtype == jnp.bool_ and first.active.all()
-    np.testing.assert_array_equal(first.global_state, first.obs.reshape(-1))
+    joined = np.concatenate([first.obs[0, :3], first.obs[1]])
+    np.testing.assert_array_equal(first.global_state, joined)
 
 
 def test_a_padded_action_is_the_agents_last() -> None:

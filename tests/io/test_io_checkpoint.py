@@ -257,6 +257,22 @@ def test_template_mismatch_names_what_differs(tmp_path: Path) -> None:
     np.testing.assert_array_equal(restored["w"], tree["w"])
 
 
+def test_fresh_subtrees_come_from_the_template(tmp_path: Path) -> None:
+    """A state saved with one door's environments loads on the other door: `fresh`
+    subtrees are the template's, whatever the checkpoint holds (or lacks) there."""
+    saved = {"algo": {"w": np.arange(3.0, dtype=np.float32)}, "env": {"x": np.ones(2)}}
+    path = save_checkpoint(tmp_path / "ck", {**saved, "env_steps": np.int32(7)}, {})
+    template = {"algo": {"w": np.zeros(3, np.float32)}, "env": None, "env_steps": np.int32(0)}
+    with pytest.raises(CheckpointError, match="not in the template"):
+        load_checkpoint(path, template)
+    restored, _ = load_checkpoint(path, template, fresh=("['env']",))
+    np.testing.assert_array_equal(restored["algo"]["w"], saved["algo"]["w"])
+    assert restored["env"] is None and int(restored["env_steps"]) == 7  # not under ['env']
+    other = {**template, "env": {"y": np.zeros(4)}}  # the template's own environments
+    restored, _ = load_checkpoint(path, other, fresh=("['env']",))
+    np.testing.assert_array_equal(restored["env"]["y"], np.zeros(4))
+
+
 def test_interrupted_save_keeps_previous_checkpoint(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
