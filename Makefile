@@ -4,8 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Small networks run fastest with XLA on one thread; the concurrency-optimised scheduler
-# was seen to hang a vmapped program on its second call with jax 0.10.2.
-export XLA_FLAGS ?= --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1 --xla_cpu_enable_concurrency_optimized_scheduler=false
+# was seen to hang a vmapped program on its second call with jax 0.10.2. Every word must
+# be a --flag: XLA stops reading at one that is not, dropping the flags after it
+# (benchmarks/results/design_notes.md).
+export XLA_FLAGS ?= --xla_cpu_multi_thread_eigen=false --xla_cpu_enable_concurrency_optimized_scheduler=false
 
 .PHONY: demo test lint bench clean
 

@@ -12,7 +12,7 @@ import sys
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import tyro
 
@@ -27,9 +27,11 @@ class Train:
     """Train an algorithm on an environment and evaluate the result."""
 
     algo: Annotated[str | None, tyro.conf.Positional] = None
-    """Algorithm: ppo, a2c, a3c, impala, trpo, sac, ... (see `ascent list`)."""
+    """Algorithm: ppo, a2c, a3c, impala, trpo, sac, ..., ippo and mappo for teams (see
+    `ascent list`)."""
     env: str | None = None
-    """Environment id: a Gymnasium id (CartPole-v1), gymnax/<id> or ascent/<id>; with
+    """Environment id: a Gymnasium id (CartPole-v1), gymnax/<id> or ascent/<id>; for
+    teams mpe2/<id> (PettingZoo) or jaxmarl/<id> (compiled); with
     --resume, the environment to use instead of the one the run names (module:Id ids
     are imported only when given here, never when read from a run folder)."""
     seed: int = 0
@@ -211,9 +213,18 @@ def train(args: Train) -> int:
     agent.close()
     print(
         f"evaluation over {len(result.returns)} episodes: "
-        f"mean return {result.mean_return:.2f} ± {result.std_return:.2f}"
+        f"mean return {result.mean_return:.2f} ± {result.std_return:.2f}{_by_agent(result)}"
     )
     return 0
+
+
+def _by_agent(result: Any) -> str:
+    """A team's evaluation: what each agent and the team returned ('' for one agent)."""
+    if result.agent_returns is None:
+        return ""
+    figures = result.to_dict()
+    agents = ", ".join(f"{k} {v:.2f}" for k, v in figures["agent_mean_returns"].items())
+    return f" (the mean over agents); each agent: {agents}; team: {figures['team_mean_return']:.2f}"
 
 
 def evaluate(args: Eval) -> int:
@@ -228,7 +239,7 @@ def evaluate(args: Eval) -> int:
         print(
             f"{agent.algo_name} on {agent.env_id} at step {agent.env_steps}: mean return "
             f"{result.mean_return:.2f} ± {result.std_return:.2f} "
-            f"over {len(result.returns)} episodes"
+            f"over {len(result.returns)} episodes{_by_agent(result)}"
         )
     return 0
 

@@ -30,8 +30,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 XLA_FLAGS = (
-    "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1 "
-    "--xla_cpu_enable_concurrency_optimized_scheduler=false"
+    "--xla_cpu_multi_thread_eigen=false --xla_cpu_enable_concurrency_optimized_scheduler=false"
 )
 TARGET = 475.0
 WINDOW = 20  # training episodes averaged for the time to TARGET

@@ -34,10 +34,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 CACHE = ROOT / ".cache" / "jax"  # the tests' compile cache: warm programs, quick starts
-XLA = (
-    "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1 "
-    "--xla_cpu_enable_concurrency_optimized_scheduler=false"
-)
+XLA = "--xla_cpu_multi_thread_eigen=false --xla_cpu_enable_concurrency_optimized_scheduler=false"
 SMALL = ["--set", "hidden=16", "--set", "n_envs=4", "--set", "n_steps=16",
          "--set", "minibatch_size=32", "--set", "n_epochs=2"]  # fmt: skip
 # the compiled door: 6,400 iterations of 64 steps, a checkpoint every 32

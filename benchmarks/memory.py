@@ -37,8 +37,7 @@ from typing import Any
 
 os.environ.setdefault(
     "XLA_FLAGS",
-    "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1 "
-    "--xla_cpu_enable_concurrency_optimized_scheduler=false",
+    "--xla_cpu_multi_thread_eigen=false --xla_cpu_enable_concurrency_optimized_scheduler=false",
 )
 
 import numpy as np  # noqa: E402

@@ -7,8 +7,7 @@ from pathlib import Path
 
 os.environ.setdefault(
     "XLA_FLAGS",
-    "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1 "
-    "--xla_cpu_enable_concurrency_optimized_scheduler=false",
+    "--xla_cpu_multi_thread_eigen=false --xla_cpu_enable_concurrency_optimized_scheduler=false",
 )
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
