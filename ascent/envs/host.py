@@ -44,6 +44,28 @@ def object_label(env: Any) -> str:
     return f"<{name}>"
 
 
+def make_each(factory: Callable[[], Any], n_envs: int, first: Any, env_id: str, kind: type
+              ) -> list[Any]:  # fmt: skip
+    """`n_envs` environments: `first` (one `factory` already returned, or None) and new
+    ones from `factory`, each checked to be a `kind`; EnvError naming `env_id` for what
+    fails (a missing optional dependency says what to install)."""
+    try:
+        made = [] if first is None else [first]
+        envs = made + [factory() for _ in range(n_envs - len(made))]
+    except (gymnasium.error.DependencyNotInstalled, ImportError) as e:
+        raise _missing_dependency(env_id, e) from e
+    except EnvError:
+        raise
+    except Exception as e:  # noqa: BLE001 - the environment's own failure, named
+        text = str(e).splitlines()[0] if str(e) else ""
+        raise EnvError(f"making {env_id} raised {type(e).__name__}: {text}") from e
+    for made_env in envs:
+        if not isinstance(made_env, kind):
+            raise EnvError(f"{env_id} returned a {type(made_env).__name__}, not a "
+                           f"{kind.__module__.split('.')[0]}.{kind.__name__}")  # fmt: skip
+    return envs
+
+
 def _float32_box(space: spaces.Space) -> spaces.Space:
     # Observations leave the door as float32, so the declared space says so too.
     if isinstance(space, spaces.Box) and space.dtype != np.float32:
@@ -105,24 +127,11 @@ class HostVecEnv:
                 self.env_id = object_label(env)  # then the first environment's name
                 factory = env
             self.factory = factory
-            try:
-                made = [] if first is None else [first]
-                self._envs = made + [factory() for _ in range(n_envs - len(made))]
-            except (gymnasium.error.DependencyNotInstalled, ImportError) as e:
-                raise _missing_dependency(self.env_id, e) from e
-            except EnvError:
-                raise
-            except Exception as e:  # noqa: BLE001 - the environment's own failure, named
-                text = str(e).splitlines()[0] if str(e) else ""
-                raise EnvError(f"making {self.env_id} raised {type(e).__name__}: {text}") from e
-            for made_env in self._envs:
-                if not isinstance(made_env, gymnasium.Env):
-                    raise EnvError(
-                        f"{self.env_id} returned a {type(made_env).__name__}, not a gymnasium.Env"
-                    )
+            self._envs = make_each(factory, n_envs, first, self.env_id, gymnasium.Env)
             if not isinstance(env, str):
                 self.env_id = object_label(self._envs[0])
         self._make_kwargs = make_kwargs
+        self._from_id = isinstance(env, str)  # `spawn` makes more from the id
         self._owns = True  # closes its environments (a view for evaluation does not)
         first = self._envs[0]
         self.n_envs = n_envs
@@ -144,14 +153,14 @@ class HostVecEnv:
         """New environments like these (for evaluation): `n_envs` from the id or function.
         An environment given as an object has nothing to make more from: the result steps
         that one environment (closing it leaves it open), and it must be reset after."""
-        timeout = self.watchdog.timeout
+        timeout, cls = self.watchdog.timeout, type(self)  # a PettingZooVecEnv makes its own
         if self.factory is None:
-            view = HostVecEnv(self._envs[0], 1, seed, step_timeout=timeout)
+            view = cls(self._envs[0], 1, seed, step_timeout=timeout)
             view._owns = False
             return view
-        if isinstance(self.factory, functools.partial):  # made from an id
-            return HostVecEnv(self.env_id, n_envs, seed, step_timeout=timeout, **self._make_kwargs)
-        return HostVecEnv(self.factory, n_envs, seed, step_timeout=timeout)
+        if self._from_id:
+            return cls(self.env_id, n_envs, seed, step_timeout=timeout, **self._make_kwargs)
+        return cls(self.factory, n_envs, seed, step_timeout=timeout)
 
     def reset(self, seed: int | None = None) -> np.ndarray:
         """Start every environment; the first reset uses the constructor's seed.
@@ -311,4 +320,4 @@ class HostVecEnv:
         self.close()
 
     def __repr__(self) -> str:
-        return f"HostVecEnv({self.env_id!r}, n_envs={self.n_envs})"
+        return f"{type(self).__name__}({self.env_id!r}, n_envs={self.n_envs})"

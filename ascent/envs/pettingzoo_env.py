@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-from ascent.envs.host import _FLAGS, _NUMBERS, _OBS_DTYPES, HostVecEnv, object_label
+from ascent.envs.host import _FLAGS, _NUMBERS, _OBS_DTYPES, HostVecEnv, make_each, object_label
 from ascent.envs.multiagent import AgentObs
 from ascent.envs.watchdog import STEP_TIMEOUT, StepWatchdog
 from ascent.errors import EnvError, StepTimeout
@@ -180,21 +180,11 @@ class PettingZooVecEnv(HostVecEnv):
         if factory is None:
             self._envs = [env]
         else:
-            try:
-                made = [] if first is None else [first]
-                self._envs = made + [factory() for _ in range(n_envs - len(made))]
-            except EnvError:
-                raise
-            except Exception as e:  # noqa: BLE001 - the environment's own failure, named
-                text = str(e).splitlines()[0] if str(e) else ""
-                raise EnvError(f"making {self.env_id} raised {type(e).__name__}: {text}") from e
-            for made_env in self._envs:
-                if not isinstance(made_env, parallel_env):
-                    raise EnvError(f"{self.env_id} returned a {type(made_env).__name__}, not a "
-                                   "pettingzoo.ParallelEnv")  # fmt: skip
+            self._envs = make_each(factory, n_envs, first, self.env_id, parallel_env)
             if not isinstance(env, str):
                 self.env_id = _label(self._envs[0])
         self._make_kwargs = make_kwargs
+        self._from_id = isinstance(env, str)  # `spawn` makes more from the id
         self._owns = True  # closes its environments (a view for evaluation does not)
         self.n_envs, self.seed = n_envs, seed
         self._was_reset = False
@@ -256,20 +246,6 @@ class PettingZooVecEnv(HostVecEnv):
                 s.state_at, start = (start, start + s.dim), start + s.dim
             return "mpe2"
         return "state"
-
-    def spawn(self, n_envs: int, seed: int) -> PettingZooVecEnv:
-        """New environments like these (for evaluation): `n_envs` from the id or function.
-        An environment given as an object has nothing to make more from: the result steps
-        that one environment (closing it leaves it open), and it must be reset after."""
-        timeout = self.watchdog.timeout
-        if self.factory is None:
-            view = PettingZooVecEnv(self._envs[0], 1, seed, step_timeout=timeout)
-            view._owns = False
-            return view
-        if self.env_id.startswith("mpe2/"):
-            return PettingZooVecEnv(self.env_id, n_envs, seed, step_timeout=timeout,
-                                    **self._make_kwargs)  # fmt: skip
-        return PettingZooVecEnv(self.factory, n_envs, seed, step_timeout=timeout)
 
     def _arrays(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Empty (obs, global_state, action_mask, active) for `n` environments: zero
@@ -514,12 +490,3 @@ class PettingZooVecEnv(HostVecEnv):
             for x, y in zip(next_out, final, strict=True):
                 x[i] = y[0]
         return obs, rewards, terminated, truncated, AgentObs(*next_out)
-
-    def close(self) -> None:
-        self.watchdog.stop()
-        if self._owns:
-            for env in self._envs:
-                env.close()
-
-    def __repr__(self) -> str:
-        return f"PettingZooVecEnv({self.env_id!r}, n_envs={self.n_envs})"
