@@ -19,8 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 from gymnasium import spaces
 
-from ascent.envs.multiagent import AgentObs
-from ascent.envs.pettingzoo_env import padded_box
+from ascent.envs.multiagent import AgentObs, padded_box
 from ascent.errors import EnvError
 
 _INSTALL = "pip install 'ascent-rl[marl]'"

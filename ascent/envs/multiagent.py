@@ -20,6 +20,7 @@ import gymnasium
 import jax
 import jax.numpy as jnp
 import numpy as np
+from gymnasium import spaces
 
 from ascent.errors import EnvError
 
@@ -119,6 +120,18 @@ class MultiAgentSpaces(NamedTuple):
             action_mask=np.zeros((n, a, n_actions), bool),
             active=np.zeros((n, a), bool),
         )
+
+
+def padded_box(bounds: list[tuple[np.ndarray, np.ndarray]]) -> spaces.Box:
+    """One agent's observation space, padded: the float32 Box `[max obs_dim]` holding
+    every agent's flattened observation followed by zeros. `bounds`: each agent's
+    (low, high)."""
+    dim = max(int(np.size(low)) for low, _ in bounds)
+    lows, highs = np.zeros((len(bounds), dim), np.float32), np.zeros((len(bounds), dim), np.float32)
+    for a, (low, high) in enumerate(bounds):
+        lows[a, : np.size(low)] = np.asarray(low, np.float32).reshape(-1)
+        highs[a, : np.size(high)] = np.asarray(high, np.float32).reshape(-1)
+    return spaces.Box(lows.min(0), highs.max(0), (dim,), np.float32)
 
 
 def is_multiagent(env: object) -> bool:

@@ -27,7 +27,7 @@ import numpy as np
 from gymnasium import spaces
 
 from ascent.envs.host import _FLAGS, _NUMBERS, _OBS_DTYPES, HostVecEnv, make_each, object_label
-from ascent.envs.multiagent import AgentObs
+from ascent.envs.multiagent import AgentObs, padded_box
 from ascent.envs.watchdog import STEP_TIMEOUT, StepWatchdog
 from ascent.errors import EnvError, StepTimeout
 
@@ -78,18 +78,6 @@ def mpe2_factory(env_id: str, make_kwargs: dict[str, Any]) -> Callable[[], Any]:
     except ImportError as e:
         raise EnvError(f"{env_id} needs mpe2 and pettingzoo ({e}): {_INSTALL}") from None
     return functools.partial(module.parallel_env, **{"continuous_actions": False, **make_kwargs})
-
-
-def padded_box(bounds: list[tuple[np.ndarray, np.ndarray]]) -> spaces.Box:
-    """One agent's observation space, padded: the float32 Box `[max obs_dim]` holding
-    every agent's flattened observation followed by zeros. `bounds`: each agent's
-    (low, high)."""
-    dim = max(int(np.size(low)) for low, _ in bounds)
-    lows, highs = np.zeros((len(bounds), dim), np.float32), np.zeros((len(bounds), dim), np.float32)
-    for a, (low, high) in enumerate(bounds):
-        lows[a, : np.size(low)] = np.asarray(low, np.float32).reshape(-1)
-        highs[a, : np.size(high)] = np.asarray(high, np.float32).reshape(-1)
-    return spaces.Box(lows.min(0), highs.max(0), (dim,), np.float32)
 
 
 def _label(env: Any) -> str:
