@@ -126,3 +126,22 @@ def test_eval_of_a_tampered_checkpoint(tmp_path: Path) -> None:
     state.write_bytes(bytes(data))
     result = ascent_cli("eval", str(saved))
     assert_one_line_error(result, str(state))
+
+
+def test_a_team_trains_evaluates_and_resumes_from_the_command_line(tmp_path: Path) -> None:
+    folder = tmp_path / "team"
+    team = ["--set", "hidden=8", "--set", "n_envs=4", "--set", "n_steps=25", "--set",
+            "minibatch_size=50", "--set", "n_epochs=1", "--eval-episodes", "2"]  # fmt: skip
+    result = ascent_cli("train", "mappo", "--env", "ascent/Climbing-v0", "--total-steps", "200",
+                        *team, "--run-dir", str(folder), "--no-progress")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "each agent: agent_0" in result.stdout and "team:" in result.stdout
+    header = (folder / "metrics.csv").read_text().splitlines()[0].split(",")
+    assert {"episode_return", "episode_team_return", "episode_return/agent_1"} <= set(header)
+    data = json.loads(ascent_cli("eval", str(folder), "--episodes", "2", "--json").stdout)
+    assert set(data["agent_mean_returns"]) == {"agent_0", "agent_1"}
+    resumed = ascent_cli("train", "--resume", str(folder), "--total-steps", "300", "--no-progress")
+    assert resumed.returncode == 0, resumed.stderr
+    assert ascent.load(folder).env_steps == 300
+    wrong = ascent_cli("train", "ppo", "--env", "ascent/Climbing-v0", "--no-progress", cwd=tmp_path)
+    assert_one_line_error(wrong, "ppo trains one agent", "use ippo or mappo")
