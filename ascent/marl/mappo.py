@@ -109,13 +109,9 @@ class MAPPO(PPO):
         self.setup(config, *team_model(config, spaces, self.name))
 
 
-class IPPO(PPO):
-    """Independent PPO: every agent's critic on its own observation (de Witt et al. 2020)."""
+class IPPO(MAPPO):
+    """Independent PPO: every agent's critic on its own observation (de Witt et al. 2020).
+    MAPPO's algorithm with `centralised_critic=False` as its default."""
 
     name = "ippo"
     Config = IPPOConfig
-    multi_agent = True
-
-    def __init__(self, config: IPPOConfig, spaces: MultiAgentSpaces):
-        self.spaces = spaces
-        self.setup(config, *team_model(config, spaces, self.name))
