@@ -143,5 +143,3 @@ def test_a_team_trains_evaluates_and_resumes_from_the_command_line(tmp_path: Pat
     resumed = ascent_cli("train", "--resume", str(folder), "--total-steps", "300", "--no-progress")
     assert resumed.returncode == 0, resumed.stderr
     assert ascent.load(folder).env_steps == 300
-    wrong = ascent_cli("train", "ppo", "--env", "ascent/Climbing-v0", "--no-progress", cwd=tmp_path)
-    assert_one_line_error(wrong, "ppo trains one agent", "use ippo or mappo")
