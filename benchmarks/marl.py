@@ -35,12 +35,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from processes import XLA_FLAGS, run_watched
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 OUT = ROOT / "benchmarks" / "out" / "marl"
-XLA_FLAGS = (
-    "--xla_cpu_multi_thread_eigen=false --xla_cpu_enable_concurrency_optimized_scheduler=false"
-)
 TASKS = ("simple_spread_v3", "simple_speaker_listener_v4")
 ALGOS = ("ippo", "mappo")
 SEEDS = (0, 1, 2, 3, 4)
@@ -94,60 +93,16 @@ def train_case(task: str, algo: str, seeds: list[int], steps: int) -> dict[str, 
     }
 
 
-HUNG_SECONDS = 120  # a case whose process used no CPU for this long is stuck
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of process `pid` so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def run_train(jobs: int, seeds: list[int], steps: int) -> None:
-    """The 4 cases, `jobs` processes at a time (each on one XLA thread).
-
-    XLA's CPU runtime was seen to stop for good in the middle of these programs (every
-    thread idle, the caller waiting for a result that never comes) while its
-    concurrency-optimised scheduler was on (design_notes.md); as a safeguard, a case
-    whose process uses no CPU for HUNG_SECONDS is killed and run again from the start
-    (its result does not depend on it: same seeds, same program). The restarts are
-    counted in out/marl/restarts.json."""
+    """The 4 cases, `jobs` processes at a time, each restarted if XLA hangs
+    (`processes.run_watched`). The restarts are counted in out/marl/restarts.json."""
     OUT.mkdir(parents=True, exist_ok=True)
-    cases = [(task, algo) for task in TASKS for algo in ALGOS]
-    restarts: dict[str, int] = {f"{t}-{a}": 0 for t, a in cases}
-    running: list[dict[str, Any]] = []
-    env = {**os.environ, "XLA_FLAGS": XLA_FLAGS}
-
-    def start(task: str, algo: str) -> None:
-        command = [sys.executable, __file__, "--phase", "case", "--task", task, "--algo", algo,
-                   "--steps", str(steps), "--seeds", *map(str, seeds)]  # fmt: skip
-        print(f"training {algo} on {task}, seeds {seeds}", flush=True)
-        proc = subprocess.Popen(command, env=env)
-        running.append({"proc": proc, "case": (task, algo), "cpu": 0.0, "since": time.time()})
-
-    while cases or running:
-        while cases and len(running) < jobs:
-            start(*cases.pop(0))
-        time.sleep(5)
-        for run in list(running):
-            proc, (task, algo) = run["proc"], run["case"]
-            name = f"{task}-{algo}"
-            if proc.poll() is not None:
-                running.remove(run)
-                if proc.returncode != 0:
-                    raise SystemExit(f"{name} failed with exit status {proc.returncode}")
-                print(f"done: {name}", flush=True)
-                continue
-            used = cpu_seconds(proc.pid)
-            if used > run["cpu"] + 1.0:
-                run["cpu"], run["since"] = used, time.time()
-            elif time.time() - run["since"] > HUNG_SECONDS:
-                print(f"{name} stuck (no CPU used for {HUNG_SECONDS} s): restarting", flush=True)
-                proc.kill()
-                proc.wait()
-                running.remove(run)
-                restarts[name] += 1
-                start(task, algo)
+    cases = [
+        (f"{task}-{algo}", [sys.executable, __file__, "--phase", "case", "--task", task,
+                            "--algo", algo, "--steps", str(steps), "--seeds", *map(str, seeds)])
+        for task in TASKS for algo in ALGOS
+    ]  # fmt: skip
+    restarts = run_watched(cases, jobs)
     (OUT / "restarts.json").write_text(json.dumps(restarts))
 
 

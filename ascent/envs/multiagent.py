@@ -14,6 +14,7 @@ it takes no part in any loss.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import gymnasium
@@ -138,3 +139,52 @@ def is_multiagent(env: object) -> bool:
     """True for an environment of several agents, on either door (a `MultiAgentJaxEnv`,
     or PettingZoo environments stepped from Python): it has `agents` and a `state_space`."""
     return hasattr(env, "agents") and hasattr(env, "state_space")
+
+
+@dataclass(frozen=True)
+class CutChannel:
+    """`env` with entries `dims` of agent `agent`'s observation set to 0 at every step:
+    the ablation of a communication channel (e.g. the listener's last 3 entries in MPE's
+    speaker-listener, the speaker's message). Only the agent's own observation is cut, the
+    one its policy acts on; the global state a centralised critic reads during training is
+    left as the environment gives it. Hashable when `env` is, so it is a static constant
+    under `jit` like the environment it wraps."""
+
+    env: Any
+    agent: str
+    dims: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        label = getattr(self.env, "env_id", type(self.env).__name__)
+        if self.agent not in self.env.agents:
+            raise EnvError(f"{label}: no agent '{self.agent}' to cut the channel of; agents: "
+                           f"{', '.join(self.env.agents)}")  # fmt: skip
+        width = self.env.observation_space.shape[0]
+        if not self.dims or any(not 0 <= d < width for d in self.dims):
+            raise EnvError(f"{label}: dims to cut must be entries of the observation, 0 to "
+                           f"{width - 1}; got {self.dims}")  # fmt: skip
+
+    def __getattr__(self, name: str) -> Any:  # agents, spaces, max_episode_steps
+        if name.startswith("__") or name in ("env", "agent", "dims"):
+            raise AttributeError(name)  # not there yet (a copy being built)
+        return getattr(self.env, name)
+
+    @property
+    def env_id(self) -> str:
+        return f"{self.env.env_id}, {self.agent}'s channel cut"
+
+    def _cut(self, seen: AgentObs) -> AgentObs:
+        row = self.env.agents.index(self.agent)
+        keep = np.ones(seen.obs.shape, bool)
+        keep[row, list(self.dims)] = False
+        return seen._replace(obs=jnp.where(jnp.asarray(keep), seen.obs, 0.0))
+
+    def reset(self, key: jax.Array) -> tuple[AgentObs, Any]:
+        seen, state = self.env.reset(key)
+        return self._cut(seen), state
+
+    def step(
+        self, key: jax.Array, env_state: Any, actions: jax.Array
+    ) -> tuple[AgentObs, Any, jax.Array, jax.Array, jax.Array, AgentObs]:
+        seen, state, rewards, terminated, truncated, last = self.env.step(key, env_state, actions)
+        return self._cut(seen), state, rewards, terminated, truncated, self._cut(last)

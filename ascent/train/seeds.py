@@ -41,19 +41,22 @@ class SeedsResult:
 
 def train_seeds(
     algo: str,
-    env_id: str,
+    env: Any,
     seeds: list[int],
     overrides: dict[str, Any] | None = None,
     *,
     eval_episodes: int = 20,
     use_preset: bool = True,
 ) -> SeedsResult:
-    """Train `len(seeds)` independent agents at once and evaluate each."""
+    """Train `len(seeds)` independent agents at once and evaluate each. `env`: an id or
+    a JAX environment object (the preset is looked up by id only)."""
+    env_id = env if isinstance(env, str) else getattr(env, "env_id", "")
     config = make_config(algo, env_id, overrides, use_preset=use_preset)
-    env = make_env(env_id, n_envs=config.n_envs)
+    env = make_env(env, n_envs=config.n_envs)
     if not is_jax_env(env):
         raise EnvError(
-            f"train_seeds needs a JAX environment (gymnax/... or ascent/...), not {env_id}"
+            f"train_seeds needs a JAX environment (gymnax/..., ascent/... or jaxmarl/...), "
+            f"not {env_id}"
         )
     algorithm = build_algorithm(algorithm_class(algo), config, env)
     loop = make_loop(algorithm, env)

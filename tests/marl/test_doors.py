@@ -33,3 +33,31 @@ def test_a_team_trained_compiled_acts_the_same_on_pettingzoo(tmp_path: Path) -> 
     assert set(result.agent_returns) == {"speaker_0", "listener_0"}
     assert all(np.isfinite(result.returns)) and result.lengths == [25] * 4
     on_pettingzoo.close()
+
+
+def test_cutting_the_listeners_channel_zeroes_only_its_message() -> None:
+    from ascent.envs import make
+    from ascent.envs.multiagent import CutChannel, check_multiagent_env
+    from ascent.errors import EnvError
+
+    env = make("jaxmarl/simple_speaker_listener_v4")
+    cut = CutChannel(env, "listener_0", (8, 9, 10))  # the listener's [vel 2, landmarks 6, comm 3]
+    check_multiagent_env(cut)
+    assert hash(cut) == hash(CutChannel(env, "listener_0", (8, 9, 10)))
+    key = jax.random.PRNGKey(0)
+    seen, state = env.reset(key)
+    seen_cut, state_cut = cut.reset(key)
+    actions = jax.numpy.array([2, 1])  # the speaker says "2": the listener hears [0, 0, 1]
+    full = env.step(key, state, actions)
+    after = cut.step(key, state_cut, actions)
+    np.testing.assert_array_equal(full[0].obs[1, 8:], [0.0, 0.0, 1.0])
+    for heard, unheard in ((seen, seen_cut), (full[0], after[0]), (full[5], after[5])):
+        np.testing.assert_array_equal(unheard.obs[1, 8:], 0.0)
+        np.testing.assert_array_equal(unheard.obs[1, :8], heard.obs[1, :8])
+        np.testing.assert_array_equal(unheard.obs[0], heard.obs[0])  # the speaker's is kept
+        np.testing.assert_array_equal(unheard.global_state, heard.global_state)
+    np.testing.assert_array_equal(after[2], full[2])
+    with pytest.raises(EnvError, match="no agent 'listener_9'"):
+        CutChannel(env, "listener_9", (8,))
+    with pytest.raises(EnvError, match="entries of the observation, 0 to 10"):
+        CutChannel(env, "listener_0", (11,))
