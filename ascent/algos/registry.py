@@ -21,7 +21,7 @@ from ascent.algos.td3 import TD3
 from ascent.algos.trpo import TRPO
 from ascent.envs.multiagent import MultiAgentSpaces, is_multiagent
 from ascent.errors import ConfigError, EnvError
-from ascent.marl import IPPO, MAPPO
+from ascent.marl import COMA, IPPO, MAPPO, QMIX, VDN
 
 ALGORITHMS: dict[str, type] = {
     "reinforce": Reinforce,
@@ -37,6 +37,9 @@ ALGORITHMS: dict[str, type] = {
     "naf": NAF,
     "ippo": IPPO,
     "mappo": MAPPO,
+    "coma": COMA,
+    "vdn": VDN,
+    "qmix": QMIX,
 }
 
 

@@ -2,6 +2,19 @@
 (`[T, N, A, ...]`), built on the single-agent maths of `ascent.core` and the loops of
 `ascent.train`."""
 
+from ascent.marl.coma import COMA, COMAConfig
 from ascent.marl.mappo import IPPO, MAPPO, IPPOConfig, MAPPOConfig
+from ascent.marl.value_decomposition import QMIX, VDN, QMIXConfig, VDNConfig
 
-__all__ = ["IPPO", "MAPPO", "IPPOConfig", "MAPPOConfig"]
+__all__ = [
+    "COMA",
+    "IPPO",
+    "MAPPO",
+    "QMIX",
+    "VDN",
+    "COMAConfig",
+    "IPPOConfig",
+    "MAPPOConfig",
+    "QMIXConfig",
+    "VDNConfig",
+]

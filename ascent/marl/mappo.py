@@ -21,39 +21,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-import jax.numpy as jnp
-
-from ascent.algos.networks import check_on_policy_spaces
 from ascent.algos.ppo import PPO, PPOConfig
 from ascent.algos.sequence import SequenceModel
 from ascent.envs.multiagent import AgentObs, MultiAgentSpaces
-from ascent.envs.spaces import check_space
-from ascent.errors import ConfigError
+from ascent.marl.team import TeamFields, check_team_spaces, example_obs
 from ascent.nn.multiagent import TeamActorCritic
 
 
 @dataclass(frozen=True)
-class MAPPOConfig(PPOConfig):
+class MAPPOConfig(PPOConfig, TeamFields):
     """Multi-agent PPO settings: PPO's, with `minibatch_size` counting joint steps (each
     with all its agents), and how the agents' networks are shared."""
 
     centralised_critic: bool = True
     """The critic reads the global state (MAPPO) instead of each agent's own
     observation (IPPO)."""
-    share_parameters: bool = True
-    """One actor and one critic for all agents instead of a network per agent."""
-    agent_ids: bool = True
-    """With shared parameters, append each agent's one-hot id to its inputs."""
 
     memory_policies: ClassVar[bool] = False
 
     def validate(self) -> None:
         super().validate()
-        if self.normalize_obs or self.normalize_reward:
-            raise ConfigError(
-                "normalize_obs and normalize_reward are single-agent for now; set both false "
-                "for ippo and mappo"
-            )
+        self.check_team()
 
 
 @dataclass(frozen=True)
@@ -70,8 +58,7 @@ def team_model(
 ) -> tuple[TeamActorCritic, SequenceModel, AgentObs]:
     """(network, the network as a `SequenceModel` whose losses count active agents only,
     an all-zero observation [1, 1, A, ...] to initialise it)."""
-    check_on_policy_spaces(name, spaces.observation_space, spaces.action_space)
-    check_space(spaces.action_space, allowed=("Discrete",), who=name)
+    check_team_spaces(name, spaces)
     n, n_actions = spaces.n_agents, int(spaces.action_space.n)
     net = TeamActorCritic(
         n_agents=n,
@@ -82,14 +69,8 @@ def team_model(
         agent_ids=config.agent_ids,
         centralised_critic=config.centralised_critic,
     )
-    example = AgentObs(
-        obs=jnp.zeros((1, 1, n, *spaces.observation_space.shape), jnp.float32),
-        global_state=jnp.zeros((1, 1, *spaces.state_space.shape), jnp.float32),
-        action_mask=jnp.ones((1, 1, n, n_actions), bool),
-        active=jnp.ones((1, 1, n), bool),
-    )
     model = SequenceModel(net.apply, net.initial_state, sample_mask=active_agents)
-    return net, model, example
+    return net, model, example_obs(spaces)
 
 
 def active_agents(obs: Any) -> Any:

@@ -48,3 +48,15 @@ class QMixer(nn.Module):
         w2 = jnp.abs(dense(self.embed_dim, 1.0)(state))  # [..., E], >= 0
         b2 = dense(1, 1.0)(nn.relu(dense(self.embed_dim)(state)))[..., 0]  # [...]
         return jnp.sum(hidden * w2, axis=-1) + b2
+
+
+def make_mixer(kind: str, n_agents: int, embed_dim: int = 32) -> nn.Module:
+    """The mixer by name: "vdn" or "qmix"."""
+    if kind == "vdn":
+        return VDNMixer()
+    if kind == "qmix":
+        return QMixer(n_agents, embed_dim)
+    raise ValueError(f"unknown mixer {kind!r}; known: {', '.join(MIXERS)}")
+
+
+MIXERS = ("vdn", "qmix")

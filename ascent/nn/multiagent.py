@@ -11,6 +11,10 @@ policy and a value for every agent, `[..., A]`. Two choices shape it:
 - the critic's input: each agent's own observation (IPPO, de Witt et al. 2020) or the
   global state (MAPPO's centralised value function, Yu et al. 2022).
 
+The same choices, through one helper (`per_agent`), shape `TeamActor` (a policy
+alone), `TeamQNet` (each agent's own Q, for VDN and QMIX) and `CounterfactualCritic`
+(COMA's Q(s, (u^{-a}, ·)) for every agent).
+
 Forbidden actions get a logit of −inf, so they are never sampled and their probability
 is exactly 0 (`Categorical` keeps entropy and KL finite there). A padded slot (no
 allowed action at all) keeps its logits: its action is ignored by the environment and
@@ -27,7 +31,7 @@ import jax
 import jax.numpy as jnp
 
 from ascent.core.distributions import Categorical
-from ascent.nn.policies import PolicyNet, ValueNet
+from ascent.nn.policies import PolicyNet, QNet, ValueNet
 
 Array = jax.Array
 
@@ -37,6 +41,39 @@ def masked_logits(logits: Array, action_mask: Array) -> Array:
     nothing (a padded agent) is left as it is, so its distribution stays defined."""
     allowed = action_mask | ~action_mask.any(axis=-1, keepdims=True)
     return jnp.where(allowed, logits, -jnp.inf)
+
+
+def per_agent(
+    module: type[nn.Module],
+    args: tuple[Any, ...],
+    x: Array,
+    *,
+    share: bool,
+    agent_ids: bool,
+    name: str,
+) -> Any:
+    """`module(*args)` applied to every agent's input x [..., A, d]: one network for all
+    agents, each input with its one-hot id appended when `agent_ids`, or (share=False) a
+    network per agent, their parameters stacked on a leading axis of length A (`nn.vmap`).
+    Every output leaf comes back with the agents axis after the batch dims ([..., A, ...]).
+    Call it inside a compact module."""
+    n_agents = x.shape[-2]
+    batch = x.shape[:-2]
+    if share:
+        if agent_ids:
+            ids = jnp.broadcast_to(jnp.eye(n_agents), (*batch, n_agents, n_agents))
+            x = jnp.concatenate([x, ids], axis=-1)
+        return module(*args, name=name)(x)
+    stacked = nn.vmap(  # type: ignore[arg-type]
+        module,
+        variable_axes={"params": 0},
+        split_rngs={"params": True},
+        in_axes=0,
+        out_axes=0,
+        axis_size=n_agents,
+    )
+    out = stacked(*args, name=name)(jnp.moveaxis(x, -2, 0))  # [A, ..., *out]
+    return jax.tree.map(lambda y: jnp.moveaxis(y, 0, len(batch)), out)
 
 
 class TeamActorCritic(nn.Module):
@@ -60,42 +97,89 @@ class TeamActorCritic(nn.Module):
     def __call__(self, state: None, obs: Any, resets: Array | None) -> tuple[None, Any, Array]:
         del resets
         actor_in = jnp.asarray(obs.obs, jnp.float32)  # [..., A, obs_dim]
-        batch = actor_in.shape[:-2]
         if self.centralised_critic:  # every agent's critic sees the one global state
-            state_dim = obs.global_state.shape[-1]
-            critic_in = jnp.broadcast_to(
-                jnp.asarray(obs.global_state, jnp.float32)[..., None, :],
-                (*batch, self.n_agents, state_dim),
-            )
+            critic_in = broadcast_state(obs.global_state, self.n_agents)
         else:
             critic_in = actor_in
-        if self.share_parameters:
-            if self.agent_ids:
-                ids = jnp.broadcast_to(
-                    jnp.eye(self.n_agents), (*batch, self.n_agents, self.n_agents)
-                )
-                actor_in = jnp.concatenate([actor_in, ids], axis=-1)
-                critic_in = jnp.concatenate([critic_in, ids], axis=-1)
-            dist = PolicyNet(True, self.n_actions, 1, self.hidden, self.activation, name="actor")(
-                actor_in
-            )
-            value = ValueNet(1, self.hidden, self.activation, name="critic")(critic_in)
-        else:  # one network per agent: the agents axis first, parameters stacked on it
-            per_agent = {
-                "variable_axes": {"params": 0},
-                "split_rngs": {"params": True},
-                "in_axes": 0,
-                "out_axes": 0,
-                "axis_size": self.n_agents,
-            }
-            actors = nn.vmap(PolicyNet, **per_agent)  # type: ignore[arg-type]
-            critics = nn.vmap(ValueNet, **per_agent)  # type: ignore[arg-type]
-            dist = actors(True, self.n_actions, 1, self.hidden, self.activation, name="actor")(
-                jnp.moveaxis(actor_in, -2, 0)
-            )
-            dist = Categorical(jnp.moveaxis(dist.logits, 0, -2))
-            value = critics(1, self.hidden, self.activation, name="critic")(
-                jnp.moveaxis(critic_in, -2, 0)
-            )
-            value = jnp.moveaxis(value, 0, -1)
+        team = {"share": self.share_parameters, "agent_ids": self.agent_ids}
+        dist = per_agent(PolicyNet, (True, self.n_actions, 1, self.hidden, self.activation),
+                         actor_in, name="actor", **team)  # fmt: skip
+        value = per_agent(ValueNet, (1, self.hidden, self.activation), critic_in,
+                          name="critic", **team)  # fmt: skip
         return state, Categorical(masked_logits(dist.logits, obs.action_mask)), value
+
+
+def broadcast_state(global_state: Array, n_agents: int) -> Array:
+    """The global state [..., S] as every agent's input, [..., A, S]."""
+    x = jnp.asarray(global_state, jnp.float32)[..., None, :]
+    return jnp.broadcast_to(x, (*x.shape[:-2], n_agents, x.shape[-1]))
+
+
+def others_actions(actions: Array, n_actions: int, active: Array) -> Array:
+    """For every agent a, the one-hot actions of the whole team with a's own row and the
+    rows of absent agents (`active` False) zeroed, flattened: actions [..., A] int ->
+    [..., A, A·n_actions] (COMA's critic input u^{-a})."""
+    n_agents = actions.shape[-1]
+    one_hot = jax.nn.one_hot(actions, n_actions) * active[..., None]  # [..., A, n]
+    others = one_hot[..., None, :, :] * (1.0 - jnp.eye(n_agents))[..., None]  # [..., A, A, n]
+    return others.reshape(*actions.shape, n_agents * n_actions)
+
+
+class CounterfactualCritic(nn.Module):
+    """COMA's critic (Foerster et al. 2018, §4.2): `(obs: AgentObs [..., A, ...], actions
+    [..., A]) -> q [..., A, n]`, q[..., a, c] = Q(s, (u^{-a}, c)): the joint value for
+    every action c of agent a with the others' actions held, in one pass per agent. Its
+    input is the global state, the others' one-hot actions and (shared) a's id."""
+
+    n_agents: int
+    n_actions: int
+    hidden: Sequence[int] = (64, 64)
+    activation: str = "tanh"
+    share_parameters: bool = True
+    agent_ids: bool = True
+
+    @nn.compact
+    def __call__(self, obs: Any, actions: Array) -> Array:
+        others = others_actions(actions, self.n_actions, obs.active)
+        x = jnp.concatenate([broadcast_state(obs.global_state, self.n_agents), others], axis=-1)
+        team = {"share": self.share_parameters, "agent_ids": self.agent_ids}
+        return per_agent(QNet, (self.n_actions, 1, self.hidden, self.activation), x,
+                         name="q", **team)  # fmt: skip
+
+
+class TeamActor(nn.Module):
+    """`obs: AgentObs [..., A, ...] -> Categorical [..., A]`: each agent's policy from its
+    own observation, forbidden actions at logit −inf (COMA's actor)."""
+
+    n_agents: int
+    n_actions: int
+    hidden: Sequence[int] = (64, 64)
+    activation: str = "tanh"
+    share_parameters: bool = True
+    agent_ids: bool = True
+
+    @nn.compact
+    def __call__(self, obs: Any) -> Categorical:
+        team = {"share": self.share_parameters, "agent_ids": self.agent_ids}
+        dist = per_agent(PolicyNet, (True, self.n_actions, 1, self.hidden, self.activation),
+                         jnp.asarray(obs.obs, jnp.float32), name="actor", **team)  # fmt: skip
+        return Categorical(masked_logits(dist.logits, obs.action_mask))
+
+
+class TeamQNet(nn.Module):
+    """`obs: AgentObs [..., A, ...] -> Q [..., A, n]`: each agent's own action values from
+    its own observation (the agent networks of VDN and QMIX). Forbidden actions are not
+    masked here: `greedy` does it."""
+
+    n_agents: int
+    n_actions: int
+    hidden: Sequence[int] = (64, 64)
+    activation: str = "relu"
+    share_parameters: bool = True
+    agent_ids: bool = True
+
+    @nn.compact
+    def __call__(self, obs: Any) -> Array:
+        team = {"share": self.share_parameters, "agent_ids": self.agent_ids}
+        return per_agent(QNet, (self.n_actions, 1, self.hidden, self.activation),
+                         jnp.asarray(obs.obs, jnp.float32), name="q", **team)  # fmt: skip

@@ -1,6 +1,7 @@
-"""IPPO and MAPPO (`ascent/marl/mappo.py`): a team's GAE is each agent's own, parameter
-sharing sets the parameter count, padded agents never reach a loss, action masks are
-never violated, and a team trains, evaluates, saves and loads like one agent."""
+"""A team's algorithms (`ascent/marl/`): for IPPO and MAPPO a team's GAE is each agent's
+own and parameter sharing sets the parameter count; for every one, padded agents never
+reach a loss and action masks are never violated; a team trains, evaluates, saves and
+loads like one agent."""
 
 from __future__ import annotations
 
@@ -23,6 +24,15 @@ from ascent.marl import IPPO, MAPPO
 from ascent.train.loop import split_iteration_key
 
 SMALL = {"n_envs": 4, "n_steps": 8, "minibatch_size": 16, "hidden": (8,), "total_steps": 640}
+TEAM_ALGOS = ["ippo", "mappo", "coma", "vdn", "qmix"]
+
+
+def small(algo: str, **changes: Any) -> dict[str, Any]:
+    """SMALL, without the settings `algo` does not have (COMA takes no minibatches)."""
+    settings = {**SMALL, **changes}
+    if algo == "coma":
+        settings.pop("minibatch_size")
+    return settings
 
 
 class MaskState(NamedTuple):
@@ -178,11 +188,41 @@ def test_a_padded_agent_never_contributes_to_a_loss(algo: str) -> None:
     assert max(jax.tree.leaves(diffs)) > 1e-6
 
 
-@pytest.mark.parametrize("algo", ["ippo", "mappo"])
+@pytest.mark.parametrize("algo", ["coma", "vdn", "qmix"])
+def test_a_padded_agent_never_changes_an_update(algo: str) -> None:
+    """As above for the credit-assignment learners, through a whole update: with agent 1 a
+    padded slot, noise in its reward, action and observation leaves the parameters after
+    the update exactly as they were without it (COMA's critic and QMIX's mixer read the
+    others' actions and values, so absent agents must be zeroed there)."""
+    agent = ascent.make(algo, env=RandomMasks(), seed=2, **small(algo))
+    rollout = rollout_of(agent)
+    active = rollout.obs.active.at[..., 1].set(False)
+    rollout = rollout._replace(
+        obs=rollout.obs._replace(active=active), next_obs=rollout.next_obs._replace(active=active)
+    )
+    k1, k2, k3 = jax.random.split(jax.random.PRNGKey(5), 3)
+    noise = rollout._replace(
+        rewards=rollout.rewards.at[..., 1].set(jax.random.normal(k1, rollout.rewards.shape[:2])),
+        actions=rollout.actions.at[..., 1].set(jax.random.randint(k2, (8, 4), 0, 5)),
+        obs=rollout.obs._replace(
+            obs=rollout.obs.obs.at[..., 1, :].set(jax.random.normal(k3, (8, 4, 5)) * 3)
+        ),
+    )
+    update = jax.jit(agent.algorithm.update)
+    key = jax.random.PRNGKey(0)
+    base, _ = update(agent.state.algo, rollout, key)
+    other, _ = update(agent.state.algo, noise, key)
+    jax.tree.map(np.testing.assert_allclose, base.params, other.params)
+    moved, _ = update(agent.state.algo, rollout._replace(rewards=rollout.rewards + 1.0), key)
+    diffs = jax.tree.map(lambda a, b: float(jnp.abs(a - b).max()), base.params, moved.params)
+    assert max(jax.tree.leaves(diffs)) > 1e-6  # an active agent's reward does count
+
+
+@pytest.mark.parametrize("algo", TEAM_ALGOS)
 def test_action_masks_are_never_violated(algo: str) -> None:
     """Actions sampled while training and in evaluation are always allowed, though the
     policy starts uniform over all five actions (a forbidden one pays -10)."""
-    agent = ascent.make(algo, env=RandomMasks(), seed=3, **{**SMALL, "total_steps": 1280})
+    agent = ascent.make(algo, env=RandomMasks(), seed=3, **small(algo, total_steps=1280))
     for _ in range(3):
         rollout = rollout_of(agent)
         taken = jnp.take_along_axis(rollout.obs.action_mask, rollout.actions[..., None], -1)
