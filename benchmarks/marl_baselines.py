@@ -126,6 +126,14 @@ def speaker_listener_heuristic(obs: Obs) -> Actions:
     }
 
 
+def speaker_listener_unheard(obs: Obs) -> Actions:
+    """The best a listener can do without messages: steer to the landmarks' centroid
+    every step (what the scripted listener does before its first message), the scripted
+    reference of the no-message ablation (benchmarks/marl_claims.py)."""
+    listener = obs["listener_0"]
+    return {"speaker_0": 0, "listener_0": steer(listener[0:2], listener[2:8].reshape(3, 2).mean(0))}
+
+
 def make_env(task: str) -> Any:
     from mpe2 import simple_speaker_listener_v4, simple_spread_v3
 
@@ -160,6 +168,10 @@ def speaker_listener(env: Any, rng: np.random.Generator) -> Policy:
     return speaker_listener_heuristic
 
 
+def no_message(env: Any, rng: np.random.Generator) -> Policy:
+    return speaker_listener_unheard
+
+
 # task -> policy name -> a factory called once per episode
 POLICIES: dict[str, dict[str, Callable[[Any, np.random.Generator], Policy]]] = {
     SPREAD: {
@@ -172,6 +184,7 @@ POLICIES: dict[str, dict[str, Callable[[Any, np.random.Generator], Policy]]] = {
         "random": random_policy,
         "do_nothing": do_nothing,
         "heuristic": speaker_listener,
+        "no_message_centroid": no_message,
     },
 }
 
@@ -230,11 +243,11 @@ def report(out: dict) -> str:
     for task, r in tasks.items():
         for name, m in r["policies"].items():
             kept = " (kept)" if name == r["heuristic"]["policy"] and name != "heuristic" else ""
-            anchor = ANCHORS[task]["heuristic" if name.startswith("heuristic") else name]
+            anchor = ANCHORS[task].get("heuristic" if name.startswith("heuristic") else name)
+            versus = "– | –" if anchor is None else f"{anchor:.1f} | {m['mean'] - anchor:+.2f}"
             rows.append(
                 f"| {task} | {name}{kept} | {m['mean']:.2f} ± {m['se']:.2f} | "
-                f"{m['team_mean']:.2f} ± {m['team_se']:.2f} | {anchor:.1f} | "
-                f"{m['mean'] - anchor:+.2f} |"
+                f"{m['team_mean']:.2f} ± {m['team_se']:.2f} | {versus} |"
             )
         nothing, best = r["policies"]["do_nothing"]["mean"], r["heuristic"]["mean"]
         notes.append(
@@ -293,7 +306,9 @@ def report(out: dict) -> str:
             "and acceleration known). Speaker-listener: the speaker sends the goal "
             "landmark's index (it observes the goal's colour); the listener steers the "
             "same way to the landmark named, and to the landmarks' centroid at the first "
-            "step, before any message has arrived.",
+            "step, before any message has arrived. no_message_centroid: the listener steers to "
+            "the landmarks' centroid every step, as if no message ever came (the scripted "
+            "reference of the no-message ablation in marl_claims.md).",
             "",
             "| task | policy | per-agent return | team return | MARL-ANCHORS | difference |",
             "|---|---|---|---|---|---|",

@@ -11,14 +11,14 @@ from ascent.theory.games import (
     BIASED_RPS,
     MATCHING_PENNIES,
     ROCK_PAPER_SCISSORS,
-    MatrixGame,
+    TwoPlayerGame,
     best_response_gains,
     exploitability,
     nash_conv,
 )
 
 ROCK, PAPER, SCISSORS = np.eye(3)
-PRISONERS = MatrixGame(np.array([[3.0, 0.0], [5.0, 1.0]]), np.array([[3.0, 5.0], [0.0, 1.0]]))
+PRISONERS = TwoPlayerGame(np.array([[3.0, 0.0], [5.0, 1.0]]), np.array([[3.0, 5.0], [0.0, 1.0]]))
 """Prisoner's dilemma, actions (cooperate, defect): (defect, defect) is its only Nash."""
 
 
@@ -30,7 +30,7 @@ PRISONERS = MatrixGame(np.array([[3.0, 0.0], [5.0, 1.0]]), np.array([[3.0, 5.0],
         (MATCHING_PENNIES, np.array([0.5, 0.5])),
     ],
 )
-def test_a_known_nash_equilibrium_has_exploitability_zero(game: MatrixGame, nash) -> None:
+def test_a_known_nash_equilibrium_has_exploitability_zero(game: TwoPlayerGame, nash) -> None:
     np.testing.assert_allclose(exploitability(game, nash, nash), 0.0, atol=1e-7)
     # and a step away from it is exploitable
     off = nash + 0.05 * (np.eye(len(nash))[0] - nash)
@@ -67,6 +67,6 @@ def test_exploitability_is_half_the_zero_sum_duality_gap() -> None:
 
 def test_tables_of_different_shapes_are_refused() -> None:
     with pytest.raises(ConfigError, match="2-D and of one shape"):
-        MatrixGame(np.zeros((2, 2)), np.zeros((2, 3))).check()
+        TwoPlayerGame(np.zeros((2, 2)), np.zeros((2, 3))).check()
     with pytest.raises(ConfigError, match="finite"):
-        MatrixGame.zero_sum([[0.0, np.inf]]).check()
+        TwoPlayerGame.zero_sum([[0.0, np.inf]]).check()
