@@ -70,3 +70,28 @@ def test_tables_of_different_shapes_are_refused() -> None:
         TwoPlayerGame(np.zeros((2, 2)), np.zeros((2, 3))).check()
     with pytest.raises(ConfigError, match="finite"):
         TwoPlayerGame.zero_sum([[0.0, np.inf]]).check()
+
+
+@pytest.mark.parametrize("opponent", ["latest", "pool"])
+def test_self_play_reports_the_exploitability_of_its_policies(opponent: str) -> None:
+    from ascent.theory.games import self_play
+
+    curves = self_play(BIASED_RPS, jax.random.PRNGKey(0), iterations=30, batch=8,
+                       opponent=opponent, pool_size=4, pool_every=5)  # fmt: skip
+    assert curves.current.shape == curves.average.shape == (30,)
+    last, average = curves.final_policy, curves.final_average
+    np.testing.assert_allclose(last.sum(), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(curves.current[-1], exploitability(BIASED_RPS, last, last),
+                               rtol=1e-5)  # fmt: skip
+    np.testing.assert_allclose(curves.average[-1], exploitability(BIASED_RPS, average, average),
+                               rtol=1e-5)  # fmt: skip
+    assert float(curves.current[0]) > 0.0  # θ_0 is drawn away from the equilibrium
+
+
+def test_self_play_needs_a_symmetric_game_and_a_known_opponent() -> None:
+    from ascent.theory.games import self_play
+
+    with pytest.raises(ConfigError, match="symmetric"):
+        self_play(MATCHING_PENNIES, jax.random.PRNGKey(0), iterations=2)
+    with pytest.raises(ConfigError, match="opponent must be one of latest, pool"):
+        self_play(ROCK_PAPER_SCISSORS, jax.random.PRNGKey(0), opponent="best")
