@@ -1,4 +1,6 @@
-"""Algorithms: one file each, a config, `init`, `act` and a pure `update`."""
+"""Algorithms: one file each, a config, `init`, `act` and a pure `update`. The registry
+by name is `ascent.algos.registry` (not imported here: it also names the team algorithms
+of `ascent.marl`, which build on these)."""
 
 from ascent.algos.a2c import A2C, A2CConfig
 from ascent.algos.actor_critic import ActorCritic, ActorCriticConfig
@@ -6,7 +8,6 @@ from ascent.algos.ddpg import DDPG, DDPGConfig
 from ascent.algos.naf import NAF, NAFConfig
 from ascent.algos.offpolicy import OffPolicyConfig
 from ascent.algos.ppo import PPO, PPOConfig
-from ascent.algos.registry import ALGORITHMS, algorithm_class, make_config, preset
 from ascent.algos.reinforce import Reinforce, ReinforceConfig
 from ascent.algos.sac import SAC, SACConfig
 from ascent.algos.td3 import TD3, TD3Config
@@ -14,7 +15,6 @@ from ascent.algos.trpo import TRPO, TRPOConfig
 
 __all__ = [
     "A2C",
-    "ALGORITHMS",
     "DDPG",
     "NAF",
     "PPO",
@@ -33,7 +33,4 @@ __all__ = [
     "SACConfig",
     "TD3Config",
     "TRPOConfig",
-    "algorithm_class",
-    "make_config",
-    "preset",
 ]

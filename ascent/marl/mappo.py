@@ -13,7 +13,10 @@ the loss. What differs is the network (`ascent.nn.TeamActorCritic`):
   value agent-specific where the agents' rewards differ).
 
 Both share one actor and one critic between agents by default, with a one-hot agent id
-appended to every input (Yu et al. 2022, §3; `share_parameters`, `agent_ids`).
+appended to every input (Yu et al. 2022, §3; `share_parameters`, `agent_ids`). With
+`messages="attention"` the actors also talk: each hears the others' learned messages
+through targeted attention (TarMAC, Das et al. 2019; `nn.multiagent.MessageChannel`),
+trained end to end by the policy loss; `messages="cut"` is its ablation.
 """
 
 from __future__ import annotations
@@ -24,8 +27,10 @@ from typing import Any, ClassVar
 from ascent.algos.ppo import PPO, PPOConfig
 from ascent.algos.sequence import SequenceModel
 from ascent.envs.multiagent import AgentObs, MultiAgentSpaces
+from ascent.errors import ConfigError
 from ascent.marl.team import TeamFields, check_team_spaces, example_obs
-from ascent.nn.multiagent import TeamActorCritic
+from ascent.nn.attention.mha import check_attention
+from ascent.nn.multiagent import MESSAGES, TeamActorCritic
 
 
 @dataclass(frozen=True)
@@ -37,11 +42,25 @@ class MAPPOConfig(PPOConfig, TeamFields):
     """The critic reads the global state (MAPPO) instead of each agent's own
     observation (IPPO)."""
 
+    messages: str = "none"
+    """How the actors talk within a step: none, attention (TarMAC-style targeted messages,
+    `nn.multiagent.MessageChannel`) or cut (the same channel, every message zeroed)."""
+    message_heads: int = 2
+    """Attention heads of the message channel."""
+
     memory_policies: ClassVar[bool] = False
 
     def validate(self) -> None:
         super().validate()
         self.check_team()
+        if self.messages not in MESSAGES:
+            raise ConfigError(
+                f"messages must be one of {', '.join(MESSAGES)}; got {self.messages!r}"
+            )
+        if self.messages != "none":
+            if not self.hidden:
+                raise ConfigError("messages need hidden layers: a message is the last one")
+            check_attention(self.hidden[-1], self.message_heads, "scaled_dot", "none")
 
 
 @dataclass(frozen=True)
@@ -68,6 +87,8 @@ def team_model(
         share_parameters=config.share_parameters,
         agent_ids=config.agent_ids,
         centralised_critic=config.centralised_critic,
+        messages=config.messages,
+        num_heads=config.message_heads,
     )
     model = SequenceModel(net.apply, net.initial_state, sample_mask=active_agents)
     return net, model, example_obs(spaces)

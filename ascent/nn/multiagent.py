@@ -31,7 +31,9 @@ import jax
 import jax.numpy as jnp
 
 from ascent.core.distributions import Categorical
+from ascent.nn.attention import MultiHeadAttention
 from ascent.nn.policies import PolicyNet, QNet, ValueNet
+from ascent.nn.torso import MLP
 
 Array = jax.Array
 
@@ -88,6 +90,8 @@ class TeamActorCritic(nn.Module):
     share_parameters: bool = True
     agent_ids: bool = True
     centralised_critic: bool = False
+    messages: str = "none"
+    num_heads: int = 2
 
     def initial_state(self, batch: int) -> None:
         del batch
@@ -102,11 +106,53 @@ class TeamActorCritic(nn.Module):
         else:
             critic_in = actor_in
         team = {"share": self.share_parameters, "agent_ids": self.agent_ids}
-        dist = per_agent(PolicyNet, (True, self.n_actions, 1, self.hidden, self.activation),
-                         actor_in, name="actor", **team)  # fmt: skip
+        if self.messages == "none":
+            dist = per_agent(PolicyNet, (True, self.n_actions, 1, self.hidden, self.activation),
+                             actor_in, name="actor", **team)  # fmt: skip
+        else:  # each agent's features, then what it hears from the others, then its policy
+            features = per_agent(MLP, (self.hidden, self.activation), actor_in,
+                                 name="encoder", **team)  # fmt: skip
+            heard = MessageChannel(self.hidden[-1], self.num_heads, self.messages == "cut",
+                                   name="channel")(features, obs.active)  # fmt: skip
+            dist = per_agent(PolicyNet, (True, self.n_actions, 1, (), self.activation),
+                             jnp.concatenate([features, heard], axis=-1), name="actor",
+                             **team)  # fmt: skip
         value = per_agent(ValueNet, (1, self.hidden, self.activation), critic_in,
                           name="critic", **team)  # fmt: skip
         return state, Categorical(masked_logits(dist.logits, obs.action_mask)), value
+
+
+MESSAGES = ("none", "attention", "cut")
+"""How a team's actors talk: not at all, through `MessageChannel`, or through the same
+channel with every message zeroed (its ablation, the same parameters)."""
+
+
+class MessageChannel(nn.Module):
+    """Targeted communication by attention (TarMAC; Das et al. 2019, §3): every agent i
+    sends a message v_i with a signature k_i, computed from its features h_i; every
+    receiver j asks with a query q_j and hears c_j = Σ_{i≠j} softmax_i(q_j·k_i / √d) v_i,
+    over the agents present (`active`), with `num_heads` heads
+    (`nn.attention.MultiHeadAttention`, scaled dot-product). Trained end to end by the
+    receivers' losses. Unlike TarMAC, messages travel within the step (the agents'
+    networks are feed-forward), not to the next step. With `cut`, every c_j is 0.
+
+    features [..., A, d], active [..., A] -> heard [..., A, d]."""
+
+    dim: int
+    num_heads: int = 2
+    cut: bool = False
+
+    @nn.compact
+    def __call__(self, features: Array, active: Array) -> Array:
+        *batch, n_agents, dim = features.shape
+        x = features.reshape(-1, n_agents, dim)  # [B, A, d]
+        senders = active.reshape(-1, 1, 1, n_agents)  # [B, 1, 1, A] (heads, receivers)
+        others = ~jnp.eye(n_agents, dtype=bool)  # a receiver does not hear itself
+        heard = MultiHeadAttention(self.dim, self.num_heads, name="attention")(
+            x, mask=senders & others
+        )
+        heard = heard.reshape(*batch, n_agents, self.dim)
+        return jnp.zeros_like(heard) if self.cut else heard
 
 
 def broadcast_state(global_state: Array, n_agents: int) -> Array:

@@ -111,8 +111,8 @@ def self_play(
     ent_coef: float = 0.0,
 ) -> SelfPlayCurves:
     """Self-play by policy gradient on a symmetric two-player game: one softmax policy
-    π = softmax(θ), θ_0 ~ N(0, I), plays both seats. Each iteration it plays `batch` games as the row
-    player against an opponent — itself as it is now ("latest"), or a policy drawn
+    π = softmax(θ), θ_0 ~ N(0, I), plays both seats. Each iteration it plays `batch`
+    games as the row player against an opponent — itself as it is now ("latest"), or a policy drawn
     uniformly from a pool of its past selves ("pool": a snapshot every `pool_every`
     iterations, the last `pool_size` kept; a sampled form of fictitious self-play,
     Heinrich et al. 2015) — and takes one REINFORCE step θ += lr · mean(∇log π(a) (r − r̄))
