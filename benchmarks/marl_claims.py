@@ -14,6 +14,11 @@
   steered to the landmark named, against steered to the centroid every step); the
   anchors' margin of 10 (shared/MARL-ANCHORS.md) is reported beside it.
 
+- **tarmac**: can the team learn its own channel? The same speaker-listener task with
+  the environment's channel cut (as above), MAPPO whose actors talk through learned
+  targeted attention (`messages="attention"`, TarMAC-style: the speaker's message and
+  signature, the listener's query, all trained by the policy loss) against the same
+  network with every message zeroed (`messages="cut"`); 5 seeds, 5M steps, the preset.
 - **credit**: which learners find the optimum of Claus & Boutilier's repeated matrix
   games — climbing (optimum 11 a round, 275 an episode of 25; traps 7 and 5) and penalty
   with k = −100 (optimum 10, 250; the safe action 2, 50)? IPPO, MAPPO, COMA, VDN and
@@ -66,6 +71,7 @@ PPO_SETTINGS = {"minibatch_size": 100}  # ippo and mappo: 4 minibatches of a 400
 
 CASES = {
     "channel": ("channel-messages", "channel-cut"),
+    "tarmac": ("tarmac-attention", "tarmac-cut"),
     "credit": tuple(f"credit-{g}-{a}" for g in CREDIT_GAMES for a in CREDIT_ALGOS),
     "selfplay": ("selfplay",),
 }
@@ -104,7 +110,7 @@ def make_case_env(case: str) -> Any:
 
     if case == "channel-messages":
         return make(SPEAKER_LISTENER)
-    if case == "channel-cut":
+    if case in ("channel-cut", "tarmac-attention", "tarmac-cut"):
         return CutChannel(make(SPEAKER_LISTENER), "listener_0", MESSAGE_DIMS)
     raise SystemExit(f"unknown case {case}")
 
@@ -113,9 +119,12 @@ def case_setup(case: str) -> tuple[str, Any, dict[str, Any], int]:
     """(algorithm, environment, settings, evaluation episodes) of a case."""
     from ascent.algos.registry import preset
 
-    if case.startswith("channel-"):
+    if case.startswith(("channel-", "tarmac-")):
         # by id: a cut environment has its own, with no preset
-        return "mappo", make_case_env(case), preset("mappo", SPEAKER_LISTENER), EVAL_EPISODES
+        settings = preset("mappo", SPEAKER_LISTENER)
+        if case.startswith("tarmac-"):
+            settings["messages"] = case.removeprefix("tarmac-")
+        return "mappo", make_case_env(case), settings, EVAL_EPISODES
     _, game, algo = case.split("-")
     settings = {**CREDIT_SETTINGS, **(PPO_SETTINGS if algo in ("ippo", "mappo") else {})}
     return algo, CREDIT_GAMES[game][0], settings, 1
@@ -214,6 +223,39 @@ def report_channel() -> tuple[list[str], dict[str, Any]]:
                "passed_anchor_margin": anchor_passed, "with_messages": talk["eval"],
                "cut": cut["eval"], "gap": gap}  # fmt: skip
     return lines, summary
+
+
+def report_tarmac() -> tuple[list[str], dict[str, Any]]:
+    import numpy as np
+
+    talk, cut = (json.loads((OUT / f"{c}.json").read_text()) for c in CASES["tarmac"])
+    with_msg, without = np.asarray(talk["eval"]), np.asarray(cut["eval"])
+    lines = [
+        "## Speaker-listener with a learned channel (TarMAC-style attention)",
+        "",
+        f"MAPPO, {talk['steps']:,} steps, {len(talk['seeds'])} seeds each, the environment's "
+        "channel cut for the listener in both; per-agent return of each seed's final policy "
+        f"({EVAL_EPISODES} deterministic episodes, compiled door).",
+        "",
+        "| actors' channel | per seed | mean ± sd | all seeds' wall-clock |",
+        "|---|---|---|---|",
+    ]
+    for name, c, x in (("attention", talk, with_msg), ("cut", cut, without)):
+        seeds = ", ".join(f"{v:.2f}" for v in x)
+        lines.append(f"| {name} | {seeds} | {x.mean():.2f} ± {x.std():.2f} | "
+                     f"{c['wall_seconds']:.0f} s |")  # fmt: skip
+    passed = int((with_msg > without.max()).sum())
+    lines += [
+        "",
+        f"Seeds with the learned channel above the best seed without it: **{passed}/"
+        f"{len(with_msg)}**; the learned channel is worth "
+        f"{with_msg.mean() - without.mean():.2f} per agent on average.",
+        "",
+        "![the learned channel](marl_claims_tarmac.png)",
+    ]
+    plot_curves("tarmac", [("attention channel", talk), ("channel cut", cut)],
+                "speaker-listener, learned messages (training episodes)")  # fmt: skip
+    return lines, {"attention": talk["eval"], "cut": cut["eval"], "passed": passed}
 
 
 def report_credit() -> tuple[list[str], dict[str, Any]]:
@@ -377,6 +419,7 @@ def draw_curves(ax: Any, cases: list[tuple[str, dict]]) -> None:
 
 REPORTS = {
     "channel": report_channel,
+    "tarmac": report_tarmac,
     "credit": report_credit,
     "critic": report_critic,
     "selfplay": report_selfplay,
