@@ -7,11 +7,13 @@ VDN's sum, or QMIX's monotonic mixing network conditioned on the global state �
 Q_tot is what learns from the team's reward. Because ∂Q_tot/∂Q_a ≥ 0, each agent's
 greedy action is the team's greedy joint action (Rashid et al. 2018, eq. 4).
 
-Training is on-policy, from the parallel environments' rollouts, without a replay buffer
-or target network: Peng's Q(λ) targets (Peng & Williams 1996) with the greedy
-bootstrap max_u Q_tot(s', u) = mixer(max Q_a(o'^a, ·), s'), written as GAE over those
-greedy values (`core.returns.gae`: GAE + V is the λ-return; the recipe of PQN, Gallici
-et al. 2024, which JaxMARL applies to VDN). The targets are computed once per rollout;
+Training is on-policy, from the parallel environments' rollouts, without a replay buffer:
+Peng's Q(λ) targets (Peng & Williams 1996) with the greedy bootstrap
+max_u Q_tot(s', u) = mixer(max Q_a(o'^a, ·), s') of a target network that trails the
+online one (θ' ← τθ + (1 − τ)θ' after each update; without it QMIX's values diverged on
+MPE), written as GAE over those greedy values (`core.returns.gae`: GAE + V is the
+λ-return; the on-policy recipe of PQN, Gallici et al. 2024, which JaxMARL applies to
+VDN). The targets are computed once per rollout;
 then `n_epochs` passes of minibatches minimise mean (Q_tot(s, u) − G^λ)². The team's
 reward is the mean of its present agents' rewards (in a cooperative game all agents get
 the same one). The paper versions learn off-policy from a replay buffer of episodes,
@@ -39,6 +41,7 @@ from ascent.algos.sequence import flatten_time, shuffled_minibatches
 from ascent.buffers import Rollout
 from ascent.core.losses import value_loss
 from ascent.core.returns import gae
+from ascent.core.targets import polyak_update
 from ascent.envs.multiagent import MultiAgentSpaces
 from ascent.errors import ConfigError
 from ascent.marl.team import TeamFields, check_team_spaces, example_obs
@@ -69,6 +72,8 @@ class VDNConfig(OnPolicyConfig, TeamFields):
     """Joint steps (each with all its agents) per gradient step."""
     max_grad_norm: float = 10.0
     """Clip the global gradient norm to this value (inf: no clipping)."""
+    tau: float = 0.05
+    """Polyak rate of the target network, once per update (1: no target network)."""
     activation: str = "relu"
     """Activation of the hidden layers: tanh, relu, elu, gelu or silu."""
 
@@ -76,7 +81,7 @@ class VDNConfig(OnPolicyConfig, TeamFields):
 
     def validate(self) -> None:
         super().validate()
-        in_unit_interval(self, "gae_lambda")
+        in_unit_interval(self, "gae_lambda", "tau")
         positive(self, "n_epochs", "minibatch_size", "mixer_embed")
         positive_schedule(self, "lr")
         if self.mixer not in MIXERS:
@@ -100,6 +105,7 @@ class QMIXConfig(VDNConfig):
 
 class VDNState(NamedTuple):
     params: Any  # {"agents": ..., "mixer": ...}
+    target_params: Any  # the same, trailing params (the bootstraps' network)
     opt_state: Any
     updates: jax.Array
 
@@ -140,7 +146,8 @@ class VDN:
         mixer = self.mixer.init(mixer_key, jnp.zeros((1, 1, self.spaces.n_agents)),
                                 jnp.asarray(obs.global_state))  # fmt: skip
         params = {"agents": q, "mixer": mixer}
-        return VDNState(params, self.optimizer.init(params), jnp.zeros((), jnp.int32))
+        opt_state = self.optimizer.init(params)
+        return VDNState(params, params, opt_state, jnp.zeros((), jnp.int32))
 
     def act(
         self, state: VDNState, obs: Any, key: jax.Array, deterministic: bool = False
@@ -175,8 +182,8 @@ class VDN:
         return self.mixer.apply(params["mixer"], chosen, jnp.asarray(obs.global_state))
 
     def targets(self, params: Any, rollout: Rollout) -> jax.Array:
-        """Peng's Q(λ) targets G^λ [T, N] with greedy bootstraps (GAE + V over greedy
-        values: G_t = r_t + γ[(1 − λ) max Q_tot(s_{t+1}) + λ G_{t+1}])."""
+        """Peng's Q(λ) targets G^λ [T, N] with the greedy bootstraps of `params` (GAE + V
+        over greedy values: G_t = r_t + γ[(1 − λ) max Q_tot(s_{t+1}) + λ G_{t+1}])."""
         active = rollout.obs.active
         team_reward = masked_mean_agents(rollout.rewards, active)  # [T, N]
         greedy = self.team_value(params, rollout.obs, None)
@@ -199,7 +206,7 @@ class VDN:
         batch = jax.tree.map(flatten_time, {
             "obs": rollout.obs,
             "actions": rollout.actions,
-            "returns": self.targets(state.params, rollout),
+            "returns": self.targets(state.target_params, rollout),
         })  # fmt: skip
         n_minibatches = cfg.batch_size // cfg.minibatch_size
 
@@ -215,7 +222,9 @@ class VDN:
         inner, stats = jax.lax.scan(epoch, state, jax.random.split(key, cfg.n_epochs))
         metrics = jax.tree.map(jnp.mean, stats)
         metrics.update(lr=self.lr(state.updates), epsilon=self.epsilon(state.updates))
-        return inner._replace(updates=optax.safe_increment(state.updates)), metrics
+        target = polyak_update(state.target_params, inner.params, tau=cfg.tau)
+        return inner._replace(target_params=target,
+                              updates=optax.safe_increment(state.updates)), metrics  # fmt: skip
 
     def grads(self, state: VDNState, minibatch: dict, key: jax.Array) -> tuple[Any, dict]:
         """The gradient of mean (Q_tot(s, u) − G^λ)² on one minibatch of joint steps."""

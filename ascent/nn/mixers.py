@@ -21,6 +21,11 @@ from ascent.nn.torso import dense
 
 Array = jax.Array
 
+HYPER_GAIN = 0.1
+"""Orthogonal gain of the hypernetworks that make QMIX's weights. With gain 1 the mixer
+started out multiplying the agents' values by about 20 on MPE's states, and bootstrapping
+on its own greedy value (no target network here) diverged; 0.1 starts it near a sum."""
+
 
 class VDNMixer(nn.Module):
     """Q_tot = Σ_a Q_a; the state is unused."""
@@ -41,11 +46,11 @@ class QMixer(nn.Module):
     def __call__(self, q: Array, state: Array) -> Array:
         batch = q.shape[:-1]
         state = jnp.asarray(state, jnp.float32)
-        w1 = jnp.abs(dense(self.n_agents * self.embed_dim, 1.0)(state))
+        w1 = jnp.abs(dense(self.n_agents * self.embed_dim, HYPER_GAIN)(state))
         w1 = w1.reshape(*batch, self.n_agents, self.embed_dim)  # [..., A, E], >= 0
         b1 = dense(self.embed_dim, 1.0)(state)  # [..., E]
         hidden = nn.elu(jnp.einsum("...a,...ae->...e", q, w1) + b1)  # [..., E]
-        w2 = jnp.abs(dense(self.embed_dim, 1.0)(state))  # [..., E], >= 0
+        w2 = jnp.abs(dense(self.embed_dim, HYPER_GAIN)(state))  # [..., E], >= 0
         b2 = dense(1, 1.0)(nn.relu(dense(self.embed_dim)(state)))[..., 0]  # [...]
         return jnp.sum(hidden * w2, axis=-1) + b2
 
