@@ -46,7 +46,7 @@ from ascent.envs.multiagent import MultiAgentSpaces
 from ascent.errors import ConfigError
 from ascent.marl.team import TeamFields, check_team_spaces, example_obs
 from ascent.nn.mixers import MIXERS, make_mixer
-from ascent.nn.multiagent import TeamQNet
+from ascent.nn.multiagent import TeamQNet, allowed_actions
 
 
 @dataclass(frozen=True)
@@ -110,11 +110,6 @@ class VDNState(NamedTuple):
     updates: jax.Array
 
 
-def _allowed(action_mask: jax.Array) -> jax.Array:
-    """The actions an agent may take; a padded slot (none allowed) may take any."""
-    return action_mask | ~action_mask.any(axis=-1, keepdims=True)
-
-
 class VDN:
     """Value decomposition networks: Q_tot = Σ_a Q_a, each agent greedy on its own Q_a."""
 
@@ -154,7 +149,7 @@ class VDN:
     ) -> tuple[jax.Array, jax.Array]:
         """ε-greedy on each agent's own Q over its allowed actions: (actions [..., A],
         log of their ε-greedy probability)."""
-        allowed = _allowed(obs.action_mask)
+        allowed = allowed_actions(obs.action_mask)
         q = jnp.where(allowed, self.qnet.apply(state.params["agents"], obs), -jnp.inf)
         greedy = jnp.argmax(q, axis=-1).astype(jnp.int32)
         if deterministic:
@@ -175,7 +170,7 @@ class VDN:
         max_u Q_tot(s, u) = mixer(max Q_a). Absent agents count as Q_a = 0."""
         q = self.qnet.apply(params["agents"], obs)  # [..., A, n]
         if actions is None:
-            chosen = jnp.max(jnp.where(_allowed(obs.action_mask), q, -jnp.inf), axis=-1)
+            chosen = jnp.max(jnp.where(allowed_actions(obs.action_mask), q, -jnp.inf), axis=-1)
         else:
             chosen = jnp.take_along_axis(q, actions[..., None], axis=-1)[..., 0]
         chosen = jnp.where(obs.active, chosen, 0.0)  # [..., A]

@@ -41,8 +41,13 @@ Array = jax.Array
 def masked_logits(logits: Array, action_mask: Array) -> Array:
     """Logits with −inf where `action_mask` [..., n] forbids the action; a row that allows
     nothing (a padded agent) is left as it is, so its distribution stays defined."""
-    allowed = action_mask | ~action_mask.any(axis=-1, keepdims=True)
-    return jnp.where(allowed, logits, -jnp.inf)
+    return jnp.where(allowed_actions(action_mask), logits, -jnp.inf)
+
+
+def allowed_actions(action_mask: Array) -> Array:
+    """The actions an agent may take, [..., n]: those `action_mask` allows, or any for a
+    row that allows none (a padded slot, whose action is ignored)."""
+    return action_mask | ~action_mask.any(axis=-1, keepdims=True)
 
 
 def per_agent(
