@@ -29,14 +29,16 @@ ALGOS = {
 # does, so its lstm and transformer cases (about 35 s of compiling) run with the slow
 # tests only; so does A2C's transformer, whose path through SequenceModel is PPO's (the
 # default tests keep PPO's and A2C's others; `make test` must stay under 10 minutes)
-SLOW_PAIRS = {("reinforce", "lstm"), ("reinforce", "transformer"), ("a2c", "transformer")}
+SLOW_PAIRS = {("reinforce", "lstm"), ("reinforce", "transformer"), ("a2c", "transformer"),
+              ("ppo", "transformer")}  # fmt: skip
 PAIRS = [
     pytest.param(algo, kind, marks=[pytest.mark.slow] if (algo, kind) in SLOW_PAIRS else [])
     for kind in KINDS
     for algo in ALGOS
 ]
-# where a transformer case repeats what the lstm and gru cases check of the loop (and
-# test_sequence.py checks of the transformer), it runs with the slow tests only
+# a transformer case repeats what the lstm and gru cases check of the loop (the same
+# SequenceModel path; test_sequence.py and tests/nn/attention check the transformer
+# itself) at about 25 s of compiling each, so it runs with the slow tests only
 KINDS_TRANSFORMER_SLOW = ["lstm", "gru", pytest.param("transformer", marks=pytest.mark.slow)]
 N, T = 4, 12
 TINY = {"embed_dim": 8, "hidden": (8,), "num_heads": 2, "memory_len": 6, "n_envs": N, "n_steps": T}
@@ -93,7 +95,7 @@ def _log_probs(algo: str, kind: str, params: Any, rollout: Rollout) -> jax.Array
     return dist.log_prob(rollout.actions)
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", KINDS_TRANSFORMER_SLOW)
 def test_policy_state_is_carried_and_reset_at_episode_starts(kind: str) -> None:
     loop = _loop("ppo", kind)
     fresh = _start("ppo", kind)
@@ -137,7 +139,7 @@ def test_update_reruns_a_rollout_with_the_log_probs_of_acting(algo: str, kind: s
     )
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", KINDS_TRANSFORMER_SLOW)
 def test_truncated_steps_bootstrap_from_the_state_of_that_step(kind: str) -> None:
     """V(next_obs[t]) of a truncated step is the critic's value of the true final
     observation after the episode's steps so far: rerun them, then next_obs[t]."""
@@ -159,7 +161,7 @@ def test_truncated_steps_bootstrap_from_the_state_of_that_step(kind: str) -> Non
         assert abs(float(fresh[0, 0]) - float(rollout.next_values[t, n])) > 1e-6
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", KINDS_TRANSFORMER_SLOW)
 def test_training_does_not_leak_across_episodes(kind: str) -> None:
     """Perturbing the observations of an earlier episode in a chunk leaves the later
     episode's log-probabilities (and values) unchanged in the update's rerun."""
@@ -245,7 +247,7 @@ def test_agent_act_carries_the_state(kind: str) -> None:
     assert all(x.shape[0] == 1 for x in jax.tree.leaves(one))
 
 
-@pytest.mark.parametrize("kind", ["lstm", "transformer"])
+@pytest.mark.parametrize("kind", ["lstm", pytest.param("transformer", marks=pytest.mark.slow)])
 def test_save_load_round_trips_a_memory_agent(kind: str, tmp_path: Any) -> None:
     config = dict(TINY, total_steps=N * T, minibatch_size=2 * T, n_epochs=1)
     agent = ascent.make("ppo", env="ascent/TMaze-v0", seed=1, policy=kind, **config)
