@@ -55,7 +55,7 @@ from processes import run_watched
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
-OUT = ROOT / "benchmarks" / "out" / "marl_claims"
+OUT = RESULTS / "marl_claims"  # each case's figures, committed: the report is rebuilt from them
 SEEDS = (0, 1, 2, 3, 4)
 EVAL_EPISODES = 100
 CURVE_POINTS = 200
@@ -81,7 +81,7 @@ SELFPLAY_RUNS = [(opponent, ent) for opponent in ("latest", "pool") for ent in (
 
 def run_selfplay(seeds: list[int]) -> None:
     """Every (game, opponent, entropy) of the selfplay experiment, the seeds vmapped;
-    exploitability curves written to out/marl_claims/selfplay.json."""
+    exploitability curves written to results/marl_claims/selfplay.json."""
     import jax
     import numpy as np
 
@@ -132,7 +132,7 @@ def case_setup(case: str) -> tuple[str, Any, dict[str, Any], int]:
 
 def run_case(case: str, seeds: list[int], steps: int | None) -> None:
     """Train `seeds` on the case's environment in one program, evaluate each, and write
-    out/marl_claims/<case>.json."""
+    results/marl_claims/<case>.json."""
     import numpy as np
 
     from ascent.runtime import enable_compile_cache

@@ -21,7 +21,7 @@ from ascent.algos.td3 import TD3
 from ascent.algos.trpo import TRPO
 from ascent.envs.multiagent import MultiAgentSpaces, is_multiagent
 from ascent.errors import ConfigError, EnvError
-from ascent.marl import COMA, IPPO, MAPPO, QMIX, VDN
+from ascent.marl import COMA, IPPO, MADDPG, MAPPO, QMIX, VDN
 
 ALGORITHMS: dict[str, type] = {
     "reinforce": Reinforce,
@@ -40,6 +40,7 @@ ALGORITHMS: dict[str, type] = {
     "coma": COMA,
     "vdn": VDN,
     "qmix": QMIX,
+    "maddpg": MADDPG,
 }
 
 

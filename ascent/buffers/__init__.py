@@ -6,6 +6,7 @@ from ascent.buffers.replay import (
     flatten_steps,
     replay_add,
     replay_init,
+    replay_like,
     replay_sample,
 )
 from ascent.buffers.rollout import Rollout, RolloutBuffer
@@ -18,5 +19,6 @@ __all__ = [
     "flatten_steps",
     "replay_add",
     "replay_init",
+    "replay_like",
     "replay_sample",
 ]

@@ -67,6 +67,15 @@ def replay_init(
     return ReplayBuffer(data, jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32))
 
 
+def replay_like(capacity: int, example: Transitions) -> ReplayBuffer:
+    """An empty buffer with room for `capacity` transitions shaped like `example`, one
+    transition whose fields may be pytrees (a team's `AgentObs`, actions [A])."""
+    data = jax.tree.map(
+        lambda x: jnp.zeros((capacity, *jnp.shape(x)), jnp.asarray(x).dtype), example
+    )
+    return ReplayBuffer(data, jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32))
+
+
 def replay_add(buffer: ReplayBuffer, batch: Transitions) -> ReplayBuffer:
     """The buffer with the B transitions of `batch` [B, ...] written at its position.
 

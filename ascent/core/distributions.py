@@ -107,3 +107,23 @@ class DiagGaussian(NamedTuple):
         var_ratio = jnp.exp(2 * (log_std_p - log_std_q))  # σ_p² / σ_q²
         mean_term = jnp.square((self.mean - other.mean) * jnp.exp(-log_std_q))
         return jnp.sum(log_std_q - log_std_p + 0.5 * (var_ratio + mean_term) - 0.5, axis=-1)
+
+
+def gumbel_softmax(
+    key: Array, logits: ArrayLike, *, temperature: float = 1.0, hard: bool = True
+) -> Array:
+    """A differentiable sample of a categorical action as a vector [..., K].
+
+    With Gumbel noise g_k, y = softmax((logits + g) / temperature) (Jang et al. 2017;
+    Maddison et al. 2017), the relaxation MADDPG uses for discrete actions (Lowe et al.
+    2017, §4.2). argmax y is an exact sample of Categorical(logits). `hard`: the
+    straight-through estimator, one_hot(argmax y) in the forward pass and the gradient of
+    y in the backward one. A logit of −inf (a forbidden action) keeps y_k = 0.
+    """
+    logits = jnp.asarray(logits, jnp.float32)
+    noise = jax.random.gumbel(key, logits.shape, jnp.float32)
+    soft = jax.nn.softmax((logits + noise) / temperature, axis=-1)
+    if not hard:
+        return soft
+    one_hot = jax.nn.one_hot(jnp.argmax(soft, axis=-1), logits.shape[-1], dtype=soft.dtype)
+    return soft + jax.lax.stop_gradient(one_hot - soft)

@@ -3,17 +3,20 @@
 `ascent.train`."""
 
 from ascent.marl.coma import COMA, COMAConfig
+from ascent.marl.maddpg import MADDPG, MADDPGConfig
 from ascent.marl.mappo import IPPO, MAPPO, IPPOConfig, MAPPOConfig
 from ascent.marl.value_decomposition import QMIX, VDN, QMIXConfig, VDNConfig
 
 __all__ = [
     "COMA",
     "IPPO",
+    "MADDPG",
     "MAPPO",
     "QMIX",
     "VDN",
     "COMAConfig",
     "IPPOConfig",
+    "MADDPGConfig",
     "MAPPOConfig",
     "QMIXConfig",
     "VDNConfig",

@@ -13,7 +13,8 @@ policy and a value for every agent, `[..., A]`. Two choices shape it:
 
 The same choices, through one helper (`per_agent`), shape `TeamActor` (a policy
 alone), `TeamQNet` (each agent's own Q, for VDN and QMIX) and `CounterfactualCritic`
-(COMA's Q(s, (u^{-a}, ·)) for every agent).
+(COMA's Q(s, (u^{-a}, ·)) for every agent) and `CentralQ` (MADDPG's Q_a(s, u) for
+every agent).
 
 Forbidden actions get a logit of −inf, so they are never sampled and their probability
 is exactly 0 (`Categorical` keeps entropy and KL finite there). A padded slot (no
@@ -196,6 +197,36 @@ class CounterfactualCritic(nn.Module):
         team = {"share": self.share_parameters, "agent_ids": self.agent_ids}
         return per_agent(QNet, (self.n_actions, 1, self.hidden, self.activation), x,
                          name="q", **team)  # fmt: skip
+
+
+def joint_actions_seen(team: Array, own: Array, active: Array) -> Array:
+    """For every agent a, the team's action vectors with a's own row replaced by
+    own[..., a, :] and absent agents' rows zeroed: team, own [..., A, n] -> [..., A, A, n]
+    (MADDPG's critic input for agent a, its own action the one a's policy proposes)."""
+    n_agents = team.shape[-2]
+    mine = jnp.eye(n_agents, dtype=bool)[..., None]  # [A (whose view), A (whose row), 1]
+    seen = jnp.where(mine, own[..., None, :, :], team[..., None, :, :])
+    return seen * active[..., None, :, None]
+
+
+class CentralQ(nn.Module):
+    """MADDPG's centralised critics (Lowe et al. 2017, §4.1): `(obs: AgentObs [..., A,
+    ...], joint [..., A, A, n]) -> Q [..., A]`, Q_a(s, u_1, ..., u_A) for every agent a
+    from the global state and the joint action as a sees it (`joint_actions_seen`), the
+    actions as one-hot (or relaxed) vectors so a's policy gradient flows through its own."""
+
+    n_agents: int
+    hidden: Sequence[int] = (64, 64)
+    activation: str = "relu"
+    share_parameters: bool = True
+    agent_ids: bool = True
+
+    @nn.compact
+    def __call__(self, obs: Any, joint: Array) -> Array:
+        flat = joint.reshape(*joint.shape[:-2], -1)  # [..., A, A·n]
+        x = jnp.concatenate([broadcast_state(obs.global_state, self.n_agents), flat], axis=-1)
+        team = {"share": self.share_parameters, "agent_ids": self.agent_ids}
+        return per_agent(ValueNet, (1, self.hidden, self.activation), x, name="q", **team)
 
 
 class TeamActor(nn.Module):

@@ -24,15 +24,16 @@ from ascent.marl import IPPO, MAPPO
 from ascent.train.loop import split_iteration_key
 
 SMALL = {"n_envs": 4, "n_steps": 8, "minibatch_size": 16, "hidden": (8,), "total_steps": 640}
-TEAM_ALGOS = ["ippo", "mappo", "coma", "vdn", "qmix"]
+TEAM_ALGOS = ["ippo", "mappo", "coma", "vdn", "qmix", "maddpg"]
 
 
 def small(algo: str, **changes: Any) -> dict[str, Any]:
-    """SMALL, without the settings `algo` does not have (COMA takes no minibatches)."""
-    settings = {**SMALL, **changes}
+    """SMALL, without the settings `algo` does not have (COMA takes no minibatches), and
+    for MADDPG a small replay buffer it learns from at once."""
+    settings = {**SMALL, **({"buffer_size": 64, "learning_starts": 0} if algo == "maddpg" else {})}
     if algo == "coma":
         settings.pop("minibatch_size")
-    return settings
+    return {**settings, **changes}
 
 
 class MaskState(NamedTuple):
@@ -188,12 +189,12 @@ def test_a_padded_agent_never_contributes_to_a_loss(algo: str) -> None:
     assert max(jax.tree.leaves(diffs)) > 1e-6
 
 
-@pytest.mark.parametrize("algo", ["coma", "vdn", "qmix"])
+@pytest.mark.parametrize("algo", ["coma", "vdn", "qmix", "maddpg"])
 def test_a_padded_agent_never_changes_an_update(algo: str) -> None:
     """As above for the credit-assignment learners, through a whole update: with agent 1 a
     padded slot, noise in its reward, action and observation leaves the parameters after
-    the update exactly as they were without it (COMA's critic and QMIX's mixer read the
-    others' actions and values, so absent agents must be zeroed there)."""
+    the update exactly as they were without it (COMA's and MADDPG's critics and QMIX's
+    mixer read the others' actions and values, so absent agents must be zeroed there)."""
     agent = ascent.make(algo, env=RandomMasks(), seed=2, **small(algo))
     rollout = rollout_of(agent)
     active = rollout.obs.active.at[..., 1].set(False)
