@@ -21,8 +21,8 @@
   network with every message zeroed (`messages="cut"`); 5 seeds, 5M steps, the preset.
 - **credit**: which learners find the optimum of Claus & Boutilier's repeated matrix
   games — climbing (optimum 11 a round, 275 an episode of 25; traps 7 and 5) and penalty
-  with k = −100 (optimum 10, 250; the safe action 2, 50)? IPPO, MAPPO, COMA, VDN and
-  QMIX, 5 seeds each, one budget and network for all (CREDIT_SETTINGS); each seed's
+  with k = −100 (optimum 10, 250; the safe action 2, 50)? IPPO, MAPPO, COMA, VDN,
+  QMIX and MADDPG, 5 seeds each, one budget and network for all (CREDIT_SETTINGS); each seed's
   final greedy policy plays one deterministic episode (the games have no randomness).
 - **critic**: independent (IPPO) against centralised (MAPPO) critics on cooperative
   tasks whose partners keep changing while they learn: the matrix games above and the
@@ -33,6 +33,14 @@
   policy being trained and for the average of its past policies: against itself as it is
   now ("latest") and against a pool of 100 past selves spanning the whole run ("pool"),
   with and without an entropy bonus; 5 seeds, 5000 iterations of 64 games, lr 0.1.
+
+- **tag**: team against team on simple_tag (three predators, one prey; compiled door):
+  the teams take turns training with IPPO (the MPE preset) against the other team,
+  whose agents are played by a frozen policy drawn each episode from a pool
+  (`ascent.marl.selfplay.AgainstPool`): only its latest generation ("latest", plain
+  self-play) or every generation so far, the untrained one included ("pool"); 5 seeds,
+  6 generations of 200,000 steps per team. Then every generation's predators play every
+  generation's prey (200 episodes each): a cross-play table per seed.
 
 Each case trains its seeds in one compiled program (`ascent.train.seeds.train_seeds`) in
 its own process, two at a time, restarted if XLA hangs (`processes.run_watched`).
@@ -63,7 +71,7 @@ SPEAKER_LISTENER = "jaxmarl/simple_speaker_listener_v4"
 MESSAGE_DIMS = (8, 9, 10)  # the listener's [velocity 2, landmarks 6, message 3]
 MARGIN = 10.0
 
-CREDIT_ALGOS = ("ippo", "mappo", "coma", "vdn", "qmix")
+CREDIT_ALGOS = ("ippo", "mappo", "coma", "vdn", "qmix", "maddpg")
 CREDIT_GAMES = {"climbing": ("ascent/Climbing-v0", 275.0, 175.0),  # (id, optimum, best trap)
                 "penalty": ("ascent/Penalty-v0", 250.0, 50.0)}  # fmt: skip
 CREDIT_SETTINGS = {"total_steps": 400_000, "n_envs": 16, "n_steps": 25, "hidden": (32, 32)}
@@ -74,8 +82,12 @@ CASES = {
     "tarmac": ("tarmac-attention", "tarmac-cut"),
     "credit": tuple(f"credit-{g}-{a}" for g in CREDIT_GAMES for a in CREDIT_ALGOS),
     "selfplay": ("selfplay",),
+    "tag": ("tag-latest", "tag-pool"),
 }
 SELFPLAY = {"iterations": 5000, "batch": 64, "lr": 0.1, "pool_size": 100, "pool_every": 50}
+TAG = "jaxmarl/simple_tag_v3"
+TAG_TEAMS = {"predators": ("adversary_0", "adversary_1", "adversary_2"), "prey": ("agent_0",)}
+TAG_RUN = {"generations": 6, "steps_per_turn": 200_000, "eval_episodes": 200}
 SELFPLAY_RUNS = [(opponent, ent) for opponent in ("latest", "pool") for ent in (0.0, 0.1)]
 
 
@@ -102,6 +114,80 @@ def run_selfplay(seeds: list[int]) -> None:
             })  # fmt: skip
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "selfplay.json").write_text(json.dumps(figures))
+
+
+def run_tag(case: str, seeds: list[int], steps: int | None) -> None:
+    """Predators and prey of simple_tag take turns training (IPPO, the MPE preset) against
+    the other team's pool (`ascent.marl.selfplay.AgainstPool`): its latest policy only
+    (tag-latest) or every generation so far (tag-pool); then every generation's predators
+    play every generation's prey (`play`), written to results/marl_claims/<case>.json.
+    `steps`: training steps per turn instead of TAG_RUN's (a quick check of the code)."""
+    from ascent.algos.registry import preset
+
+    settings = {**preset("ippo", "jaxmarl/simple_spread_v3"), "total_steps": 10**9}
+    turn = steps or TAG_RUN["steps_per_turn"]
+    figures: dict[str, Any] = {
+        "case": case,
+        "seeds": seeds,
+        "settings": {**TAG_RUN, "steps_per_turn": turn},
+        "algo_settings": settings,
+        "runs": [],
+    }
+    start = time.perf_counter()
+    for seed in seeds:
+        grid = tag_seed(case.removeprefix("tag-"), seed, settings, turn)
+        figures["runs"].append({"seed": seed, "cross_play": grid.tolist()})
+        print(f"{case} seed {seed}: {time.perf_counter() - start:.0f} s", flush=True)
+    figures["wall_seconds"] = time.perf_counter() - start
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / f"{case}.json").write_text(json.dumps(figures))
+
+
+def tag_seed(mode: str, seed: int, settings: dict[str, Any], turn: int) -> Any:
+    """One seed of the tag experiment: the cross-play table [G + 1, G + 1] of predator
+    generations (rows) against prey generations (columns), the predators' return."""
+    import jax
+    import numpy as np
+
+    import ascent
+    from ascent.envs import make
+    from ascent.marl.selfplay import AgainstPool, acting, play, stack_pool, with_pool
+
+    env = make(TAG)
+    generations = TAG_RUN["generations"]
+    slots = generations + 1  # the pool's size K: every generation and the first policies
+    rows = {name: [env.agents.index(a) for a in team] for name, team in TAG_TEAMS.items()}
+    other = {"predators": "prey", "prey": "predators"}
+    # each team's algorithm, built once to give the other team's opponents their acting
+    shells = {n: ascent.make("ippo", env=AgainstPool.idle(env, t), seed=seed, **settings)
+              for n, t in TAG_TEAMS.items()}  # fmt: skip
+    act = {n: acting(shells[n].algorithm, shells[n].state.algo) for n in TAG_TEAMS}
+    snapshots = {n: [shells[n].state.algo.params] for n in TAG_TEAMS}
+
+    def pool(name: str) -> Any:
+        past = snapshots[name]
+        if mode == "latest":
+            return stack_pool([past[-1]] * slots)
+        return stack_pool([past[i % len(past)] for i in range(slots)])
+
+    agents = {n: ascent.make("ippo", env=AgainstPool(env, t, act[other[n]], pool(other[n])),
+                             seed=seed + 1000 * (n == "prey"), **settings)
+              for n, t in TAG_TEAMS.items()}  # fmt: skip
+    for _ in range(generations):
+        for name, agent in agents.items():  # predators first, then prey
+            agent.state = with_pool(agent.state, pool(other[name]))
+            agent.learn(agent.env_steps + turn, progress=False)
+            snapshots[name].append(agent.state.algo.params)
+
+    def score(predators: Any, prey: Any, key: jax.Array) -> jax.Array:
+        teams = [(rows["predators"], act["predators"], predators),
+                 (rows["prey"], act["prey"], prey)]  # fmt: skip
+        return play(env, teams, key, TAG_RUN["eval_episodes"])[0]
+
+    table = jax.jit(jax.vmap(jax.vmap(score, (None, 0, None)), (0, None, None)))
+    grid = table(stack_pool(snapshots["predators"]), stack_pool(snapshots["prey"]),
+                 jax.random.PRNGKey(seed))  # fmt: skip
+    return np.asarray(grid)
 
 
 def make_case_env(case: str) -> Any:
@@ -141,6 +227,9 @@ def run_case(case: str, seeds: list[int], steps: int | None) -> None:
     enable_compile_cache()
     if case == "selfplay":
         run_selfplay(seeds)
+        return
+    if case.startswith("tag-"):
+        run_tag(case, seeds, steps)
         return
     algo, env, overrides, episodes = case_setup(case)
     if steps is not None:
@@ -372,6 +461,83 @@ def report_selfplay() -> tuple[list[str], dict[str, Any]]:
     return lines, summary
 
 
+def report_tag() -> tuple[list[str], dict[str, Any]]:
+    """Cross-play of every generation of predators against every generation of prey,
+    for self-play against the latest opponent and against a pool of all past ones."""
+    import numpy as np
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    runs = {c.removeprefix("tag-"): json.loads((OUT / f"{c}.json").read_text())
+            for c in CASES["tag"]}  # fmt: skip
+    first = next(iter(runs.values()))
+    g = first["settings"]["generations"]
+    lines = [
+        HEADINGS["tag"] + " (simple_tag)",
+        "",
+        f"IPPO per team (the MPE preset), {len(first['seeds'])} seeds, {g} generations of "
+        f"{first['settings']['steps_per_turn']:,} steps per team per generation, predators "
+        "first; generation 0 is the untrained policies. Each table entry: the predators' "
+        "return per agent (10 per tag) over "
+        f"{first['settings']['eval_episodes']} episodes of stochastic play, mean ± sd over "
+        "seeds. Higher is better for the predators, lower for the prey.",
+        "",
+        "| opponents drawn from | final vs final | final predators vs all prey generations: "
+        "mean / hardest prey | final prey vs all predator generations: mean / strongest "
+        "predator | final predators vs untrained prey | untrained predators vs final prey "
+        "| wall-clock |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    summary: dict[str, Any] = {}
+
+    def ms(x: np.ndarray) -> str:
+        return f"{x.mean():.1f} ± {x.std():.1f}"
+
+    for mode, figures in runs.items():
+        grid = np.asarray([r["cross_play"] for r in figures["runs"]])  # [seeds, pred, prey]
+        final = grid[:, -1, -1]
+        pred_mean, pred_worst = grid[:, -1, :].mean(-1), grid[:, -1, :].min(-1)
+        prey_mean, prey_worst = grid[:, :, -1].mean(-1), grid[:, :, -1].max(-1)
+        label = "the latest opponent" if mode == "latest" else "all past opponents"
+        lines.append(
+            f"| {label} | {ms(final)} | {ms(pred_mean)} / {ms(pred_worst)} | "
+            f"{ms(prey_mean)} / {ms(prey_worst)} | {ms(grid[:, -1, 0])} | "
+            f"{ms(grid[:, 0, -1])} | {figures['wall_seconds']:.0f} s |"
+        )
+        summary[mode] = {"cross_play_mean": grid.mean(0).tolist(), "final": final.tolist(),
+                         "prey_worst": prey_worst.tolist(),
+                         "predators_worst": pred_worst.tolist()}  # fmt: skip
+    lat, pool = summary["latest"], summary["pool"]
+    prey_gain = np.mean(lat["prey_worst"]) - np.mean(pool["prey_worst"])
+    pred_gain = np.mean(pool["predators_worst"]) - np.mean(lat["predators_worst"])
+    lines += [
+        "",
+        "The claim for a pool of past opponents is robustness: a policy that must beat all "
+        "of them should not be exploitable by an old one. Here, against its strongest "
+        f"past predator the final prey concedes {np.mean(pool['prey_worst']):.1f} when "
+        f"trained against the pool and {np.mean(lat['prey_worst']):.1f} against the latest "
+        f"opponent only ({'better' if prey_gain > 0 else 'no better'} by {abs(prey_gain):.1f}); "
+        "against its hardest past prey the final predators score "
+        f"{np.mean(pool['predators_worst']):.1f} and {np.mean(lat['predators_worst']):.1f} "
+        f"({'better' if pred_gain > 0 else 'no better'} with the pool by {abs(pred_gain):.1f}).",
+        "",
+        "![cross-play of generations](marl_claims_tag.png)",
+    ]
+    fig = Figure(figsize=(10, 4.5), layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, 2)
+    top = max(np.max(v["cross_play_mean"]) for v in summary.values())
+    for ax, (mode, v) in zip(axes, summary.items(), strict=True):
+        image = ax.imshow(np.asarray(v["cross_play_mean"]), vmin=0, vmax=top, cmap="viridis",
+                          origin="lower")  # fmt: skip
+        ax.set_title(f"opponents: {'latest' if mode == 'latest' else 'pool of all past'}")
+        ax.set_xlabel("prey generation")
+        ax.set_ylabel("predator generation")
+    fig.colorbar(image, ax=list(axes), label="predators' return per agent (mean over seeds)")
+    fig.savefig(RESULTS / "marl_claims_tag.png", dpi=110)
+    return lines, summary
+
+
 def plot_games(cases: dict[str, dict]) -> None:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -423,11 +589,43 @@ REPORTS = {
     "credit": report_credit,
     "critic": report_critic,
     "selfplay": report_selfplay,
+    "tag": report_tag,
 }
 
 
+HEADINGS = {
+    "channel": "## Speaker-listener with and without the message channel",
+    "tarmac": "## Speaker-listener with a learned channel",
+    "credit": "## Credit assignment on the climbing and penalty games",
+    "critic": "## Independent against centralised critics",
+    "selfplay": "## Self-play and exploitability",
+    "tag": "## Team against team: predators and prey",
+}
+
+
+def earlier_sections() -> tuple[dict[str, list[str]], dict[str, Any]]:
+    """The sections and summary of the committed report, by experiment, for those whose
+    cases' figures were not kept (runs from before results/marl_claims/ held them)."""
+    md, js = RESULTS / "marl_claims.md", RESULTS / "marl_claims.json"
+    if not md.exists() or not js.exists():
+        return {}, {}
+    sections: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in md.read_text().splitlines():
+        if line.startswith("## "):
+            name = next((n for n, h in HEADINGS.items() if line.startswith(h)), None)
+            current = sections.setdefault(name, []) if name else None
+        elif line.startswith("Restarts of a stuck case"):
+            current = None
+        if current is not None:
+            current.append(line)
+    earlier = json.loads(js.read_text())
+    return sections, {**earlier, "date_of": earlier.get("date_of", {})}
+
+
 def report() -> None:
-    """One section per experiment whose cases have all run."""
+    """One section per experiment whose cases have all run; an experiment whose figures
+    are not here keeps its section of the committed report, marked with its date."""
     lines = [
         "# The course's claims about teams of agents",
         "",
@@ -435,13 +633,25 @@ def report() -> None:
         "experiment is in the script's docstring. Returns are per agent.",
         "",
     ]
-    summary: dict[str, Any] = {"date": str(dt.date.today())}
+    sections, earlier = earlier_sections()
+    summary: dict[str, Any] = {"date": str(dt.date.today()), "date_of": {}}
     restarts_file = OUT / "restarts.json"
     restarts = json.loads(restarts_file.read_text()) if restarts_file.exists() else {}
     for name, make_report in REPORTS.items():
-        if not all((OUT / f"{c}.json").exists() for c in CASES.get(name, CASES["credit"])):
+        if all((OUT / f"{c}.json").exists() for c in CASES.get(name, CASES["credit"])):
+            section, summary[name] = make_report()
+            summary["date_of"][name] = str(dt.date.today())
+        elif name in sections and name in earlier:
+            when = earlier["date_of"].get(name, earlier.get("date", "earlier"))
+            section, summary[name] = sections[name], earlier[name]
+            summary["date_of"][name] = when
+            section = [section[0], "", f"(Measured {when}; not rerun since.)", *section[1:]]
+            section = [line for i, line in enumerate(section)
+                       if not (line.startswith("(Measured") and i > 2)]  # fmt: skip
+        else:
             continue
-        section, summary[name] = make_report()
+        while section and not section[-1]:
+            section = section[:-1]
         lines += [*section, ""]
     stuck = {k: v for k, v in restarts.items() if v}
     named = f" ({', '.join(f'{k} {v}' for k, v in stuck.items())})." if stuck else "."
