@@ -219,7 +219,13 @@ def test_a_padded_agent_never_changes_an_update(algo: str) -> None:
     assert max(jax.tree.leaves(diffs)) > 1e-6  # an active agent's reward does count
 
 
-@pytest.mark.parametrize("algo", TEAM_ALGOS)
+# one algorithm per way of acting: mappo acts as ippo does (TeamActorCritic) and qmix as
+# vdn (ε-greedy on allowed_actions); they run with the slow tests
+ACTING = [a if a not in ("mappo", "qmix") else pytest.param(a, marks=pytest.mark.slow)
+          for a in TEAM_ALGOS]  # fmt: skip
+
+
+@pytest.mark.parametrize("algo", ACTING)
 def test_action_masks_are_never_violated(algo: str) -> None:
     """Actions sampled while training and in evaluation are always allowed, though the
     policy starts uniform over all five actions (a forbidden one pays -10)."""
