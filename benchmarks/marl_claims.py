@@ -109,12 +109,22 @@ def run_selfplay(seeds: list[int]) -> None:
             curves = jax.device_get(run(keys))
             figures["runs"].append({
                 "game": game.name, "opponent": opponent, "ent_coef": ent,
-                "current": np.asarray(curves.current).tolist(),
-                "average": np.asarray(curves.average).tolist(),
+                **thinned({"current": curves.current, "average": curves.average}),
                 "final_average": np.asarray(curves.final_average).tolist(),
             })  # fmt: skip
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "selfplay.json").write_text(json.dumps(figures))
+
+
+def thinned(curves: dict[str, Any]) -> dict[str, Any]:
+    """Curves [seeds, iterations] kept at CURVE_POINTS iterations (the last included),
+    rounded to 6 decimals, with the iterations they were taken at (1-based)."""
+    import numpy as np
+
+    n = np.asarray(next(iter(curves.values()))).shape[1]
+    at = np.unique(np.linspace(0, n - 1, CURVE_POINTS).round().astype(int))
+    kept = {k: np.round(np.asarray(v)[:, at], 6).tolist() for k, v in curves.items()}
+    return {"iterations": (at + 1).tolist(), **kept}
 
 
 def run_tag(case: str, seeds: list[int], steps: int | None) -> None:
@@ -499,7 +509,7 @@ def report_selfplay() -> tuple[list[str], dict[str, Any]]:
         key = f"{run['game']}/{run['opponent']}/ent={run['ent_coef']}"
         summary[key] = {"current": current[:, -1].tolist(), "average": average[:, -1].tolist()}
         ax, color = axes[run["game"]], colors[run["opponent"], run["ent_coef"]]
-        steps = np.arange(1, current.shape[1] + 1)
+        steps = np.asarray(run["iterations"])
         label = f"{run['opponent']}, ent {run['ent_coef']}"
         ax.plot(steps, average.mean(0), color=color, label=f"{label}: average policy")
         ax.plot(steps, current.mean(0), color=color, linestyle=":", label=f"{label}: current")
@@ -730,9 +740,8 @@ def report() -> None:
             when = earlier["date_of"].get(name, earlier.get("date", "earlier"))
             section, summary[name] = sections[name], earlier[name]
             summary["date_of"][name] = when
-            section = [section[0], "", f"(Measured {when}; not rerun since.)", *section[1:]]
-            section = [line for i, line in enumerate(section)
-                       if not (line.startswith("(Measured") and i > 2)]  # fmt: skip
+            if not any(line.startswith("(Measured") for line in section):
+                section = [section[0], "", f"(Measured {when}; not rerun since.)", *section[1:]]
         else:
             continue
         while section and not section[-1]:

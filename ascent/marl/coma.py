@@ -34,7 +34,7 @@ import optax
 
 from ascent.algos.config import OnPolicyConfig, ScheduleLike, in_unit_interval, positive_schedule
 from ascent.algos.networks import sample_action
-from ascent.algos.optim import make_optimizer, schedule_fn, set_lr
+from ascent.algos.optim import make_optimizer, schedule_fn
 from ascent.buffers import Rollout
 from ascent.core.credit import counterfactual_advantage
 from ascent.core.losses import (
@@ -45,7 +45,7 @@ from ascent.core.losses import (
 )
 from ascent.core.returns import gae
 from ascent.envs.multiagent import MultiAgentSpaces
-from ascent.marl.team import TeamFields, check_team_spaces, example_obs
+from ascent.marl.team import TeamFields, check_team_spaces, example_obs, step_parts
 from ascent.nn.multiagent import CounterfactualCritic, TeamActor
 
 
@@ -186,9 +186,6 @@ class COMA:
 
     def apply(self, state: COMAState, grads: Any) -> COMAState:
         """One step of the actor's and the critic's optimisers, each at its learning rate."""
-        params, opt_state = {}, {}
-        for part in ("actor", "critic"):
-            inner = set_lr(state.opt_state[part], self.lr[part](state.updates))
-            step, opt_state[part] = self.optimizer.update(grads[part], inner, state.params[part])
-            params[part] = optax.apply_updates(state.params[part], step)
+        params, opt_state = step_parts(self.optimizer, self.lr, state.opt_state, state.params,
+                                       grads, state.updates)  # fmt: skip
         return COMAState(params, opt_state, optax.safe_increment(state.updates))

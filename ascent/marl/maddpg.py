@@ -42,7 +42,7 @@ from ascent.algos.config import (
     positive_schedule,
 )
 from ascent.algos.networks import sample_action
-from ascent.algos.optim import make_optimizer, schedule_fn, set_lr
+from ascent.algos.optim import make_optimizer, schedule_fn
 from ascent.buffers import (
     Rollout,
     Transitions,
@@ -56,7 +56,7 @@ from ascent.core.losses import masked_mean, value_loss
 from ascent.core.targets import polyak_update, td_target
 from ascent.envs.multiagent import MultiAgentSpaces
 from ascent.errors import ConfigError
-from ascent.marl.team import TeamFields, check_team_spaces, example_obs
+from ascent.marl.team import TeamFields, check_team_spaces, example_obs, step_parts
 from ascent.nn.multiagent import CentralQ, TeamActor, allowed_actions, joint_actions_seen
 
 
@@ -251,10 +251,7 @@ class MADDPG:
     def apply(self, state: MADDPGState, grads: Any) -> MADDPGState:
         """One step of the actors' and the critics' optimisers, each at its learning
         rate, then the target networks move τ of the way to the new parameters."""
-        params, opt_state = {}, {}
-        for part in ("actor", "critic"):
-            inner = set_lr(state.opt_state[part], self.lr[part](state.updates))
-            step, opt_state[part] = self.optimizer.update(grads[part], inner, state.params[part])
-            params[part] = optax.apply_updates(state.params[part], step)
+        params, opt_state = step_parts(self.optimizer, self.lr, state.opt_state, state.params,
+                                       grads, state.updates)  # fmt: skip
         target = polyak_update(state.target_params, params, tau=self.config.tau)
         return state._replace(params=params, target_params=target, opt_state=opt_state)
