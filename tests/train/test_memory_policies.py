@@ -36,10 +36,11 @@ PAIRS = [
     for kind in KINDS
     for algo in ALGOS
 ]
-# a transformer case repeats what the lstm and gru cases check of the loop (the same
-# SequenceModel path; test_sequence.py and tests/nn/attention check the transformer
-# itself) at about 25 s of compiling each, so it runs with the slow tests only
-KINDS_TRANSFORMER_SLOW = ["lstm", "gru", pytest.param("transformer", marks=pytest.mark.slow)]
+# a gru or transformer case repeats what the lstm case checks of the loop (the same
+# SequenceModel path; test_sequence.py and tests/nn/attention check the cores themselves,
+# and PAIRS trains every core) at 10 to 25 s of compiling each, so they run with the
+# slow tests only
+LOOP_KINDS = ["lstm", *(pytest.param(k, marks=pytest.mark.slow) for k in ("gru", "transformer"))]
 N, T = 4, 12
 TINY = {"embed_dim": 8, "hidden": (8,), "num_heads": 2, "memory_len": 6, "n_envs": N, "n_steps": T}
 
@@ -95,7 +96,7 @@ def _log_probs(algo: str, kind: str, params: Any, rollout: Rollout) -> jax.Array
     return dist.log_prob(rollout.actions)
 
 
-@pytest.mark.parametrize("kind", KINDS_TRANSFORMER_SLOW)
+@pytest.mark.parametrize("kind", LOOP_KINDS)
 def test_policy_state_is_carried_and_reset_at_episode_starts(kind: str) -> None:
     loop = _loop("ppo", kind)
     fresh = _start("ppo", kind)
@@ -139,7 +140,7 @@ def test_update_reruns_a_rollout_with_the_log_probs_of_acting(algo: str, kind: s
     )
 
 
-@pytest.mark.parametrize("kind", KINDS_TRANSFORMER_SLOW)
+@pytest.mark.parametrize("kind", LOOP_KINDS)
 def test_truncated_steps_bootstrap_from_the_state_of_that_step(kind: str) -> None:
     """V(next_obs[t]) of a truncated step is the critic's value of the true final
     observation after the episode's steps so far: rerun them, then next_obs[t]."""
@@ -161,7 +162,7 @@ def test_truncated_steps_bootstrap_from_the_state_of_that_step(kind: str) -> Non
         assert abs(float(fresh[0, 0]) - float(rollout.next_values[t, n])) > 1e-6
 
 
-@pytest.mark.parametrize("kind", KINDS_TRANSFORMER_SLOW)
+@pytest.mark.parametrize("kind", LOOP_KINDS)
 def test_training_does_not_leak_across_episodes(kind: str) -> None:
     """Perturbing the observations of an earlier episode in a chunk leaves the later
     episode's log-probabilities (and values) unchanged in the update's rerun."""
@@ -180,7 +181,7 @@ def test_training_does_not_leak_across_episodes(kind: str) -> None:
     np.testing.assert_array_equal(after[:, others], before[:, others])
 
 
-@pytest.mark.parametrize("kind", KINDS_TRANSFORMER_SLOW)
+@pytest.mark.parametrize("kind", LOOP_KINDS)
 def test_ppo_minibatches_are_whole_environment_sequences(kind: str) -> None:
     """With a negligible step size every minibatch of the update sees ratio 1: each reruns
     whole environment sequences from their stored start state. (Shuffling transitions
@@ -221,7 +222,7 @@ def test_host_door_carries_the_policy_state() -> None:
     agent.close()
 
 
-@pytest.mark.parametrize("kind", KINDS_TRANSFORMER_SLOW)
+@pytest.mark.parametrize("kind", LOOP_KINDS)
 def test_agent_act_carries_the_state(kind: str) -> None:
     agent = ascent.make("a2c", env="ascent/TMaze-v0", seed=1, policy=kind, **TINY)
     # acting step by step with the returned state equals the network over the sequence
