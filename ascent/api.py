@@ -7,7 +7,7 @@ from typing import Any
 
 import gymnasium
 
-from ascent.algos.registry import make_config
+from ascent.catalog.registry import make_config
 from ascent.envs.registry import EnvLike, env_label
 from ascent.envs.watchdog import STEP_TIMEOUT
 from ascent.train.agent import Agent

@@ -159,7 +159,7 @@ def _read_toml(path: Path) -> dict:
 
 def train(args: Train) -> int:
     from ascent.algos.config import whole_number
-    from ascent.algos.registry import make_config
+    from ascent.catalog.registry import make_config
     from ascent.envs import HostVecEnv
     from ascent.io import new_run_dir
     from ascent.train.agent import Agent
@@ -253,7 +253,7 @@ def plot(args: Plot) -> int:
 
 
 def list_all(_: List) -> int:
-    from ascent.algos.registry import ALGORITHMS, presets
+    from ascent.catalog.registry import ALGORITHMS, presets
     from ascent.envs import list_envs
     from ascent.io import print_table
 

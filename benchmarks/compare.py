@@ -158,7 +158,7 @@ def machine() -> dict[str, Any]:
 
 def ascent_config(case: Case) -> dict[str, Any]:
     from ascent.algos.config import config_to_dict
-    from ascent.algos.registry import make_config
+    from ascent.catalog.registry import make_config
 
     return config_to_dict(make_config(case.algo, case.env, {"total_steps": case.steps}))
 

@@ -8,7 +8,7 @@ compiled door (JaxMARL's MPE) against the PettingZoo door (mpe2, stepped from Py
     .venv/bin/python benchmarks/marl.py --phase report    # table and plot from out/marl
 
 Learning: each (task, algorithm) trains its 5 seeds in one compiled program on the
-compiled door (`ascent.train.seeds.train_seeds`, the presets of ascent/presets/ippo.toml
+compiled door (`ascent.train.seeds.train_seeds`, the presets of ascent/catalog/presets/ippo.toml
 and mappo.toml: Yu et al. 2022's MPE settings), two cases at a time (one per core). Each
 seed's final policy is then evaluated, deterministically, for 100 episodes on both
 doors: JaxMARL's MPE and mpe2's (the environment the baselines of
@@ -171,7 +171,7 @@ def report() -> None:
         "averaged over agents), the convention of marl_baselines.md. Training on the "
         "compiled door (jaxmarl/...), 5 seeds in one program per case, "
         f"{cases[TASKS[0], ALGOS[0]]['steps']:,} steps each, the presets of "
-        "ascent/presets/ippo.toml and mappo.toml; each seed's final policy evaluated "
+        "ascent/catalog/presets/ippo.toml and mappo.toml; each seed's final policy evaluated "
         f"deterministically over {EVAL_EPISODES} episodes on mpe2 (the PettingZoo door, where "
         "the baselines were measured) and on JaxMARL.",
         "",

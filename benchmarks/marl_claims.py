@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/marl_claims.py --phase report     # tables, plots from out/
 
 - **channel**: does the listener of MPE's speaker-listener need the speaker's messages?
-  MAPPO (the preset of ascent/presets/mappo.toml, 5M steps) on
+  MAPPO (the preset of ascent/catalog/presets/mappo.toml, 5M steps) on
   jaxmarl/simple_speaker_listener_v4, 5 seeds, with the channel and with it cut
   (`ascent.envs.multiagent.CutChannel`: the listener's 3 message entries are always 0;
   the global state the critic reads during training is left whole). Each seed's final
@@ -133,7 +133,7 @@ def run_tag(case: str, seeds: list[int], steps: int | None) -> None:
     (tag-latest) or every generation so far (tag-pool); then every generation's predators
     play every generation's prey (`play`), written to results/marl_claims/<case>.json.
     `steps`: training steps per turn instead of TAG_RUN's (a quick check of the code)."""
-    from ascent.algos.registry import preset
+    from ascent.catalog.registry import preset
 
     # γ 0.9: at the preset's 0.99 the predators' critics diverged against frozen prey
     # (values near 600 for returns near 3: they drift off across the unbounded arena, and
@@ -217,7 +217,7 @@ def make_case_env(case: str) -> Any:
 
 def case_setup(case: str) -> tuple[str, Any, dict[str, Any], int]:
     """(algorithm, environment, settings, evaluation episodes) of a case."""
-    from ascent.algos.registry import preset
+    from ascent.catalog.registry import preset
 
     if case.startswith(("channel-", "tarmac-")):
         # by id: a cut environment has its own, with no preset

@@ -63,7 +63,7 @@ TARGET_TASK, SUCCESS, NEEDED, MLP_CEILING = "ascent/TMaze-v0", 0.9, 4, 0.6
 
 def train(env_id: str, seeds: list[int], overrides: dict[str, Any]) -> dict[str, Any]:
     """One configuration, all seeds vmapped in one compiled program."""
-    from ascent.algos.registry import make_config
+    from ascent.catalog.registry import make_config
     from ascent.train.seeds import train_seeds
 
     result = train_seeds("ppo", env_id, seeds, overrides, eval_episodes=EVAL_EPISODES)
@@ -225,7 +225,8 @@ def _policies_section(part: dict[str, Any]) -> list[str]:
     lines = [
         "## Policies on the memory tasks",
         "",
-        f"PPO with the presets of `ascent/presets/ppo.toml` ({config['n_envs']} environments × "
+        "PPO with the presets of `ascent/catalog/presets/ppo.toml` "
+        f"({config['n_envs']} environments × "
         f"{config['n_steps']} steps per rollout, minibatches of whole environment sequences), "
         f"`--set policy=...`; {len(seeds)} seeds each, the final policy evaluated on "
         f"{EVAL_EPISODES} deterministic episodes per seed. T-maze: corridor 10, return = "

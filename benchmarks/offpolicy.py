@@ -1,6 +1,6 @@
 """Learning benchmark for continuous control: DDPG, TD3, SAC and NAF on Pendulum-v1.
 
-For every algorithm, trains 5 seeds with its Pendulum preset (ascent/presets/) and
+For every algorithm, trains 5 seeds with its Pendulum preset (ascent/catalog/presets/) and
 evaluates each final policy on 10 deterministic episodes, then writes a Markdown
 table with every seed's figure to benchmarks/results/offpolicy_pendulum[_jax].md.
 The targets are those of issue 4.
@@ -12,7 +12,7 @@ The targets are those of issue 4.
     .venv/bin/python benchmarks/offpolicy.py --halfcheetah    # SAC, TD3: 100k steps, 2 seeds
 
 `--halfcheetah` is a first reference on MuJoCo's HalfCheetah-v5 (Gymnasium door, the
-presets of ascent/presets/ with total_steps=100000), without targets.
+presets of ascent/catalog/presets/ with total_steps=100000), without targets.
 """
 
 from __future__ import annotations
@@ -178,7 +178,8 @@ def main() -> int:
         f"Machine: {os.cpu_count()} CPU cores, JAX on {jax.devices()[0].platform}, "
         f"{args.jobs} run(s) at a time; "
         f"{args.episodes} deterministic evaluation episodes per seed after training.  ",
-        f"Settings: each algorithm's {env_id.split('/')[-1]} preset (ascent/presets/<algo>.toml)"
+        f"Settings: each algorithm's {env_id.split('/')[-1]} preset "
+        "(ascent/catalog/presets/<algo>.toml)"
         + (f" with {', '.join(args.set)}" if args.set else "")
         + ".",
         "",

@@ -1,6 +1,6 @@
 """Algorithms: one file each, a config, `init`, `act` and a pure `update`. The registry
-by name is `ascent.algos.registry` (not imported here: it also names the team algorithms
-of `ascent.marl`, which build on these)."""
+by name is `ascent.catalog` (a layer above: it also names the team algorithms of
+`ascent.marl`, which build on these)."""
 
 from ascent.algos.a2c import A2C, A2CConfig
 from ascent.algos.actor_critic import ActorCritic, ActorCriticConfig

@@ -18,7 +18,7 @@ import jax
 import numpy as np
 
 from ascent.algos.config import config_to_dict, whole_number
-from ascent.algos.registry import algorithm_class, build_algorithm
+from ascent.catalog.registry import algorithm_class, build_algorithm
 from ascent.envs import AgentObs, HostVecEnv, clip_action, is_multiagent
 from ascent.envs import make as make_env
 from ascent.envs.registry import EnvLike, env_label

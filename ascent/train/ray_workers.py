@@ -52,7 +52,7 @@ def _ray() -> Any:
 
 def _build_loop(algo_name: str, config: Any, env: Any, cache: str | None) -> AsyncOnPolicyLoop:
     """The run's loop, built again in an actor's process."""
-    from ascent.algos.registry import algorithm_class
+    from ascent.catalog.registry import algorithm_class
     from ascent.runtime import enable_compile_cache
     from ascent.train import make_loop
 

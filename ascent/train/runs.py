@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ascent.algos.config import MAX_STEPS, whole_number
-from ascent.algos.registry import make_config
+from ascent.catalog.registry import make_config
 from ascent.envs.registry import EnvLike, check_saved_id, env_label
 from ascent.errors import CheckpointError, ConfigError
 from ascent.io import load_checkpoint, read_json, read_meta

@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ascent.algos.registry import algorithm_class, build_algorithm, make_config
+from ascent.catalog.registry import algorithm_class, build_algorithm, make_config
 from ascent.envs import is_jax_env
 from ascent.envs import make as make_env
 from ascent.errors import EnvError

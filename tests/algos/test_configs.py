@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 import ascent
-from ascent.algos.registry import make_config, preset
+from ascent.catalog.registry import make_config, preset
 from ascent.core.schedules import Schedule
 from ascent.errors import ConfigError
 

@@ -219,4 +219,4 @@ def test_entropy_bonus_enters_the_surrogate() -> None:
 )
 def test_bad_settings_are_refused_naming_the_field(field: str, bad: Any) -> None:
     with pytest.raises(ConfigError, match=rf"\b{field}\b"):
-        ascent.algos.registry.make_config("trpo", "CartPole-v1", {field: bad})
+        ascent.catalog.registry.make_config("trpo", "CartPole-v1", {field: bad})

@@ -15,7 +15,7 @@ import pytest
 from gymnasium import spaces
 
 import ascent
-from ascent.algos.registry import build_algorithm, make_config
+from ascent.catalog.registry import build_algorithm, make_config
 from ascent.core.returns import gae
 from ascent.envs import AgentObs, MultiAgentSpaces
 from ascent.envs.tasks import climbing_game

@@ -16,9 +16,9 @@ from ascent.algos.naf import NAF
 from ascent.algos.ppo import PPO
 from ascent.algos.reinforce import Reinforce
 from ascent.algos.sac import SAC
-from ascent.algos.settings import build_config
 from ascent.algos.td3 import TD3
 from ascent.algos.trpo import TRPO
+from ascent.catalog.settings import build_config
 from ascent.envs.multiagent import MultiAgentSpaces, is_multiagent
 from ascent.errors import ConfigError, EnvError
 from ascent.marl import COMA, IPPO, MADDPG, MAPPO, QMIX, VDN
@@ -65,7 +65,7 @@ def preset_key(env_id: str) -> str:
 def preset(algo: str, env_id: str) -> dict[str, Any]:
     """The tuned settings for `algo` on `env_id`, or {} when there is none."""
     name = algorithm_class(algo).name
-    path = resources.files("ascent.presets").joinpath(f"{name}.toml")
+    path = resources.files("ascent.catalog.presets").joinpath(f"{name}.toml")
     if not path.is_file():
         return {}
     with path.open("rb") as f:
@@ -77,7 +77,7 @@ def presets() -> dict[str, list[str]]:
     """Algorithm name -> environments with a preset (for `ascent list`)."""
     out = {}
     for name in ALGORITHMS:
-        path = resources.files("ascent.presets").joinpath(f"{name}.toml")
+        path = resources.files("ascent.catalog.presets").joinpath(f"{name}.toml")
         if path.is_file():
             with path.open("rb") as f:
                 out[name] = sorted(tomllib.load(f))
