@@ -3,11 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# Small networks run fastest with XLA on one thread; the concurrency-optimised scheduler
-# was seen to hang a vmapped program on its second call with jax 0.10.2. Every word must
-# be a --flag: XLA stops reading at one that is not, dropping the flags after it
-# (benchmarks/results/design_notes.md).
-export XLA_FLAGS ?= --xla_cpu_multi_thread_eigen=false --xla_cpu_enable_concurrency_optimized_scheduler=false
+# XLA's flags, defined once in ascent/_xla.py (why, there); run with the standard library
+# only, so it works before .venv exists. Read once, unless the environment sets them.
+ifeq ($(origin XLA_FLAGS),undefined)
+export XLA_FLAGS := $(shell $(PYTHON) ascent/_xla.py)
+endif
 
 .PHONY: demo test lint bench clean
 

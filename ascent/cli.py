@@ -7,7 +7,6 @@ message is printed as one line without a traceback and the exit status is 2.
 from __future__ import annotations
 
 import json
-import os
 import sys
 import tomllib
 from dataclasses import dataclass
@@ -16,10 +15,8 @@ from typing import Annotated, Any, Literal
 
 import tyro
 
+from ascent._xla import XLA_FLAGS_BY_AFFINITY, set_xla_flags
 from ascent.errors import AscentError, ConfigError
-
-# seen to hang a vmapped program on its second call with jax 0.10.2
-XLA_FLAGS = "--xla_cpu_enable_concurrency_optimized_scheduler=false"
 
 
 @dataclass
@@ -375,8 +372,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     handler = next(fn for cls, fn in COMMANDS.values() if isinstance(args, cls))
     # XLA reads its flags, and sizes its thread pool, when its CPU client starts, which
-    # is after this point
-    os.environ.setdefault("XLA_FLAGS", XLA_FLAGS)
+    # is after this point; its threads follow --threads (use_threads), so Eigen's stay on
+    set_xla_flags(XLA_FLAGS_BY_AFFINITY)
     try:
         from ascent.runtime import enable_compile_cache, use_threads
 

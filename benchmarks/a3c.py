@@ -27,11 +27,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ascent._xla import XLA_FLAGS
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
-XLA_FLAGS = (
-    "--xla_cpu_multi_thread_eigen=false --xla_cpu_enable_concurrency_optimized_scheduler=false"
-)
 TARGET = 475.0
 WINDOW = 20  # training episodes averaged for the time to TARGET
 ENV = "gymnax/CartPole-v1"

@@ -48,6 +48,8 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+from ascent._xla import XLA_FLAGS_BY_AFFINITY
+
 ROOT = Path(__file__).resolve().parent.parent
 PEERS = ROOT / "benchmarks" / "peers"
 VENVS = ROOT / "benchmarks" / "envs"
@@ -55,8 +57,6 @@ WORK = ROOT / "benchmarks" / "out" / "compare"  # compilation caches, raw profil
 RESULTS = ROOT / "benchmarks" / "results"
 JSON_OUT = RESULTS / "compare.json"
 ASCENT_PY = ROOT / ".venv" / "bin" / "python"
-# XLA flags for every JAX contestant: the CLI's (a workaround for a hang in jax 0.10.2)
-XLA_FLAGS = "--xla_cpu_enable_concurrency_optimized_scheduler=false"
 
 # What each peer's virtualenv holds; torch first, alone, so pip takes the CPU wheel.
 PEER_PACKAGES = {
@@ -171,7 +171,7 @@ def launch(command: list[str], threads: int, timeout: float = 3600) -> dict[str,
     """Run one contestant pinned to `threads` cores; its JSON line, or the error."""
     env = {
         **os.environ,
-        "XLA_FLAGS": XLA_FLAGS,
+        "XLA_FLAGS": XLA_FLAGS_BY_AFFINITY,  # the CLI's: XLA's threads follow taskset
         "JAX_PLATFORMS": "cpu",
         "OMP_NUM_THREADS": str(threads),
         "MKL_NUM_THREADS": str(threads),
@@ -337,7 +337,7 @@ def profile(case: Case, label: str, door: str, source: Path, threads: int = 1) -
     cache = WORK / "cache" / "profile" / f"{case.key}-{door}-{label}"
     command = [str(ASCENT_PY), str(PEERS / "ascent_run.py"), "run", case.algo, env_id,
                "--steps", str(case.steps), "--episodes", "1", "--cache", str(cache)]  # fmt: skip
-    env = {**os.environ, "XLA_FLAGS": XLA_FLAGS, "PYTHONPATH": str(source)}
+    env = {**os.environ, "XLA_FLAGS": XLA_FLAGS_BY_AFFINITY, "PYTHONPATH": str(source)}
     pinned = ["taskset", "-c", cpus(threads)]
     for _ in range(2):  # the first fills the cache; the second is the warm timing
         warm = subprocess.run([*pinned, *command], capture_output=True, text=True, env=env,

@@ -31,10 +31,11 @@ from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 
+from ascent._xla import XLA_FLAGS
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 CACHE = ROOT / ".cache" / "jax"  # the tests' compile cache: warm programs, quick starts
-XLA = "--xla_cpu_multi_thread_eigen=false --xla_cpu_enable_concurrency_optimized_scheduler=false"
 SMALL = ["--set", "hidden=16", "--set", "n_envs=4", "--set", "n_steps=16",
          "--set", "minibatch_size=32", "--set", "n_epochs=2"]  # fmt: skip
 # the compiled door: 6,400 iterations of 64 steps, a checkpoint every 32
@@ -59,7 +60,7 @@ class Row:
 
 
 def environment(**extra: str) -> dict[str, str]:
-    return {**os.environ, "XLA_FLAGS": XLA, "ASCENT_CACHE_DIR": str(CACHE), **extra}
+    return {**os.environ, "XLA_FLAGS": XLA_FLAGS, "ASCENT_CACHE_DIR": str(CACHE), **extra}
 
 
 def cli(

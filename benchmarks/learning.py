@@ -21,10 +21,9 @@ from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 
-os.environ.setdefault(
-    "XLA_FLAGS",
-    "--xla_cpu_multi_thread_eigen=false --xla_cpu_enable_concurrency_optimized_scheduler=false",
-)
+from ascent._xla import set_xla_flags
+
+set_xla_flags()  # before JAX starts: one XLA thread
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from processes import XLA_FLAGS, run_watched
+from processes import run_watched
+
+from ascent._xla import XLA_FLAGS
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"

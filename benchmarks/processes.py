@@ -15,9 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-XLA_FLAGS = (
-    "--xla_cpu_multi_thread_eigen=false --xla_cpu_enable_concurrency_optimized_scheduler=false"
-)
+from ascent._xla import XLA_FLAGS
 
 
 def cpu_seconds(pid: int) -> float:

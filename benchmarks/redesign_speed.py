@@ -26,11 +26,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ascent._xla import XLA_FLAGS_BY_AFFINITY
+
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "benchmarks" / "out" / "redesign"
 RESULTS = ROOT / "benchmarks" / "results"
 PYTHON = ROOT / ".venv" / "bin" / "python"
-XLA_FLAGS = "--xla_cpu_enable_concurrency_optimized_scheduler=false"
 # (key, algo, env, steps, evaluation episodes, seeds by default): compare.py's cases
 CASES = {
     "ppo": ("ppo", "CartPole-v1", 100_000, 20, 5),
@@ -55,7 +56,7 @@ def launch(tree: Path, algo: str, env: str, steps: int, episodes: int, seed: int
     command = ["taskset", "-c", "0", str(PYTHON), str(tree / "benchmarks/peers/ascent_run.py"),
                "run", algo, env, "--steps", str(steps), "--episodes", str(episodes),
                "--seed", str(seed), "--threads", "1", "--cache", str(cache)]  # fmt: skip
-    environ = {**os.environ, "PYTHONPATH": str(tree), "XLA_FLAGS": XLA_FLAGS,
+    environ = {**os.environ, "PYTHONPATH": str(tree), "XLA_FLAGS": XLA_FLAGS_BY_AFFINITY,
                "JAX_PLATFORMS": "cpu", "OMP_NUM_THREADS": "1"}  # fmt: skip
     start = time.perf_counter()
     run = subprocess.run(command, capture_output=True, text=True, env=environ, cwd=tree,

@@ -22,10 +22,9 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault(
-    "XLA_FLAGS",
-    "--xla_cpu_multi_thread_eigen=false --xla_cpu_enable_concurrency_optimized_scheduler=false",
-)
+from ascent._xla import set_xla_flags
+
+set_xla_flags()  # before JAX starts: one XLA thread
 
 import numpy as np  # noqa: E402
 

@@ -10,10 +10,11 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "ascent"
 
-# bottom to top; errors and _version import nothing from Ascent and serve every layer
+# bottom to top; errors, _version and _xla import nothing from Ascent and serve every layer
 LAYERS = {
     "errors": -1,
     "_version": -1,
+    "_xla": -1,
     "core": 0,
     "nn": 1,
     "buffers": 2,
