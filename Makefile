@@ -22,11 +22,11 @@ demo: $(STAMP)
 
 # --dist loadfile: a file's tests share one worker, so the programs they cache compile once
 test: $(STAMP)
-	$(BIN)/ruff check ascent tests benchmarks
+	$(BIN)/ruff check ascent tests benchmarks examples
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=15
 
 lint: $(STAMP)
-	$(BIN)/ruff check ascent tests benchmarks
+	$(BIN)/ruff check ascent tests benchmarks examples
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .ruff_cache
