@@ -7,10 +7,11 @@ from typing import Any
 
 import gymnasium
 
-from ascent.catalog.registry import make_config
+from ascent.catalog import make_config
 from ascent.envs.registry import EnvLike, env_label
 from ascent.envs.watchdog import STEP_TIMEOUT
 from ascent.train.agent import Agent
+from ascent.train.runs import load_agent
 
 
 def make(
@@ -38,7 +39,8 @@ def make(
 
 
 def load(path: str | Path, env: EnvLike | None = None) -> Agent:
-    """An agent from `agent.save(path)`, a checkpoint folder or a run folder. `env`
-    gives the environment again (needed when it was trained on an object or a function;
-    a saved id is only used when it is registered, never imported)."""
-    return Agent.load(path, env)
+    """An agent from `agent.save(path)`, a checkpoint folder or a run folder (its final
+    or newest checkpoint). `env` gives the environment again (needed when it was trained
+    on an object or a function; a saved id is only used when it is registered, a file
+    never makes Ascent import a module)."""
+    return load_agent(Path(path), env)

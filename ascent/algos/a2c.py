@@ -19,6 +19,7 @@ import optax
 from ascent.algos.config import OnPolicyConfig, ScheduleLike, in_unit_interval, nonnegative
 from ascent.algos.networks import actor_critic_net, check_on_policy_spaces
 from ascent.algos.optim import make_optimizer, schedule_fn, set_lr
+from ascent.algos.protocol import Algorithm
 from ascent.algos.sequence import ActsThroughModel, SequenceModel
 from ascent.buffers import Rollout
 from ascent.core.losses import masked_mean, normalize_advantages, policy_gradient_loss, value_loss
@@ -67,7 +68,7 @@ class A2CState(NamedTuple):
     updates: jax.Array
 
 
-class A2C(ActsThroughModel):
+class A2C(ActsThroughModel, Algorithm):
     """Synchronous advantage actor-critic with n-step returns over N environments."""
 
     name = "a2c"

@@ -4,9 +4,9 @@ The loss, the n-step returns and the optimiser are A2C's (`a2c.py`); what differ
 who applies the gradients. K workers each own `n_envs` environments, a copy of the
 parameters and a collector; each computes A2C's gradient on its own rollout (`grads`)
 with the copy it last read, applies it to the shared parameters and optimiser
-statistics (`apply`, `train/shared.py`), lock-free by default, and reads them again.
+statistics (`apply`, `train/workers/shared.py`), lock-free by default, and reads them again.
 A gradient may so be computed with parameters some applies old (its staleness,
-logged). The workers run as threads of one process (`train/drivers.ThreadDriver`):
+logged). The workers run as threads of one process (`train/workers/threads.py`):
 a compiled program runs without Python's GIL, so workers compute at once on as many
 cores as there are workers.
 """
@@ -59,4 +59,4 @@ class A3C(A2C):
     name = "a3c"
     Config = A3CConfig
     kind = "asynchronous"
-    driver = "workers"  # drivers.ThreadDriver: every worker applies its own gradients
+    driver = "workers"  # every worker applies its own gradients (train.workers)

@@ -23,6 +23,7 @@ import optax
 from ascent.algos.config import OnPolicyConfig, ScheduleLike, positive_schedule
 from ascent.algos.networks import check_on_policy_spaces, policy_net, sample_action
 from ascent.algos.optim import make_optimizer, schedule_fn, step_actor_and_critic
+from ascent.algos.protocol import Algorithm
 from ascent.buffers import Rollout
 from ascent.core.losses import masked_mean, policy_gradient_loss, value_loss
 from ascent.core.returns import td_errors
@@ -58,7 +59,7 @@ class ActorCriticState(NamedTuple):
     updates: jax.Array
 
 
-class ActorCritic:
+class ActorCritic(Algorithm):
     """One-step TD actor-critic with a V or a Q critic and separate learning rates."""
 
     name = "actor-critic"

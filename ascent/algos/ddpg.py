@@ -34,6 +34,7 @@ from ascent.algos.offpolicy import (
     optimizer_step,
 )
 from ascent.algos.optim import schedule_fn
+from ascent.algos.protocol import Algorithm
 from ascent.buffers import Transitions
 from ascent.core.losses import value_loss
 from ascent.core.targets import polyak_update, td_target
@@ -62,7 +63,7 @@ class DDPGState(NamedTuple):
     updates: jax.Array  # gradient steps so far: the clock of the learning-rate schedule
 
 
-class DDPG:
+class DDPG(Algorithm):
     """Deterministic actor, one critic, target networks, exploration noise."""
 
     name = "ddpg"

@@ -7,7 +7,7 @@ learner takes them in turn and makes one gradient step on each, with A2C's loss 
 n-step targets and advantages are V-trace's (`core.returns.vtrace`): importance
 weights π/μ between the learner's policy π and the acting one μ, truncated at ρ̄ and
 c̄. The lag of each rollout (updates between the parameters that collected it and
-those it updates) is logged as `staleness`. Driver: `train/drivers.ActorLearnerDriver`.
+those it updates) is logged as `staleness`. Driver: `train/workers/threads.ActorLearnerDriver`.
 """
 
 from __future__ import annotations

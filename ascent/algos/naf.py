@@ -37,6 +37,7 @@ from ascent.algos.offpolicy import (
     optimizer_step,
 )
 from ascent.algos.optim import schedule_fn
+from ascent.algos.protocol import Algorithm
 from ascent.buffers import Transitions
 from ascent.core.losses import value_loss
 from ascent.core.naf import lower_triangular, n_triangular, quadratic_advantage
@@ -87,7 +88,7 @@ class NAFState(NamedTuple):
     updates: jax.Array  # gradient steps so far: the clock of the learning-rate schedule
 
 
-class NAF:
+class NAF(Algorithm):
     """Q-learning with a quadratic advantage: greedy action μ(s), target network, noise."""
 
     name = "naf"

@@ -32,6 +32,7 @@ from ascent.algos.config import (
 )
 from ascent.algos.networks import actor_critic_net, check_on_policy_spaces
 from ascent.algos.optim import make_optimizer, schedule_fn, set_lr
+from ascent.algos.protocol import Algorithm
 from ascent.algos.sequence import ActsThroughModel, SequenceModel, shuffled_minibatches
 from ascent.buffers import Rollout
 from ascent.core.losses import (
@@ -116,7 +117,7 @@ class PPOState(NamedTuple):
     updates: jax.Array  # completed updates: the clock of every schedule
 
 
-class PPO(ActsThroughModel):
+class PPO(ActsThroughModel, Algorithm):
     """Proximal policy optimisation: clipped surrogate, minibatch epochs, GAE."""
 
     name = "ppo"

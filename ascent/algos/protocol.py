@@ -1,10 +1,15 @@
 """The protocols an algorithm satisfies: `Algorithm` (init, act, update), with
 `grads` and `apply` for those whose update is one gradient step (`GradientAlgorithm`),
-and `SequenceAlgorithm` for memory policies."""
+and `SequenceAlgorithm` for memory policies.
+
+Every algorithm class names `Algorithm` among its bases, and so inherits the defaults
+of its capabilities (`kind`, `driver`, `multi_agent`), declared once here; a class sets
+only those that differ. What a config allows (memory policies, a lock between workers)
+is declared on the config (`algos.config.OnPolicyConfig`)."""
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
 import jax
 
@@ -12,9 +17,24 @@ from ascent.buffers import Rollout
 
 
 class Algorithm(Protocol):
-    """An algorithm built from (config, observation_space, action_space)."""
+    """An algorithm built from (config, observation_space, action_space), or, for a
+    team's (`multi_agent`), from (config, MultiAgentSpaces)."""
 
-    name: str
+    name: ClassVar[str]
+    """Its name in the catalog, the CLI and run folders."""
+    Config: ClassVar[type]
+    """Its frozen config dataclass."""
+    kind: ClassVar[Literal["on-policy", "off-policy", "asynchronous"]] = "on-policy"
+    """The loop that trains it (`train.make_loop`): collect → update on each rollout;
+    collect → replay → update on minibatches (`update` takes one minibatch of
+    `buffers.Transitions`); or rollouts of asynchronous workers."""
+    driver: ClassVar[Literal["sync", "workers", "actor-learner"]] = "sync"
+    """Who runs its iterations (`train.workers.driver_for`): the calling thread;
+    workers that each apply their own gradients (A3C); or actors feeding one learner
+    (IMPALA)."""
+    multi_agent: ClassVar[bool] = False
+    """It trains a team of agents, built from `envs.MultiAgentSpaces`."""
+
     config: Any
 
     def init(self, key: jax.Array) -> Any: ...

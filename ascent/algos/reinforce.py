@@ -21,6 +21,7 @@ import optax
 from ascent.algos.config import OnPolicyConfig, ScheduleLike, in_unit_interval, positive_schedule
 from ascent.algos.networks import check_on_policy_spaces, sequence_policy_net, sequence_value_net
 from ascent.algos.optim import make_optimizer, schedule_fn, step_actor_and_critic
+from ascent.algos.protocol import Algorithm
 from ascent.algos.sequence import ActsThroughModel, SequenceModel
 from ascent.buffers import Rollout
 from ascent.core.losses import masked_mean, normalize_advantages, policy_gradient_loss, value_loss
@@ -76,7 +77,7 @@ class ReinforceGrads(NamedTuple):
     mean_return: jax.Array
 
 
-class Reinforce(ActsThroughModel):
+class Reinforce(ActsThroughModel, Algorithm):
     """Monte-Carlo policy gradient with reward-to-go and an optional baseline."""
 
     name = "reinforce"

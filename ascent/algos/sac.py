@@ -36,6 +36,7 @@ from ascent.algos.offpolicy import (
     optimizer_step,
 )
 from ascent.algos.optim import schedule_fn
+from ascent.algos.protocol import Algorithm
 from ascent.buffers import Transitions
 from ascent.core.losses import temperature_loss, value_loss
 from ascent.core.targets import polyak_update, td_target
@@ -69,7 +70,7 @@ class SACState(NamedTuple):
     updates: jax.Array  # gradient steps so far: the clock of the learning-rate schedule
 
 
-class SAC:
+class SAC(Algorithm):
     """Squashed-Gaussian actor, twin critics, automatic or fixed temperature."""
 
     name = "sac"

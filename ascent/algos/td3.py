@@ -33,6 +33,7 @@ from ascent.algos.offpolicy import (
     optimizer_step,
 )
 from ascent.algos.optim import schedule_fn
+from ascent.algos.protocol import Algorithm
 from ascent.buffers import Transitions
 from ascent.core.losses import value_loss
 from ascent.core.targets import polyak_update, td_target
@@ -73,7 +74,7 @@ class TD3State(NamedTuple):
     actor_loss: jax.Array  # of the latest actor update (0 before the first), reported
 
 
-class TD3:
+class TD3(Algorithm):
     """Deterministic actor, twin critics, clipped double-Q target, smoothing, delay."""
 
     name = "td3"

@@ -36,6 +36,7 @@ from ascent.algos.config import (
 )
 from ascent.algos.networks import check_on_policy_spaces, policy_net, sample_action
 from ascent.algos.optim import make_optimizer, schedule_fn, set_lr
+from ascent.algos.protocol import Algorithm
 from ascent.algos.sequence import flatten_time, shuffled_minibatches
 from ascent.buffers import Rollout
 from ascent.core.losses import masked_mean, normalize_advantages, value_loss
@@ -117,7 +118,7 @@ class TRPOState(NamedTuple):
     updates: jax.Array  # completed updates: the clock of every schedule
 
 
-class TRPO:
+class TRPO(Algorithm):
     """Natural-gradient actor step under a KL trust region; minibatch-fitted V critic."""
 
     name = "trpo"

@@ -99,7 +99,7 @@ def build_algorithm(cls: type, config: Any, env: Any) -> Any:
     multi_agent`) from the team's spaces, any other from the observation and action
     spaces. EnvError when the environment has the other number of agents."""
     label = getattr(env, "env_id", type(env).__name__)
-    if getattr(cls, "multi_agent", False):
+    if cls.multi_agent:
         if not is_multiagent(env):
             raise EnvError(
                 f"{cls.name} trains a team of agents and {label} has one: use a multi-agent "

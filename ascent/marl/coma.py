@@ -35,6 +35,7 @@ import optax
 from ascent.algos.config import OnPolicyConfig, ScheduleLike, in_unit_interval, positive_schedule
 from ascent.algos.networks import sample_action
 from ascent.algos.optim import make_optimizer, schedule_fn
+from ascent.algos.protocol import Algorithm
 from ascent.buffers import Rollout
 from ascent.core.credit import counterfactual_advantage
 from ascent.core.losses import (
@@ -83,7 +84,7 @@ class COMAState(NamedTuple):
     updates: jax.Array
 
 
-class COMA:
+class COMA(Algorithm):
     """Counterfactual multi-agent policy gradients."""
 
     name = "coma"

@@ -43,6 +43,7 @@ from ascent.algos.config import (
 )
 from ascent.algos.networks import sample_action
 from ascent.algos.optim import make_optimizer, schedule_fn
+from ascent.algos.protocol import Algorithm
 from ascent.buffers import (
     Rollout,
     Transitions,
@@ -120,7 +121,7 @@ class MADDPGState(NamedTuple):
     updates: jax.Array
 
 
-class MADDPG:
+class MADDPG(Algorithm):
     """MADDPG: decentralised actors, a centralised critic per agent, replay."""
 
     name = "maddpg"

@@ -37,6 +37,7 @@ from ascent.algos.config import (
     positive_schedule,
 )
 from ascent.algos.optim import make_optimizer, schedule_fn, set_lr
+from ascent.algos.protocol import Algorithm
 from ascent.algos.sequence import flatten_time, shuffled_minibatches
 from ascent.buffers import Rollout
 from ascent.core.losses import value_loss
@@ -110,7 +111,7 @@ class VDNState(NamedTuple):
     updates: jax.Array
 
 
-class VDN:
+class VDN(Algorithm):
     """Value decomposition networks: Q_tot = Σ_a Q_a, each agent greedy on its own Q_a."""
 
     name = "vdn"

@@ -5,10 +5,10 @@ from __future__ import annotations
 from ascent.algos.protocol import Algorithm
 from ascent.envs import HostVecEnv, JaxEnv
 from ascent.errors import ConfigError
-from ascent.train.asynchronous import AsyncOnPolicyLoop
 from ascent.train.loop import Loop, LoopState
 from ascent.train.offpolicy import OffPolicyLoop
 from ascent.train.onpolicy import OnPolicyLoop
+from ascent.train.workers import AsyncOnPolicyLoop
 
 LOOPS: dict[str, type] = {
     "on-policy": OnPolicyLoop,
@@ -18,11 +18,10 @@ LOOPS: dict[str, type] = {
 
 
 def make_loop(algorithm: Algorithm, env: JaxEnv | HostVecEnv) -> Loop:
-    """The loop an algorithm trains with, chosen by its `kind` ("on-policy" by default)."""
-    kind = getattr(algorithm, "kind", "on-policy")
-    if kind not in LOOPS:
-        raise ConfigError(f"{algorithm.name}: no training loop for kind {kind!r}")
-    return LOOPS[kind](algorithm, env)
+    """The loop an algorithm trains with, chosen by its `kind`."""
+    if algorithm.kind not in LOOPS:
+        raise ConfigError(f"{algorithm.name}: no training loop for kind {algorithm.kind!r}")
+    return LOOPS[algorithm.kind](algorithm, env)
 
 
 __all__ = [

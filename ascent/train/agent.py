@@ -1,9 +1,10 @@
 """An agent: an algorithm, its environment, its training state and its run folder.
 
-A thin front: `Agent.learn` hands the chunks of iterations to its runner (`runner.py`:
-driver, checks, metrics rows, progress bar, checkpoint cadence); `Agent.save` /
-`Agent.load` use the checkpoint format of `ascent.io.checkpoint`, so a saved agent and
-a run's checkpoint are the same thing (`runs.py` loads and resumes them).
+A thin front that owns its run: `Agent.learn` takes the chunks of iterations its
+runner (`runner.py`: driver, checks, metrics rows, progress bar) yields, keeps each
+good chunk's state and counters, and writes the checkpoints; `Agent.save` uses the
+checkpoint format of `ascent.io.checkpoint`, so a saved agent and a run's checkpoint are
+the same thing (`runs.py` loads them back into agents and resumes runs).
 """
 
 from __future__ import annotations
@@ -18,19 +19,27 @@ import jax
 import numpy as np
 
 from ascent.algos.config import config_to_dict, whole_number
-from ascent.catalog.registry import algorithm_class, build_algorithm
+from ascent.catalog import algorithm_class, build_algorithm
 from ascent.envs import AgentObs, HostVecEnv, clip_action, is_multiagent
 from ascent.envs import make as make_env
 from ascent.envs.registry import EnvLike, env_label
 from ascent.envs.watchdog import STEP_TIMEOUT
-from ascent.errors import StorageError
-from ascent.io import plot_curve, prune_checkpoints, save_checkpoint, write_json
+from ascent.errors import EnvError, StorageError, TrainingError
+from ascent.io import (
+    MetricsLogger,
+    TrainingProgress,
+    plot_curve,
+    prune_checkpoints,
+    save_checkpoint,
+    write_json,
+)
 from ascent.io.run_dir import RunLock
 from ascent.runtime import inline_cpu_dispatch
 from ascent.train import make_loop
 from ascent.train.evaluate import EvalResult, Evaluator
 from ascent.train.loop import LoopState
-from ascent.train.runner import Runner
+from ascent.train.runner import Cadence, Runner
+from ascent.train.workers import driver_for
 
 EVAL_SEED_OFFSET = 1_000_003  # evaluation environments never share seeds with training ones
 MAX_SEED = 2**31 - 1
@@ -77,7 +86,7 @@ class Agent:
         self.train_seconds = 0.0  # wall-clock spent in `learn`, compiling included
         self.last_checkpoint: Path | None = None
         self._act_key = jax.random.PRNGKey(seed + EVAL_SEED_OFFSET)
-        self.runner = Runner.for_agent(self)
+        self.runner = Runner(self.loop, driver_for(self.loop, seed))
         # iterations per compiled chunk (one metrics row each) and between checkpoints;
         # saved with the state so a resumed run cuts its chunks where the original did
         iterations = self.iterations_for(config.total_steps)
@@ -155,13 +164,44 @@ class Agent:
             self.attach_run_dir(self.run_dir)
         try:
             with self._writing():
-                self.runner.train(self, self.iterations_for(total_steps), total_steps, progress)
+                self._train(self.iterations_for(total_steps), total_steps, progress)
                 if self.run_dir:
                     self.checkpoint()
         finally:
             if locked_here:
                 self.release_run_dir()
         return self
+
+    def _train(self, iterations_total: int, total_steps: int, progress: bool) -> None:
+        """The runner's chunks until `iterations_total`: each good chunk's state and
+        time are kept, and a checkpoint written on cadence."""
+        logger = MetricsLogger(self.run_dir) if self.run_dir else None
+        bar = TrainingProgress(
+            total_steps,
+            description=f"{self.algo_name} {self.env_id}",
+            enabled=progress,
+            start_steps=self.env_steps,
+        )
+        chunks = self.runner.chunks(
+            self.state,
+            iterations_total,
+            Cadence(self.log_every, self.checkpoint_every),
+            logger=logger,
+            bar=bar,
+            train_seconds=self.train_seconds,
+        )
+        try:
+            with bar, contextlib.closing(chunks):
+                for chunk in chunks:
+                    self.state, self.train_seconds = chunk.state, chunk.train_seconds
+                    if self.run_dir and chunk.checkpoint_due:
+                        self.checkpoint()
+        except (EnvError, TrainingError) as e:  # the environment's fault, a non-finite
+            # quantity or a hung worker: say where training is
+            raise type(e)(f"{e}; training stopped, {self.kept()}") from None
+        finally:
+            if logger:
+                logger.close()
 
     @contextlib.contextmanager
     def _writing(self) -> Iterator[None]:
@@ -220,18 +260,6 @@ class Agent:
     def save(self, path: str | Path) -> Path:
         """Save the whole training state (a checkpoint folder) at `path`."""
         return save_checkpoint(Path(path), self.saved_state(), self.meta())
-
-    @classmethod
-    def load(cls, path: str | Path, env: EnvLike | None = None) -> Agent:
-        """An agent from a checkpoint folder, a run folder (its final or latest
-        checkpoint) or a path given to `save`.
-
-        The environment is the one the checkpoint names, if it is registered (a file
-        never makes Ascent import a module), or `env`: an id, object or function, needed
-        for a run trained on an environment object."""
-        from ascent.train.runs import load_agent  # runs.py builds agents: imported late
-
-        return load_agent(Path(path), env)
 
     def finish(self, eval_episodes: int) -> EvalResult:
         """End a run: final checkpoint, evaluation (eval.json) and curve.png."""

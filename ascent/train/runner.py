@@ -1,22 +1,26 @@
-"""The runner: trains an agent in chunks of iterations through a driver, and between
-chunks checks that everything stayed finite, logs metrics rows, moves the progress bar
-and writes checkpoints on cadence."""
+"""The runner: trains a loop's state in chunks of iterations through a driver, and
+between chunks checks that everything stayed finite, logs metrics rows and moves the
+progress bar.
+
+The runner owns no run: it takes a state and yields each good chunk's state, and its
+caller (`Agent.learn`) keeps it, counts the time and writes checkpoints. A chunk that
+fails raises before its state is yielded, so the caller's last state is the last good
+one.
+"""
 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Iterator
+from typing import NamedTuple
 
 import numpy as np
 
-from ascent.errors import EnvError, TrainingError
+from ascent.errors import TrainingError
 from ascent.io import MetricsLogger, TrainingProgress
 from ascent.runtime import CachedJit
-from ascent.train.drivers import Driver, SyncDriver
-from ascent.train.loop import LoopState, all_finite
-
-if TYPE_CHECKING:
-    from ascent.train.agent import Agent
+from ascent.train.drivers import Driver
+from ascent.train.loop import Loop, LoopState, all_finite
 
 # log rows per compiled call on the JAX door, which has a fixed cost per call
 # (benchmarks/results/design_notes.md)
@@ -32,70 +36,76 @@ FINITE_CHECKS = {
 }
 
 
-class Runner:
-    """Chunking, checks, logging and checkpoint cadence for one agent's training."""
+class Cadence(NamedTuple):
+    """Iterations per metrics row and between checkpoints: a run's own, kept in its
+    checkpoints so that a resumed run cuts its chunks where the original did."""
 
-    def __init__(self, driver: Driver):
+    log_every: int
+    checkpoint_every: int
+
+
+class Chunk(NamedTuple):
+    """What the runner yields after each good chunk."""
+
+    state: LoopState
+    train_seconds: float  # wall-clock of training so far, compiling included
+    checkpoint_due: bool  # the chunk ended on a multiple of `checkpoint_every`
+
+
+class Runner:
+    """Chunking, checks and logging for one loop's training."""
+
+    def __init__(self, loop: Loop, driver: Driver):
+        self.loop = loop
         self.driver = driver
         self.host_rows = 1  # rows in the Gymnasium door's next chunk, from the last one's time
         self._state_finite = CachedJit(all_finite)
 
-    @classmethod
-    def for_agent(cls, agent: Agent) -> Runner:
-        """A runner with the driver the agent's loop asks for (`make_driver`), or the
-        synchronous one."""
-        make_driver = getattr(agent.loop, "make_driver", None)
-        if make_driver is not None:
-            return cls(make_driver(agent.seed))
-        return cls(SyncDriver(agent.loop, agent.seed))
-
-    def train(self, agent: Agent, iterations_total: int, total_steps: int, progress: bool) -> None:
-        """Chunks of iterations until `iterations_total`, each checked, logged and
-        checkpointed on cadence; `agent.state` moves on after each good chunk."""
-        logger = MetricsLogger(agent.run_dir) if agent.run_dir else None
-        bar = TrainingProgress(
-            total_steps,
-            description=f"{agent.algo_name} {agent.env_id}",
-            enabled=progress,
-            start_steps=agent.env_steps,
-        )
+    def chunks(
+        self,
+        state: LoopState,
+        iterations_total: int,
+        cadence: Cadence,
+        *,
+        logger: MetricsLogger | None,
+        bar: TrainingProgress,
+        train_seconds: float = 0.0,
+    ) -> Iterator[Chunk]:
+        """Chunks of iterations from `state` until `iterations_total`, each checked,
+        logged (rows' `train_seconds` counting on from `train_seconds`) and shown on
+        `bar` before it is yielded. EnvError from the environment and TrainingError for
+        a non-finite quantity stop it; the driver is closed when it ends."""
+        last_return = None
         try:
-            with bar:
-                last_return = None
-                while agent.iterations < iterations_total:
-                    n = self.chunk_length(agent, iterations_total)
-                    start_iteration, start_steps = agent.iterations, agent.env_steps
-                    t0 = time.perf_counter()
-                    try:
-                        state, metrics = self.driver.run(agent.state, n)
-                    except EnvError as e:  # the environment's fault: say where training is
-                        raise type(e)(f"{e}; training stopped, {agent.kept()}") from None
-                    self.check_finite(agent, metrics, state, start_iteration, start_steps)
-                    agent.state = state
-                    seconds = time.perf_counter() - t0
-                    per_row = max(seconds, 1e-9) * agent.log_every / n
-                    rows = max(1, int(HOST_CHUNK_SECONDS / per_row))
-                    self.host_rows = min(rows, ROWS_PER_COMPILED_CHUNK)
-                    chunk_return = self.log_rows(
-                        agent, logger, metrics, seconds, start_iteration, start_steps
-                    )
-                    last_return = last_return if chunk_return is None else chunk_return
-                    bar.update(agent.env_steps, last_return)
-                    if agent.run_dir and agent.iterations % agent.checkpoint_every == 0:
-                        agent.checkpoint()
+            while int(state.iteration) < iterations_total:
+                n = self.chunk_length(int(state.iteration), iterations_total, cadence)
+                start_iteration, start_steps = int(state.iteration), int(state.env_steps)
+                t0 = time.perf_counter()
+                new_state, metrics = self.driver.run(state, n)
+                self.check_finite(metrics, new_state, start_iteration, start_steps)
+                seconds = time.perf_counter() - t0
+                per_row = max(seconds, 1e-9) * cadence.log_every / n
+                rows = max(1, int(HOST_CHUNK_SECONDS / per_row))
+                self.host_rows = min(rows, ROWS_PER_COMPILED_CHUNK)
+                chunk_return, train_seconds = self.log_rows(
+                    logger, metrics, seconds, start_iteration, start_steps, cadence, train_seconds
+                )
+                last_return = last_return if chunk_return is None else chunk_return
+                state = new_state
+                bar.update(int(state.env_steps), last_return)
+                due = int(state.iteration) % cadence.checkpoint_every == 0
+                yield Chunk(state, train_seconds, due)
         finally:
             self.driver.close()  # no worker process outlives the call
-            if logger:
-                logger.close()
 
-    def chunk_length(self, agent: Agent, iterations_total: int) -> int:
+    def chunk_length(self, iteration: int, iterations_total: int, cadence: Cadence) -> int:
         """Iterations in the next call: to the next multiple of ROWS_PER_COMPILED_CHUNK
         × log_every (JAX door; so chunks fall alike in a resumed run) or of as many rows
         as take about HOST_CHUNK_SECONDS (Gymnasium door, whose results do not depend on
         where its chunks fall), never past a checkpoint or the end, nor past 2^31 - 1
         (a compiled chunk counts its iterations in int32)."""
-        rows = ROWS_PER_COMPILED_CHUNK if agent.is_jax_door else self.host_rows
-        i, log_every, checkpoint_every = agent.iterations, agent.log_every, agent.checkpoint_every
+        rows = ROWS_PER_COMPILED_CHUNK if self.loop.is_jax else self.host_rows
+        i, (log_every, checkpoint_every) = iteration, cadence
         return min(
             rows * log_every - i % (rows * log_every),
             checkpoint_every - i % checkpoint_every,
@@ -105,22 +115,24 @@ class Runner:
 
     def log_rows(
         self,
-        agent: Agent,
         logger: MetricsLogger | None,
         metrics: dict[str, np.ndarray],
         seconds: float,
         start_iteration: int,
         start_steps: int,
-    ) -> float | None:
+        cadence: Cadence,
+        train_seconds: float,
+    ) -> tuple[float | None, float]:
         """One metrics row per `log_every` iterations of a chunk (its seconds shared out
-        by iterations); returns the last row's episode return, if any episode ended."""
+        by iterations); returns the last row's episode return, if any episode ended, and
+        the training seconds counted on to the chunk's end."""
         n = len(metrics["episodes"])
-        per_iteration = agent.loop.steps_per_iteration
+        per_iteration = self.loop.steps_per_iteration
         last_return = None
-        for first in range(0, n, agent.log_every):
-            part = {k: v[first : first + agent.log_every] for k, v in metrics.items()}
+        for first in range(0, n, cadence.log_every):
+            part = {k: v[first : first + cadence.log_every] for k, v in metrics.items()}
             count = len(part["episodes"])
-            agent.train_seconds += seconds * count / n
+            train_seconds += seconds * count / n
             row = summarise(part, count * per_iteration, seconds * count / n)
             last_return = row.get("episode_return", last_return)
             if logger:
@@ -130,37 +142,36 @@ class Runner:
                     {
                         "env_steps": steps,
                         "iterations": start_iteration + first + count,
-                        "train_seconds": agent.train_seconds,
+                        "train_seconds": train_seconds,
                         **row,
                     },
                 )
-        return last_return
+        return last_return, train_seconds
 
     def check_finite(
         self,
-        agent: Agent,
         metrics: dict[str, np.ndarray],
         state: LoopState,
         start_iteration: int,
         start_steps: int,
     ) -> None:
-        """Stop at the first iteration of the chunk whose observations, rewards or losses
-        were not finite, or if the state it ended with (parameters, optimiser) is not."""
-        kept = agent.kept()
+        """TrainingError at the first iteration of the chunk whose observations, rewards
+        or losses were not finite, or if the state it ended with (parameters, optimiser)
+        is not."""
         for flag, quantity in FINITE_CHECKS.items():
             bad = np.flatnonzero(metrics[flag] < 0.5)
             if bad.size:
                 i = int(bad[0])
-                step = start_steps + (i + 1) * agent.loop.steps_per_iteration
+                step = start_steps + (i + 1) * self.loop.steps_per_iteration
                 raise TrainingError(
                     f"non-finite {quantity} at iteration {start_iteration + i + 1} "
-                    f"(environment step {step}); training stopped, {kept}"
+                    f"(environment step {step})"
                 )
         if not bool(self._state_finite(state.algo)):
             end = start_iteration + len(next(iter(metrics.values())))
             raise TrainingError(
                 f"non-finite parameters after iteration {end} (within iterations "
-                f"{start_iteration + 1}-{end}); training stopped, {kept}"
+                f"{start_iteration + 1}-{end})"
             )
 
 

@@ -1,5 +1,5 @@
 """Run folders and checkpoints turned back into agents: loading one (`load_agent`,
-behind `Agent.load`) and resuming a run where it stopped (`resume`), never passing over
+behind `ascent.load`) and resuming a run where it stopped (`resume`), never passing over
 a damaged checkpoint or deleting what a run wrote."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ascent.algos.config import MAX_STEPS, whole_number
-from ascent.catalog.registry import make_config
+from ascent.catalog import make_config
 from ascent.envs.registry import EnvLike, check_saved_id, env_label
 from ascent.errors import CheckpointError, ConfigError
 from ascent.io import load_checkpoint, read_json, read_meta
@@ -21,7 +21,7 @@ from ascent.train.agent import MAX_SEED, Agent
 
 def load_agent(path: Path, env: EnvLike | None = None) -> Agent:
     """The agent of a checkpoint folder, a run folder (its final or newest checkpoint)
-    or a path given to `Agent.save`; `env` as for `Agent.load`."""
+    or a path given to `Agent.save`; `env` as for `ascent.load`."""
     checkpoint = _resolve_checkpoint(path)
     meta = read_meta(checkpoint)
     agent = _agent_of(meta, str(checkpoint / "meta.json"), env)
@@ -101,7 +101,7 @@ def resume(
     run_dir: str | Path, env: EnvLike | None = None, start: str | Path | None = None
 ) -> Agent:
     """The agent of a run folder at its newest checkpoint (or at `start`, a checkpoint's
-    name such as `step_000000004096`), ready to `learn` on; `env` as for `Agent.load`.
+    name such as `step_000000004096`), ready to `learn` on; `env` as for `ascent.load`.
 
     The run folder is locked first. A newest checkpoint that cannot be loaded stops
     the resume (CheckpointError naming it); nothing is passed over silently. Rows of

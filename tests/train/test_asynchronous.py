@@ -1,7 +1,7 @@
 """Asynchronous training: A3C's workers applying A2C's gradients to shared parameters
-(`algos/a3c.py`, `train/shared.py`, `drivers.ThreadDriver`) and IMPALA's actors
-feeding one V-trace learner (`algos/impala.py`, `drivers.ActorLearnerDriver`), both
-through `train/asynchronous.py`."""
+(`algos/a3c.py`, `train/workers/shared.py`, `workers.ThreadDriver`) and IMPALA's actors
+feeding one V-trace learner (`algos/impala.py`, `workers.ActorLearnerDriver`), both
+through `train/workers/loop.py`."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import pytest
 import ascent
 from ascent.errors import ConfigError, TrainingError
 from ascent.train.loop import split_iteration_key
-from ascent.train.shared import SharedParams
+from ascent.train.workers.shared import SharedParams
 
 SMALL = {"n_envs": 4, "n_steps": 5, "hidden": (16,), "total_steps": 4000}
 

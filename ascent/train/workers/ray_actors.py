@@ -1,6 +1,7 @@
 """A3C's workers as Ray actors, past one machine (`pip install 'ascent-rl[ray]'`).
 
-`RayDriver` takes `ThreadDriver`'s place when the config's `ray_address` is set:
+`RayDriver` takes the place of the thread drivers (`threads.py`) when the config's
+`ray_address` is set (`workers.driver_for`):
 "local" starts a Ray instance on 127.0.0.1 for the run, "auto" or "host:port" joins a
 running cluster (`ray start --head` on one machine, `ray start --address ...` on the
 others). A `ParameterHolder` actor keeps the shared parameters and optimiser
@@ -24,16 +25,17 @@ from __future__ import annotations
 import collections
 import os
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jax
 import numpy as np
 
+from ascent.catalog import algorithm_class
 from ascent.errors import ConfigError, TrainingError
+from ascent.runtime import FlatTree, enable_compile_cache
 from ascent.train.loop import LoopState
-
-if TYPE_CHECKING:
-    from ascent.train.asynchronous import AsyncOnPolicyLoop
+from ascent.train.workers.loop import AsyncOnPolicyLoop
+from ascent.train.workers.shared import SharedParams
 
 RESTARTS = 8  # workers replaced per run before training stops
 WORKER_ENV = ("XLA_FLAGS", "JAX_PLATFORMS", "OMP_NUM_THREADS", "ASCENT_CACHE_DIR")
@@ -52,14 +54,10 @@ def _ray() -> Any:
 
 def _build_loop(algo_name: str, config: Any, env: Any, cache: str | None) -> AsyncOnPolicyLoop:
     """The run's loop, built again in an actor's process."""
-    from ascent.catalog.registry import algorithm_class
-    from ascent.runtime import enable_compile_cache
-    from ascent.train import make_loop
-
     if cache:
         enable_compile_cache(cache)
     algorithm = algorithm_class(algo_name)(config, env.observation_space, env.action_space)
-    return make_loop(algorithm, env)  # type: ignore[return-value]
+    return AsyncOnPolicyLoop(algorithm, env)
 
 
 class ParameterHolder:
@@ -67,8 +65,6 @@ class ParameterHolder:
     parameters, applies the gradients sent back, keeps each one's metrics row."""
 
     def __init__(self, algo_name: str, config: Any, env: Any, cache: str | None):
-        from ascent.train.shared import SharedParams
-
         self.loop = _build_loop(algo_name, config, env, cache)
         self.algo_state = self.loop.init(0).algo
         self.shared = SharedParams(self.algo_state, self.loop.algorithm.apply, lock=False)  # type: ignore[attr-defined]
@@ -138,8 +134,6 @@ class Worker:
     def run(self, holder: Any, part: LoopState) -> LoopState:
         """Iterations until the holder has none left; returns the worker's state."""
         import ray
-
-        from ascent.runtime import FlatTree
 
         while True:
             claimed = ray.get(holder.claim.remote(self.index))
@@ -216,7 +210,7 @@ class RayDriver:
 
     def progress(self) -> int:
         """Gradients applied (A3C) or updates made (IMPALA) in the current chunk."""
-        if getattr(self.loop.algorithm, "driver", "workers") == "actor-learner":
+        if self.loop.algorithm.driver == "actor-learner":
             return self._updates
         return _ray().get(self._holder.version.remote())
 
@@ -247,7 +241,7 @@ class RayDriver:
         ray = _ray()
         if self._holder is None:
             self._start()
-        if getattr(self.loop.algorithm, "driver", "workers") == "actor-learner":
+        if self.loop.algorithm.driver == "actor-learner":
             return self._run_actor_learner(state, n)
         loop = self.loop
         ray.get(self._holder.load.remote(jax.device_get(state.algo), n))
@@ -272,7 +266,7 @@ class RayDriver:
             elif time.monotonic() - since > self.timeout:
                 raise TrainingError(
                     f"no training iteration finished in {self.timeout:g} s: a Ray worker "
-                    "hangs; training stopped"
+                    "hangs"
                 )
         algo, values, names, staleness = ray.get(self._holder.results.remote())
         self.staleness_counts.update(staleness.astype(int).tolist())
@@ -317,7 +311,7 @@ class RayDriver:
                 if time.monotonic() - since > self.timeout:
                     raise TrainingError(
                         f"no training iteration finished in {self.timeout:g} s: a Ray actor "
-                        "hangs; training stopped"
+                        "hangs"
                     )
                 continue
             ref = ready[0]
@@ -361,8 +355,7 @@ class RayDriver:
     def _use_restart(self) -> None:
         if self.restarts_left <= 0:
             raise TrainingError(
-                f"Ray workers died {self.restarts} times (restart budget {RESTARTS}); "
-                "training stopped"
+                f"Ray workers died {self.restarts} times (restart budget {RESTARTS})"
             )
         self.restarts_left -= 1
         self.restarts += 1

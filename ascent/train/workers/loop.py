@@ -6,9 +6,10 @@ The run's `LoopState` holds all K · n_envs environments, worker k owning rows
 workers' states and `join` puts them back after a chunk, so checkpoints, evaluation and
 the runner see a state like any other loop's. One iteration is one worker's rollout
 and the gradient it applies (`steps_per_iteration = n_envs · n_steps`, as A2C's). The
-workers run on threads (`drivers.ThreadDriver`), each calling `work`: collect with the
-parameters it read, and the algorithm's gradient on that rollout
-(`OnPolicyLearner.grads`); `shared.SharedParams` applies it.
+loop knows no driver (`workers.driver_for` picks one): A3C's threads
+(`threads.ThreadDriver`) each call `work`: collect with the parameters it read, and the
+algorithm's gradient on that rollout (`OnPolicyLearner.grads`); `shared.SharedParams`
+applies it. IMPALA's actors call `collect`, its learner `update`.
 
 Worker 0 carries the run's PRNG key; worker k > 0 draws from `fold_in(key, k)` of the
 key at the start of each chunk. With one worker and `lock=True` the run repeats the
@@ -52,26 +53,11 @@ class AsyncOnPolicyLoop(OnPolicyLoop):
             )
         super().__init__(algorithm, env)
         self.workers = int(algorithm.config.workers)
-        self.lock = bool(getattr(algorithm.config, "lock", False))  # A3C's applies
         self.layout: FlatTree | None = None  # the parameters' flat layout (SharedParams)
         self._work = CachedJit(self._work_flat, source=self._work_source)
         words = functools.partial(program_source, self)
         self._collect = CachedJit(self._collect_part, source=words)
         self._update = CachedJit(self._update_algo, source=words)
-
-    def make_driver(self, seed: int) -> Any:
-        """Workers that apply their own gradients (`driver = "workers"`, A3C) or actors
-        feeding one learner (`"actor-learner"`, IMPALA), as the algorithm says."""
-        from ascent.train.drivers import ActorLearnerDriver, ThreadDriver
-
-        address = getattr(self.algorithm.config, "ray_address", "")
-        if address:
-            from ascent.train.ray_workers import RayDriver
-
-            return RayDriver(self, self.algorithm.name, self.env, address)
-        if getattr(self.algorithm, "driver", "workers") == "actor-learner":
-            return ActorLearnerDriver(self)
-        return ThreadDriver(self)
 
     def init(self, seed: int | jax.Array) -> LoopState:
         return init_loop_state(

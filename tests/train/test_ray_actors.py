@@ -1,5 +1,5 @@
 """A3C's workers and IMPALA's actors as Ray actors on a local Ray instance bound to
-127.0.0.1 (`train/ray_workers.py`): training counts every rollout once, a killed
+127.0.0.1 (`train/workers/ray_actors.py`): training counts every rollout once, a killed
 worker is replaced, and no Ray process is left when training ends."""
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def ray_processes() -> set[int]:
     return found
 
 
-# impala's actors run on the same Ray workers as a3c's (train/ray_workers.py): its case
+# impala's actors run on the same Ray workers as a3c's (train/workers/ray_actors.py): its case
 # runs with the slow tests, to keep make test under its budget
 @pytest.mark.parametrize("algo", ["a3c", pytest.param("impala", marks=pytest.mark.slow)])
 def test_ray_workers_train_survive_a_killed_worker_and_leave_nothing(algo, tmp_path):
