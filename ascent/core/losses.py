@@ -1,8 +1,10 @@
 """Policy and value losses. Each returns `(scalar_loss, stats)`, stats a dict of scalars.
 
-Inputs are per-sample arrays of one shape (`[T, N]` or a flat minibatch `[B]`);
-an optional `mask` of the same shape (0/1 weights) turns every mean into a masked
-mean, so padded or invalid samples contribute nothing.
+Inputs are per-sample arrays of one shape (`[T, N]` or a flat minibatch `[B]`; a
+team's `[T, N, A]` or `[B, A]`); an optional `mask` of the same shape (0/1 weights)
+turns every mean into a masked mean, so padded or invalid samples contribute nothing.
+The shapes are checked when a function is traced (free at run time); a mismatch
+raises an AssertionError that names the argument and both shapes.
 """
 
 from __future__ import annotations
@@ -11,6 +13,13 @@ import jax
 import jax.numpy as jnp
 from jax import Array
 from jax.typing import ArrayLike
+
+from ascent.core.shapes import assert_broadcastable, assert_rank, assert_same_shape
+
+
+def _maybe(mask: ArrayLike | None) -> Array | None:
+    """An optional mask as an array (its shape checked), None as None."""
+    return None if mask is None else jnp.asarray(mask)
 
 
 def masked_mean(x: ArrayLike, mask: ArrayLike | None = None) -> Array:
@@ -21,7 +30,9 @@ def masked_mean(x: ArrayLike, mask: ArrayLike | None = None) -> Array:
     x = jnp.asarray(x)
     if mask is None:
         return jnp.mean(x)
-    mask = jnp.broadcast_to(jnp.asarray(mask, x.dtype), x.shape)
+    mask = jnp.asarray(mask, x.dtype)
+    assert_broadcastable("masked_mean", mask=mask, x=x)
+    mask = jnp.broadcast_to(mask, x.shape)
     total = jnp.sum(mask)
     # An all-zero mask (an empty minibatch) gives 0, not NaN.
     return jnp.where(total > 0, jnp.sum(x * mask) / jnp.where(total > 0, total, 1), 0)
@@ -36,6 +47,9 @@ def explained_variance(pred: ArrayLike, target: ArrayLike, mask: ArrayLike | Non
     """
     pred = jnp.asarray(pred)
     target = jnp.asarray(target, pred.dtype)
+    mask = _maybe(mask)
+    assert_same_shape("explained_variance", pred=pred, target=target)
+    assert_broadcastable("explained_variance", mask=mask, pred=pred)
 
     def var(x: Array) -> Array:
         return masked_mean(jnp.square(x - masked_mean(x, mask)), mask)
@@ -51,9 +65,12 @@ def normalize_advantages(
     """Â ← (Â − mean Â) / (std Â + ε) over the batch (over the samples where mask is 1,
     when given; masked samples are scaled alike but do not enter the statistics). The
     per-batch standardisation of PPO's and TRPO's reference implementations (Schulman
-    et al. 2017, OpenAI baselines), optional in A2C and REINFORCE.
+    et al. 2017, OpenAI baselines), optional in A2C and REINFORCE. advantages: any
+    shape; mask: broadcastable to it.
     """
     x = jnp.asarray(advantages)
+    mask = _maybe(mask)
+    assert_broadcastable("normalize_advantages", mask=mask, advantages=x)
     if mask is None:
         return (x - x.mean()) / (x.std() + eps)
     mu = masked_mean(x, mask)
@@ -66,10 +83,12 @@ def policy_gradient_loss(
 ) -> tuple[Array, dict[str, Array]]:
     """REINFORCE surrogate L = −mean(log π(a|s) · sg(A)); its gradient is the policy gradient.
 
-    log_probs, advantages: [T, N] or [B]. Returns (scalar, {}). (Williams 1992.)
+    log_probs, advantages, mask: [T, N] or [B]. Returns (scalar, {}). (Williams 1992.)
     """
+    log_probs, mask = jnp.asarray(log_probs), _maybe(mask)
     advantages = jax.lax.stop_gradient(jnp.asarray(advantages))
-    return -masked_mean(jnp.asarray(log_probs) * advantages, mask), {}
+    assert_same_shape("policy_gradient_loss", log_probs=log_probs, advantages=advantages, mask=mask)
+    return -masked_mean(log_probs * advantages, mask), {}
 
 
 def clipped_surrogate_loss(
@@ -91,6 +110,14 @@ def clipped_surrogate_loss(
     log_probs = jnp.asarray(log_probs)
     old_log_probs = jax.lax.stop_gradient(jnp.asarray(old_log_probs, log_probs.dtype))
     advantages = jax.lax.stop_gradient(jnp.asarray(advantages, log_probs.dtype))
+    mask = _maybe(mask)
+    assert_same_shape(
+        "clipped_surrogate_loss",
+        log_probs=log_probs,
+        old_log_probs=old_log_probs,
+        advantages=advantages,
+        mask=mask,
+    )
     logratio = log_probs - old_log_probs
     ratio = jnp.exp(logratio)
     clipped = jnp.clip(ratio, 1 - clip_eps, 1 + clip_eps)
@@ -124,9 +151,19 @@ def kl_penalty_loss(
     old_log_probs = jax.lax.stop_gradient(jnp.asarray(old_log_probs, log_probs.dtype))
     advantages = jax.lax.stop_gradient(jnp.asarray(advantages, log_probs.dtype))
     kl = jnp.asarray(kl, log_probs.dtype)
+    mask = _maybe(mask)
+    assert_same_shape(
+        "kl_penalty_loss",
+        log_probs=log_probs,
+        old_log_probs=old_log_probs,
+        advantages=advantages,
+        kl=kl,
+        mask=mask,
+    )
     logratio = log_probs - old_log_probs
     ratio = jnp.exp(logratio)
     beta = jax.lax.stop_gradient(jnp.asarray(kl_coef, log_probs.dtype))
+    assert_rank("kl_penalty_loss", "kl_coef", beta, 0)
     loss = -masked_mean(ratio * advantages - beta * kl, mask)
     ratio, logratio = jax.lax.stop_gradient(ratio), jax.lax.stop_gradient(logratio)
     stats = {
@@ -164,9 +201,14 @@ def value_loss(
     targets = jax.lax.stop_gradient(jnp.asarray(targets, values.dtype))
     if clip_eps is not None and old_values is None:
         raise ValueError("value_loss: clip_eps needs old_values")
+    if old_values is not None:
+        old_values = jax.lax.stop_gradient(jnp.asarray(old_values, values.dtype))
+    mask = _maybe(mask)
+    assert_same_shape(
+        "value_loss", values=values, targets=targets, old_values=old_values, mask=mask
+    )
     squared = jnp.square(values - targets)
     if old_values is not None and clip_eps is not None:
-        old_values = jax.lax.stop_gradient(jnp.asarray(old_values, values.dtype))
         clipped = old_values + jnp.clip(values - old_values, -clip_eps, clip_eps)
         squared = jnp.maximum(squared, jnp.square(clipped - targets))
     stats = {"explained_variance": explained_variance(jax.lax.stop_gradient(values), targets, mask)}
@@ -184,6 +226,9 @@ def temperature_loss(
     log α, as Stable-Baselines3 and the authors' code do. Returns (scalar,
     {"entropy"}). (Haarnoja et al. 2018, "SAC algorithms and applications", eq. 18.)
     """
+    log_alpha = jnp.asarray(log_alpha)
     log_probs = jax.lax.stop_gradient(jnp.asarray(log_probs))
-    loss = -jnp.asarray(log_alpha) * jnp.mean(log_probs + target_entropy)
+    assert_rank("temperature_loss", "log_alpha", log_alpha, 0)
+    assert_rank("temperature_loss", "log_probs", log_probs, 1)
+    loss = -log_alpha * jnp.mean(log_probs + target_entropy)
     return loss, {"entropy": -jnp.mean(log_probs)}

@@ -12,6 +12,8 @@ import jax.numpy as jnp
 from jax import Array
 from jax.typing import ArrayLike
 
+from ascent.core.shapes import broadcast_flags
+
 
 def gaussian_noise(key: Array, shape: tuple[int, ...], *, std: ArrayLike) -> Array:
     """ε ~ N(0, σ²I), independent across steps. Returns `shape`.
@@ -48,5 +50,4 @@ def ou_reset(state: Array, done: Array) -> Array:
 
     state: [N, ...]; done: bool [N].
     """
-    mask = jnp.reshape(done, done.shape + (1,) * (state.ndim - done.ndim))
-    return jnp.where(mask, 0.0, state)
+    return jnp.where(broadcast_flags(done, state), 0.0, state)

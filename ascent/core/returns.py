@@ -3,10 +3,16 @@
 Every input is `[T, N]` (T steps of N environments; any trailing batch dims are
 fine), flags are bool or 0/1 arrays. Flags may have fewer trailing dims than the
 rewards: a team's flags `[T, N]` against its agents' rewards `[T, N, A]` hold for
-every agent (they are broadcast over the extra axes). Two flags, never `done`: `terminated[t]`
-stops bootstrapping, `truncated[t]` bootstraps from `next_values[t]`, the value of
-the true observation step t led to. The last step of a rollout is treated like a
-truncation: its successor is unknown, so it bootstraps from `next_values[-1]`.
+every agent (they are broadcast over the extra axes, `core.shapes.broadcast_flags`).
+Two flags, never `done`: `terminated[t]` stops bootstrapping, `truncated[t]`
+bootstraps from `next_values[t]`, the value of the true observation step t led to.
+The last step of a rollout is treated like a truncation: its successor is unknown,
+so it bootstraps from `next_values[-1]`.
+
+The shapes are checked when a function is traced (free at run time): the rewards
+need a time axis, every other number (values, next_values, log_rhos) has the
+rewards' shape, and each flag's shape is a leading part of it; a mismatch raises
+an AssertionError that names the argument and both shapes.
 """
 
 from __future__ import annotations
@@ -17,6 +23,13 @@ import jax
 import jax.numpy as jnp
 from jax import Array
 from jax.typing import ArrayLike
+
+from ascent.core.shapes import (
+    assert_leads,
+    assert_same_shape,
+    assert_time_axis,
+    broadcast_flags,
+)
 
 
 def _floats(x: ArrayLike) -> Array:
@@ -30,11 +43,13 @@ def _flag(x: ArrayLike) -> Array:
     return jnp.asarray(x).astype(bool)
 
 
-def _flag_like(x: ArrayLike, like: Array) -> Array:
-    """A flag array as bool, with trailing axes added to broadcast against `like` (a
-    team's flags [T, N] against its agents' [T, N, A])."""
-    flag = _flag(x)
-    return flag.reshape(flag.shape + (1,) * (like.ndim - flag.ndim))
+def _check(where: str, numbers: dict[str, Array], flags: dict[str, Array]) -> None:
+    """The module's shape contract, at trace time: the first of `numbers` (the rewards)
+    has a time axis, the others its shape, and each flag's shape leads it."""
+    (name, rewards), *_ = numbers.items()
+    assert_time_axis(where, name, rewards)
+    assert_same_shape(where, **numbers)
+    assert_leads(where, **flags, **{name: rewards})
 
 
 def _last_step(shape: tuple[int, ...]) -> Array:
@@ -61,9 +76,15 @@ def discounted_returns(
     if next_values is None:
         next_values = jnp.zeros_like(rewards)
     next_values = jnp.asarray(next_values, rewards.dtype)
-    not_term = 1.0 - _flag(terminated).astype(rewards.dtype)
+    terminated, truncated = _flag(terminated), _flag(truncated)
+    _check(
+        "discounted_returns",
+        {"rewards": rewards, "next_values": next_values},
+        {"terminated": terminated, "truncated": truncated},
+    )
+    not_term = 1.0 - broadcast_flags(terminated, rewards).astype(rewards.dtype)
     # A truncated step and the last step of the rollout both bootstrap from V(s'_t).
-    cut = _flag(truncated) | _last_step(rewards.shape)
+    cut = broadcast_flags(truncated, rewards) | _last_step(rewards.shape)
 
     def step(g_next: Array, xs: tuple[Array, ...]) -> tuple[Array, Array]:
         r, nt, c, v_next = xs
@@ -90,9 +111,15 @@ def td_errors(
     (Sutton & Barto 2018, eq. 6.5.)
     """
     rewards = _floats(rewards)
-    not_term = 1.0 - _flag_like(terminated, rewards).astype(rewards.dtype)
     values = jnp.asarray(values, rewards.dtype)
     next_values = jnp.asarray(next_values, rewards.dtype)
+    terminated = _flag(terminated)
+    _check(
+        "td_errors",
+        {"rewards": rewards, "values": values, "next_values": next_values},
+        {"terminated": terminated},
+    )
+    not_term = 1.0 - broadcast_flags(terminated, rewards).astype(rewards.dtype)
     return rewards + gamma * not_term * next_values - values
 
 
@@ -117,11 +144,18 @@ def n_step_returns(
     if not isinstance(n, int) or n < 1:
         raise ValueError(f"n must be an int >= 1, got {n!r}")
     rewards = _floats(rewards)
+    next_values = jnp.asarray(next_values, rewards.dtype)
+    terminated, truncated = _flag(terminated), _flag(truncated)
+    _check(
+        "n_step_returns",
+        {"rewards": rewards, "next_values": next_values},
+        {"terminated": terminated, "truncated": truncated},
+    )
     horizon = rewards.shape[0]
     steps = min(n, horizon)
-    next_values = jnp.asarray(next_values, rewards.dtype)
-    not_term = 1.0 - _flag(terminated).astype(rewards.dtype)
-    ended = _flag(terminated) | _flag(truncated)
+    terminated = broadcast_flags(terminated, rewards)
+    not_term = 1.0 - terminated.astype(rewards.dtype)
+    ended = terminated | broadcast_flags(truncated, rewards)
 
     def pad(x: Array) -> Array:
         # steps−1 extra rows so the window [k, k+T) is always in range; they are
@@ -158,14 +192,25 @@ def gae(
     """Generalised advantage A_t = δ_t + γλ(1−done_t)·A_{t+1}, done = term ∨ trunc, A_T = 0.
 
     δ_t is `td_errors` (a truncated step bootstraps from V(s'_t), a terminated one
-    does not). rewards, values, next_values, terminated, truncated: [T, N].
-    Returns advantages [T, N]; the value targets are advantages + values.
+    does not). rewards, values, next_values, terminated, truncated: [T, N] (a team's
+    rewards, values, next_values [T, N, A] with its flags [T, N], as IPPO's and
+    COMA's). Returns advantages of the rewards' shape; the value targets are
+    advantages + values.
     Computed backwards with lax.scan. (Schulman et al. 2016, eq. 16.)
     """
+    rewards = _floats(rewards)
+    values = jnp.asarray(values, rewards.dtype)
+    next_values = jnp.asarray(next_values, rewards.dtype)
+    terminated, truncated = _flag(terminated), _flag(truncated)
+    _check(
+        "gae",
+        {"rewards": rewards, "values": values, "next_values": next_values},
+        {"terminated": terminated, "truncated": truncated},
+    )
     deltas = td_errors(
         rewards=rewards, values=values, next_values=next_values, terminated=terminated, gamma=gamma
     )
-    ended = _flag_like(terminated, deltas) | _flag_like(truncated, deltas)
+    ended = broadcast_flags(terminated, deltas) | broadcast_flags(truncated, deltas)
     not_done = 1.0 - ended.astype(deltas.dtype)
 
     def step(a_next: Array, xs: tuple[Array, Array]) -> tuple[Array, Array]:
@@ -212,11 +257,19 @@ def vtrace(
     rewards = _floats(rewards)
     values = jnp.asarray(values, rewards.dtype)
     next_values = jnp.asarray(next_values, rewards.dtype)
-    ratios = jnp.exp(jnp.asarray(log_rhos, rewards.dtype))
+    log_rhos = jnp.asarray(log_rhos, rewards.dtype)
+    terminated, truncated = _flag(terminated), _flag(truncated)
+    _check(
+        "vtrace",
+        {"rewards": rewards, "values": values, "next_values": next_values, "log_rhos": log_rhos},
+        {"terminated": terminated, "truncated": truncated},
+    )
+    ratios = jnp.exp(log_rhos)
     rhos = jnp.minimum(rho_bar, ratios)
     cs = jnp.minimum(c_bar, ratios)
-    not_term = 1.0 - _flag(terminated).astype(rewards.dtype)
-    goes_on = 1.0 - (_flag(terminated) | _flag(truncated)).astype(rewards.dtype)
+    terminated = broadcast_flags(terminated, rewards)
+    not_term = 1.0 - terminated.astype(rewards.dtype)
+    goes_on = 1.0 - (terminated | broadcast_flags(truncated, rewards)).astype(rewards.dtype)
     deltas = rhos * (rewards + gamma * not_term * next_values - values)
 
     def step(later: Array, xs: tuple[Array, Array, Array]) -> tuple[Array, Array]:
@@ -243,7 +296,10 @@ def ends_within(*, terminated: ArrayLike, truncated: ArrayLike) -> Array:
     Computed backwards with lax.scan. (Monte-Carlo needs complete episodes:
     Sutton & Barto 2018, §5.1.)
     """
-    ended = _flag(terminated) | _flag(truncated)
+    terminated, truncated = _flag(terminated), _flag(truncated)
+    assert_time_axis("ends_within", "terminated", terminated)
+    assert_same_shape("ends_within", terminated=terminated, truncated=truncated)
+    ended = terminated | truncated
 
     def step(later: Array, end: Array) -> tuple[Array, Array]:
         e = end | later

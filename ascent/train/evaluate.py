@@ -13,10 +13,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ascent.core.shapes import broadcast_flags
 from ascent.envs import HostVecEnv, clip_action, is_multiagent
 from ascent.runtime import CachedJit
 from ascent.train.acting import next_starts
-from ascent.train.loop import Loop, LoopState, per_env
+from ascent.train.loop import Loop, LoopState
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,7 @@ class Evaluator:
                 clip_action(action, env.action_space),
             )
             live = ~finished
-            ret = ret + reward * per_env(live, reward)
+            ret = ret + reward * broadcast_flags(live, reward)
             length = length + live
             finished = finished | terminated | truncated
             starts = next_starts(starts, terminated | truncated)

@@ -17,6 +17,7 @@ import numpy as np
 
 from ascent.algos.protocol import Algorithm
 from ascent.core.normalize import RunningMeanStd, normalize, scale_rewards, update_running_stats
+from ascent.core.shapes import broadcast_flags
 from ascent.envs import GymnaxEnv, HostVecEnv, JaxEnv, is_multiagent
 
 
@@ -149,12 +150,6 @@ def split_iteration_key(
     return key, step_keys[:, 0], step_keys[:, 1], learn
 
 
-def per_env(flags: Any, like: Any) -> Any:
-    """Flags of N environments [..., N] with trailing axes added to broadcast against
-    `like` (a team's per-agent numbers [..., N, A])."""
-    return flags.reshape(flags.shape + (1,) * (like.ndim - flags.ndim))
-
-
 def track_episodes(
     episodes: Episodes,
     rewards: jax.Array,
@@ -172,8 +167,8 @@ def track_episodes(
     def step(ep: Episodes, x: tuple) -> tuple[Episodes, tuple]:
         reward, done = x
         ret, length = ep.ret + reward, ep.length + 1
-        ended = (ret * per_env(done, ret), length * done, done)
-        return Episodes(ret * ~per_env(done, ret), length * ~done), ended
+        ended = (ret * broadcast_flags(done, ret), length * done, done)
+        return Episodes(ret * ~broadcast_flags(done, ret), length * ~done), ended
 
     episodes, (ret, length, ended) = jax.lax.scan(step, episodes, (rewards, dones))
     stats = {
