@@ -96,7 +96,7 @@ def part_policies(seeds: list[int], steps: int | None = None) -> list[dict[str, 
     for env_id in TASKS:
         for policy in POLICIES:
             print(f"policies: {env_id} {policy}", flush=True)
-            row = train(env_id, seeds, {"policy": policy, **budget})
+            row = train(env_id, seeds, {"core.kind": policy, **budget})
             row["label"] = policy
             rows.append(row)
             print(f"  final {np.round(row['final'], 3)}  {row['steps_per_second']:.0f} steps/s")
@@ -105,11 +105,13 @@ def part_policies(seeds: list[int], steps: int | None = None) -> list[dict[str, 
 
 def part_attention(seeds: list[int], steps: int | None = None) -> list[dict[str, Any]]:
     rows = []
-    sweeps = [("score", s, {"score": s, "position": "xl"}) for s in SCORES]
-    sweeps += [("position", p, {"score": "scaled_dot", "position": p}) for p in POSITIONS]
+    sweeps = [("score", s, {"core.score": s, "core.position": "xl"}) for s in SCORES]
+    sweeps += [("position", p, {"core.score": "scaled_dot", "core.position": p})
+               for p in POSITIONS]  # fmt: skip
     for kind, name, options in sweeps:
         print(f"attention: {kind} {name}", flush=True)
-        overrides = {"policy": "transformer", "total_steps": steps or ATTENTION_STEPS, **options}
+        overrides = {"core.kind": "transformer", "total_steps": steps or ATTENTION_STEPS,
+                     **options}  # fmt: skip
         row = train(ATTENTION_TASK, seeds, overrides)
         row["label"], row["sweep"] = name, kind
         rows.append(row)
@@ -227,7 +229,7 @@ def _policies_section(part: dict[str, Any]) -> list[str]:
         "PPO with the presets of `ascent/catalog/presets/ppo.toml` "
         f"({config['n_envs']} environments × "
         f"{config['n_steps']} steps per rollout, minibatches of whole environment sequences), "
-        f"`--set policy=...`; {len(seeds)} seeds each, the final policy evaluated on "
+        f"`--set core.kind=...`; {len(seeds)} seeds each, the final policy evaluated on "
         f"{EVAL_EPISODES} deterministic episodes per seed. T-maze: corridor 10, return = "
         "success (a memoryless policy succeeds at most half the time). RepeatFirst: 4 "
         "symbols, 16 steps; RepeatPrevious: k = 4; return = fraction answered right "

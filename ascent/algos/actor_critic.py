@@ -22,7 +22,7 @@ import optax
 
 from ascent.algos.config import OnPolicyConfig, ScheduleLike, positive_schedule
 from ascent.algos.networks import check_on_policy_spaces, policy_net, sample_action
-from ascent.algos.optim import make_optimizer, schedule_fn, step_actor_and_critic
+from ascent.algos.optim import make_optimizer, schedule_fn, step_parts
 from ascent.algos.protocol import Algorithm
 from ascent.buffers import Rollout
 from ascent.core.losses import masked_mean, policy_gradient_loss, value_loss
@@ -146,9 +146,8 @@ class ActorCritic(Algorithm):
             return loss, {**stats, **v_stats}
 
         (loss, stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
-        lrs = {part: lr(state.updates) for part, lr in self.lr.items()}
-        params, opt_state = step_actor_and_critic(
-            self.optimizer, state.params, state.opt_state, grads, lrs
+        params, opt_state = step_parts(
+            self.optimizer, self.lr, state.opt_state, state.params, grads, state.updates
         )
         metrics = {
             "loss": loss,

@@ -7,7 +7,7 @@ import dataclasses
 import math
 import types
 import typing
-from dataclasses import InitVar, dataclass
+from dataclasses import dataclass
 from typing import Any, ClassVar, Union
 
 import numpy as np
@@ -57,8 +57,8 @@ class OnPolicyConfig:
     core: CoreSpec = CoreSpec()
     """The policy's core, before the MLP of `hidden` widths and the head
     (`ascent.nn.sequence.CoreSpec`), set field by field as `core.<name>` (`--set
-    core.position=rope`) or by the names before it was nested (`policy`, `embed_dim`,
-    ...; `CORE_ALIASES`). `core.kind` (alias `policy`): mlp (feed-forward), or a memory
+    core.position=rope`), as a table (`core={"kind": "gru"}`) or a `CoreSpec`.
+    `core.kind`: mlp (feed-forward), or a memory
     policy that carries a state from step to step, reset at each episode's start: lstm,
     gru or transformer (REINFORCE, A2C and PPO). `core.embed_dim`: lstm, gru: units of
     the recurrent state; transformer: the model width. Transformer only: `num_layers`
@@ -69,28 +69,8 @@ class OnPolicyConfig:
     rope or alibi), `norm` (pre or post: layer norm before each sublayer or after its
     residual), `gate` (residual, or gru: GTrXL's gate, the default)."""
 
-    # the flat names of `core`'s fields, taken as keywords from Python (CORE_ALIASES)
-    policy: InitVar[str | None] = None
-    embed_dim: InitVar[int | None] = None
-    num_layers: InitVar[int | None] = None
-    num_heads: InitVar[int | None] = None
-    memory_len: InitVar[int | None] = None
-    score: InitVar[str | None] = None
-    position: InitVar[str | None] = None
-    norm: InitVar[str | None] = None
-    gate: InitVar[str | None] = None
-
     memory_policies: ClassVar[bool] = False
     """Whether the algorithm takes `policy` other than mlp (set by those that do)."""
-
-    def __post_init__(self, *flat: Any) -> None:
-        given = {
-            CORE_ALIASES[name]: value
-            for name, value in zip(CORE_ALIASES, flat, strict=True)
-            if value is not None
-        }
-        if given:  # e.g. PPOConfig(policy="gru", embed_dim=8): into the nested spec
-            object.__setattr__(self, "core", dataclasses.replace(self.core, **given))
 
     @property
     def batch_size(self) -> int:
@@ -125,17 +105,10 @@ class OnPolicyConfig:
         core = self.core  # its construction checked the kind and the attention options
         if core.stateful and not self.memory_policies:
             raise ConfigError(
-                f"policy={core.kind!r}: this algorithm has feed-forward policies only; "
-                "use policy=mlp (memory policies: reinforce, a2c, ppo)"
+                f"core.kind={core.kind!r}: this algorithm has feed-forward policies only; "
+                "use core.kind=mlp (memory policies: reinforce, a2c, ppo)"
             )
 
-
-CORE_ALIASES = {
-    "policy": "kind",
-    **{name: name for name in ("embed_dim", "num_layers", "num_heads", "memory_len")},
-    **{name: name for name in ("score", "position", "norm", "gate")},
-}
-"""The flat names of `OnPolicyConfig.core`'s fields, before they were nested."""
 
 MAX_STEPS = 2**53
 """The most environment steps (or iterations) a run may count: beyond any run's length,
@@ -244,32 +217,9 @@ def _check_kind(name: str, kind: Any, value: Any) -> None:
 
 def config_fields(cls: type) -> dict[str, Any]:
     """Field name -> resolved type annotation."""
-    names = {"ScheduleLike": ScheduleLike, "CoreSpec": CoreSpec, "InitVar": InitVar}
+    names = {"ScheduleLike": ScheduleLike, "CoreSpec": CoreSpec}
     hints = typing.get_type_hints(cls, globalns={**names, **vars(typing)})
     return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
-
-
-def field_docs(cls: type) -> dict[str, str]:
-    """Field name -> its docstring (the string literal under the field), for help texts."""
-    import ast
-    import inspect
-
-    docs: dict[str, str] = {}
-    for klass in reversed(cls.__mro__):
-        if not dataclasses.is_dataclass(klass):
-            continue
-        tree = ast.parse(inspect.getsource(klass))
-        body = tree.body[0].body  # type: ignore[attr-defined]
-        for node, after in zip(body, body[1:], strict=False):
-            if (
-                isinstance(node, ast.AnnAssign)
-                and isinstance(node.target, ast.Name)
-                and isinstance(after, ast.Expr)
-                and isinstance(after.value, ast.Constant)
-                and isinstance(after.value.value, str)
-            ):
-                docs[node.target.id] = " ".join(after.value.value.split())
-    return docs
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:

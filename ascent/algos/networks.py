@@ -6,7 +6,6 @@ from typing import Any
 
 import gymnasium as gym
 import jax
-import jax.numpy as jnp
 
 from ascent.algos.config import OnPolicyConfig
 from ascent.envs.spaces import check_space
@@ -31,10 +30,6 @@ def sample_action(dist: Any, key: jax.Array, deterministic: bool) -> tuple[jax.A
     return action, dist.log_prob(action)
 
 
-def metrics_of(**values: Any) -> dict[str, jax.Array]:
-    return {k: jnp.asarray(v, jnp.float32) for k, v in values.items()}
-
-
 def _policy_fields(
     config: OnPolicyConfig, observation_space: gym.Space, action_space: gym.Space
 ) -> dict[str, Any]:
@@ -55,7 +50,7 @@ def actor_critic_net(
     config: OnPolicyConfig, observation_space: gym.Space, action_space: gym.Space
 ) -> SequenceActorCriticNet:
     """The policy + V network of a config's network fields (shared trunk if it asks);
-    with `policy=mlp` its parameters are those of `ascent.nn.ActorCriticNet`."""
+    with `core.kind=mlp` its parameters are those of the feed-forward net before cores."""
     return SequenceActorCriticNet(
         **_policy_fields(config, observation_space, action_space),
         shared_trunk=getattr(config, "shared_trunk", False),

@@ -54,18 +54,20 @@ def set_lr(opt_state: Any, lr: jax.Array) -> Any:
     return opt_state._replace(hyperparams=hyperparams)
 
 
-def step_actor_and_critic(
+def step_parts(
     optimizer: optax.GradientTransformation,
-    params: dict,
+    lr: dict[str, optax.Schedule],
     opt_state: dict,
+    params: dict,
     grads: dict,
-    lrs: dict[str, jax.Array],
+    clock: jax.Array,
 ) -> tuple[dict, dict]:
-    """One optimiser step for each of the "actor" and "critic" parameter trees, each at
-    its own learning rate; returns (params, opt_state)."""
+    """One optimiser step for each part of the parameters ("actor", "critic", ...),
+    each with its own optimiser state and at its own learning rate `lr[part](clock)`;
+    returns (params, opt_state), dicts by part."""
     new_params, new_opt_state = {}, {}
-    for part in ("actor", "critic"):
-        state = set_lr(opt_state[part], lrs[part])
+    for part, schedule in lr.items():
+        state = set_lr(opt_state[part], schedule(clock))
         step, new_opt_state[part] = optimizer.update(grads[part], state, params[part])
         new_params[part] = optax.apply_updates(params[part], step)
     return new_params, new_opt_state

@@ -20,7 +20,7 @@ import optax
 
 from ascent.algos.config import OnPolicyConfig, ScheduleLike, in_unit_interval, positive_schedule
 from ascent.algos.networks import check_on_policy_spaces, sequence_policy_net, sequence_value_net
-from ascent.algos.optim import make_optimizer, schedule_fn, step_actor_and_critic
+from ascent.algos.optim import make_optimizer, schedule_fn, step_parts
 from ascent.algos.protocol import Algorithm
 from ascent.algos.sequence import ActsThroughModel, SequenceModel
 from ascent.buffers import Rollout
@@ -200,9 +200,8 @@ class Reinforce(ActsThroughModel, Algorithm):
 
     def apply(self, state: ReinforceState, grads: ReinforceGrads) -> ReinforceState:
         """One optimiser step for the actor and one for the critic, each at its rate."""
-        lrs = {part: lr(state.updates) for part, lr in self.lr.items()}
-        params, opt_state = step_actor_and_critic(
-            self.optimizer, state.params, state.opt_state, grads.params, lrs
+        params, opt_state = step_parts(
+            self.optimizer, self.lr, state.opt_state, state.params, grads.params, state.updates
         )
         return ReinforceState(
             params, opt_state, grads.mean_return, optax.safe_increment(state.updates)

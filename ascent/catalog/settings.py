@@ -1,5 +1,6 @@
-"""Building a config from values as presets (TOML), meta.json and `--set field=value`
-strings give them: each converted to its field's type, never truncated."""
+"""Building a config from values as presets (TOML), meta.json, `--set field=value`
+strings and `ascent.make`'s keywords give them: each converted to its field's type,
+never truncated. The one place where the names a setting had before are translated."""
 
 from __future__ import annotations
 
@@ -7,11 +8,20 @@ import dataclasses
 import math
 import types
 import typing
+import warnings
 from typing import Any
 
-from ascent.algos.config import CORE_ALIASES, ScheduleLike, config_fields
+from ascent.algos.config import ScheduleLike, config_fields
 from ascent.core.schedules import as_schedule
 from ascent.errors import ConfigError
+
+OLD_NAMES = {
+    "policy": "core.kind",
+    **{name: f"core.{name}" for name in ("embed_dim", "num_layers", "num_heads", "memory_len")},
+    **{name: f"core.{name}" for name in ("score", "position", "norm", "gate")},
+}
+"""Names of settings before they moved (the core's fields were flat until issue 14):
+still read, with a one-line hint, so that old scripts, presets and run folders work."""
 
 
 def _convert(name: str, kind: Any, value: Any) -> Any:
@@ -81,15 +91,21 @@ def build_config(cls: type, values: dict[str, Any], *, algo: str) -> Any:
     """A validated `cls` from defaults updated by `values` (TOML values or strings).
 
     A nested spec (`core`) takes its fields as `core.<name>` keys, a `core` table (as
-    config_to_dict writes it) or, for `core`, the flat names of `CORE_ALIASES`."""
+    config_to_dict writes it) or a spec object. A name of `OLD_NAMES` is read as its
+    new one, with a FutureWarning naming both."""
     kinds = config_fields(cls)
     converted: dict[str, Any] = {}
     nested: dict[str, dict[str, Any]] = {}
     for name, value in values.items():
         key = name.replace("-", "_")
+        if key in OLD_NAMES and OLD_NAMES[key].partition(".")[0] in kinds:
+            warnings.warn(
+                f"setting {key!r} is now {OLD_NAMES[key]!r}; {key} is read as it",
+                FutureWarning,
+                stacklevel=2,
+            )
+            key = OLD_NAMES[key]
         head, _, sub = key.partition(".")
-        if "core" in kinds and key in CORE_ALIASES:
-            head, sub = "core", CORE_ALIASES[key]
         if head in kinds and dataclasses.is_dataclass(kinds[head]):
             # in order, later values winning: a field, a table, or a whole spec object
             if sub:

@@ -34,7 +34,7 @@ import optax
 
 from ascent.algos.config import OnPolicyConfig, ScheduleLike, in_unit_interval, positive_schedule
 from ascent.algos.networks import sample_action
-from ascent.algos.optim import make_optimizer, schedule_fn
+from ascent.algos.optim import make_optimizer, schedule_fn, step_parts
 from ascent.algos.protocol import Algorithm
 from ascent.buffers import Rollout
 from ascent.core.credit import counterfactual_advantage
@@ -46,7 +46,7 @@ from ascent.core.losses import (
 )
 from ascent.core.returns import gae
 from ascent.envs.multiagent import MultiAgentSpaces
-from ascent.marl.team import TeamFields, check_team_spaces, example_obs, step_parts
+from ascent.marl.team import TeamFields, check_team_spaces, example_obs
 from ascent.nn.multiagent import CounterfactualCritic, TeamActor
 
 

@@ -42,7 +42,7 @@ from ascent.algos.config import (
     positive_schedule,
 )
 from ascent.algos.networks import sample_action
-from ascent.algos.optim import make_optimizer, schedule_fn
+from ascent.algos.optim import make_optimizer, schedule_fn, step_parts
 from ascent.algos.protocol import Algorithm
 from ascent.buffers import (
     Rollout,
@@ -57,7 +57,7 @@ from ascent.core.losses import masked_mean, value_loss
 from ascent.core.targets import polyak_update, td_target
 from ascent.envs.multiagent import MultiAgentSpaces
 from ascent.errors import ConfigError
-from ascent.marl.team import TeamFields, check_team_spaces, example_obs, step_parts
+from ascent.marl.team import TeamFields, check_team_spaces, example_obs
 from ascent.nn.multiagent import CentralQ, TeamActor, allowed_actions, joint_actions_seen
 
 

@@ -4,14 +4,11 @@ checks of its spaces and settings, and an observation to initialise its networks
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import jax
 import numpy as np
-import optax
 
 from ascent.algos.networks import check_on_policy_spaces
-from ascent.algos.optim import set_lr
 from ascent.envs.multiagent import AgentObs, MultiAgentSpaces
 from ascent.envs.spaces import check_space
 from ascent.errors import ConfigError
@@ -45,16 +42,3 @@ def example_obs(spaces: MultiAgentSpaces) -> AgentObs:
     """An all-zero team observation [1, 1, A, ...] (one step of one environment) to
     initialise networks with."""
     return jax.tree.map(lambda x: np.asarray(x)[None], spaces.zeros(1))
-
-
-def step_parts(
-    optimizer: Any, lr: dict[str, Any], opt_state: dict, params: dict, grads: dict, updates: Any
-) -> tuple[dict, dict]:
-    """One step of each part's optimiser (actor, critic, ...) at its own learning rate
-    `lr[part](updates)`: (new params, new optimiser states), dicts by part."""
-    new_params, new_states = {}, {}
-    for part, schedule in lr.items():
-        inner = set_lr(opt_state[part], schedule(updates))
-        step, new_states[part] = optimizer.update(grads[part], inner, params[part])
-        new_params[part] = optax.apply_updates(params[part], step)
-    return new_params, new_states

@@ -10,13 +10,12 @@ from ascent.nn.continuous import (
 )
 from ascent.nn.heads import CategoricalHead, GaussianHead
 from ascent.nn.multiagent import TeamActorCritic, masked_logits
-from ascent.nn.policies import ActorCriticNet, PolicyNet, QNet, ValueNet, action_head_size
+from ascent.nn.policies import PolicyNet, QNet, ValueNet, action_head_size
 from ascent.nn.torso import ACTIVATIONS, MLP, dense, flatten_obs
 
 __all__ = [
     "ACTIVATIONS",
     "MLP",
-    "ActorCriticNet",
     "CategoricalHead",
     "DeterministicActor",
     "GaussianHead",

@@ -16,7 +16,8 @@ state stored at its start) compute the same function. The cores, by `CORES` name
 
 - `mlp`: no state; x passes through, and the MLP after it is the whole torso. With this
   core the networks below have exactly the parameters (names, shapes, initial values) of
-  `PolicyNet`, `ValueNet` and `ActorCriticNet`.
+  `PolicyNet`, `ValueNet` and the feed-forward actor-critic Ascent's policies were
+  before they took a core (tests/nn/test_sequence.py keeps it as the oracle).
 - `lstm`, `gru`: a recurrent cell of `embed_dim` units scanned over time (Hochreiter &
   Schmidhuber 1997; Cho et al. 2014).
 - `transformer`: `attention.TransformerEncoder` with a memory of `memory_len` past steps
@@ -161,20 +162,20 @@ class CoreSpec:
     gate: str = "gru"
 
     def __post_init__(self) -> None:
-        check_choice("policy", self.kind, CORES)
+        check_choice("core.kind", self.kind, CORES)
         if self.kind == "mlp":
             return
         if self.embed_dim < 1:
-            raise ConfigError(f"embed_dim must be >= 1, got {self.embed_dim}")
+            raise ConfigError(f"core.embed_dim must be >= 1, got {self.embed_dim}")
         if self.kind == "transformer":
             if self.num_layers < 1 or self.memory_len < 1 or self.num_heads < 1:
                 raise ConfigError(
-                    f"num_layers ({self.num_layers}), num_heads ({self.num_heads}) and "
-                    f"memory_len ({self.memory_len}) must be >= 1"
+                    f"core.num_layers ({self.num_layers}), core.num_heads ({self.num_heads}) "
+                    f"and core.memory_len ({self.memory_len}) must be >= 1"
                 )
             check_attention(self.embed_dim, self.num_heads, self.score, self.position)
-            check_choice("norm", self.norm, NORMS)
-            check_choice("gate", self.gate, GATES)
+            check_choice("core.norm", self.norm, NORMS)
+            check_choice("core.gate", self.gate, GATES)
 
     def build(self, name: str | None = None) -> nn.Module:
         """The core module, a submodule called `name` of the module being set up."""
@@ -264,7 +265,7 @@ class SequenceActorCriticNet(nn.Module):
     parameter subtree (`actor`, `critic`) and the state is `{"actor": ..., "critic": ...}`;
     with `shared_trunk=True` one core and one MLP feed both heads and the state is
     `{"trunk": ...}`. A feed-forward (`mlp`) net has state None and the parameters of
-    `ActorCriticNet`.
+    the feed-forward actor-critic before cores (tests/nn/test_sequence.py).
     """
 
     discrete: bool

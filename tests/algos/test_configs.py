@@ -157,12 +157,19 @@ def test_no_preset_means_defaults() -> None:
     assert (config.n_steps, config.minibatch_size, config.gamma) == (128, 64, 0.99)
 
 
-def test_the_core_is_one_nested_spec_set_by_dotted_or_flat_names() -> None:
+def test_the_core_is_one_nested_spec_set_by_dotted_names_a_table_or_a_spec() -> None:
     from ascent.algos.config import config_to_dict
+    from ascent.nn.sequence import CoreSpec
 
     dotted = make_config("ppo", "CartPole-v1", {"core.kind": "gru", "core.embed_dim": "8"})
-    flat = make_config("ppo", "CartPole-v1", {"policy": "gru", "embed_dim": 8})
-    assert dotted == flat and (dotted.core.kind, dotted.core.embed_dim) == ("gru", 8)
+    table = make_config("ppo", "CartPole-v1", {"core": {"kind": "gru", "embed_dim": 8}})
+    spec = make_config("ppo", "CartPole-v1", {"core": CoreSpec("gru", embed_dim=8)})
+    assert dotted == table == spec and (dotted.core.kind, dotted.core.embed_dim) == ("gru", 8)
+    # the names before the core was nested are read, in one place, with a one-line hint
+    with pytest.warns(FutureWarning, match="setting 'policy' is now 'core.kind'") as hints:
+        flat = make_config("ppo", "CartPole-v1", {"policy": "gru", "embed_dim": 8})
+    assert flat == dotted and len(hints) == 2
+    assert all("\n" not in str(w.message) for w in hints)
     # as meta.json holds it: a nested table, read back to the same config
     saved = config_to_dict(dotted)
     assert saved["core"]["kind"] == "gru" and "policy" not in saved

@@ -15,7 +15,7 @@ from ascent.train.loop import split_iteration_key
 SETTINGS = {"n_envs": 4, "n_steps": 16, "hidden": (16,), "total_steps": 4096}
 CASES = [
     pytest.param("a2c", {}, id="a2c"),
-    pytest.param("a2c", {"policy": "gru", "embed_dim": 8}, id="a2c-gru"),
+    pytest.param("a2c", {"core.kind": "gru", "core.embed_dim": 8}, id="a2c-gru"),
     pytest.param("reinforce", {"n_steps": 32}, id="reinforce-learned"),
     pytest.param("reinforce", {"n_steps": 32, "baseline": "mean"}, id="reinforce-mean"),
     # one epoch of one minibatch: update's single gradient step on the whole rollout

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from ascent.errors import ConfigError
-from ascent.nn import ActorCriticNet, PolicyNet, ValueNet
+from ascent.nn import MLP, CategoricalHead, GaussianHead, PolicyNet, ValueNet, dense
 from ascent.nn.sequence import (
     CoreSpec,
     SequenceActorCriticNet,
@@ -20,6 +21,33 @@ from ascent.nn.sequence import (
 
 KINDS = ["lstm", "gru", "transformer"]
 B, T, OBS = 3, 7, 5
+
+
+class FeedForwardActorCritic(nn.Module):
+    """The oracle: the feed-forward actor-critic net Ascent's policies were before they
+    took a core (separate actor and critic, or one trunk with two heads), whose
+    parameters and numbers `policy=mlp` must keep."""
+
+    discrete: bool
+    n_out: int
+    hidden: tuple[int, ...] = (64, 64)
+    shared_trunk: bool = False
+
+    def setup(self) -> None:
+        if self.shared_trunk:
+            self.trunk = MLP(self.hidden, "tanh")
+            head = CategoricalHead if self.discrete else GaussianHead
+            self.policy_head = head(self.n_out)
+            self.value_head = dense(1, scale=1.0)
+        else:
+            self.actor = PolicyNet(self.discrete, self.n_out, 1, self.hidden)
+            self.critic = ValueNet(1, self.hidden)
+
+    def __call__(self, obs: jax.Array) -> tuple[Any, jax.Array]:
+        if self.shared_trunk:
+            features = self.trunk(obs)
+            return self.policy_head(features), self.value_head(features)[..., 0]
+        return self.actor(obs), self.critic(obs)
 
 
 def _spec(kind: str) -> CoreSpec:
@@ -61,7 +89,7 @@ def test_mlp_core_has_the_feed_forward_nets_parameters_and_outputs(
     """policy=mlp keeps the parameters (names, shapes, initial values) and numbers of the
     feed-forward nets, so the default policy trains exactly as before."""
     key, obs = jax.random.key(3), jnp.ones((1, OBS))
-    old = ActorCriticNet(discrete, 3, hidden=(8, 8), shared_trunk=shared)
+    old = FeedForwardActorCritic(discrete, 3, hidden=(8, 8), shared_trunk=shared)
     new = SequenceActorCriticNet(discrete, 3, hidden=(8, 8), shared_trunk=shared)
     old_params, new_params = old.init(key, obs), new.init(key, None, obs, None)
     assert _same(old_params, new_params)

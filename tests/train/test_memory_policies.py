@@ -16,6 +16,7 @@ from ascent.algos import A2C, PPO, A2CConfig, PPOConfig, Reinforce, ReinforceCon
 from ascent.buffers import Rollout
 from ascent.envs.tasks import TMaze
 from ascent.errors import ConfigError
+from ascent.nn.sequence import CoreSpec
 from ascent.train import OnPolicyLoop
 from ascent.train.loop import split_iteration_key
 
@@ -42,12 +43,18 @@ PAIRS = [
 # slow tests only
 LOOP_KINDS = ["lstm", *(pytest.param(k, marks=pytest.mark.slow) for k in ("gru", "transformer"))]
 N, T = 4, 12
-TINY = {"embed_dim": 8, "hidden": (8,), "num_heads": 2, "memory_len": 6, "n_envs": N, "n_steps": T}
+CORE = {"embed_dim": 8, "num_heads": 2, "memory_len": 6}
+TINY = {"hidden": (8,), "n_envs": N, "n_steps": T}
+
+
+def _core(kind: str) -> dict[str, Any]:
+    """The core as `ascent.make` takes it: a table of its fields."""
+    return {"kind": kind, **CORE}
 
 
 def _config(algo: str, kind: str, **overrides: Any) -> Any:
     extra = {"minibatch_size": 2 * T, "n_epochs": 2} if algo == "ppo" else {}
-    return ALGOS[algo][1](policy=kind, **{**TINY, **extra, **overrides})
+    return ALGOS[algo][1](core=CoreSpec(kind, **CORE), **{**TINY, **extra, **overrides})
 
 
 @cache
@@ -214,7 +221,7 @@ def test_each_algorithm_trains_each_kind_through_the_compiled_door(algo: str, ki
 
 def test_host_door_carries_the_policy_state() -> None:
     agent = ascent.make(
-        "a2c", env="CartPole-v1", seed=0, total_steps=2 * N * T, policy="gru", **TINY
+        "a2c", env="CartPole-v1", seed=0, total_steps=2 * N * T, core=_core("gru"), **TINY
     )
     agent.learn(progress=False)
     assert agent.iterations == 2 and agent.state.policy_state["actor"].shape == (N, 8)
@@ -224,7 +231,7 @@ def test_host_door_carries_the_policy_state() -> None:
 
 @pytest.mark.parametrize("kind", LOOP_KINDS)
 def test_agent_act_carries_the_state(kind: str) -> None:
-    agent = ascent.make("a2c", env="ascent/TMaze-v0", seed=1, policy=kind, **TINY)
+    agent = ascent.make("a2c", env="ascent/TMaze-v0", seed=1, core=_core(kind), **TINY)
     # acting step by step with the returned state equals the network over the sequence
     obs = np.random.default_rng(0).uniform(size=(5, 3, 4)).astype(np.float32)  # [T, B, obs]
     state, actions = None, []
@@ -251,7 +258,7 @@ def test_agent_act_carries_the_state(kind: str) -> None:
 @pytest.mark.parametrize("kind", ["lstm", pytest.param("transformer", marks=pytest.mark.slow)])
 def test_save_load_round_trips_a_memory_agent(kind: str, tmp_path: Any) -> None:
     config = dict(TINY, total_steps=N * T, minibatch_size=2 * T, n_epochs=1)
-    agent = ascent.make("ppo", env="ascent/TMaze-v0", seed=1, policy=kind, **config)
+    agent = ascent.make("ppo", env="ascent/TMaze-v0", seed=1, core=_core(kind), **config)
     agent.learn(progress=False)
     path = agent.save(tmp_path / "memory-agent")
     loaded = ascent.load(path)
@@ -269,9 +276,9 @@ def test_save_load_round_trips_a_memory_agent(kind: str, tmp_path: Any) -> None:
 
 
 def test_memory_policies_only_where_supported() -> None:
-    with pytest.raises(ConfigError, match="policy"):
-        ascent.make("trpo", env="ascent/TMaze-v0", policy="gru")
+    with pytest.raises(ConfigError, match="core.kind='gru': this algorithm has feed-forward"):
+        ascent.make("trpo", env="ascent/TMaze-v0", core={"kind": "gru"})
     with pytest.raises(ConfigError, match="score"):
-        ascent.make("ppo", env="ascent/TMaze-v0", policy="transformer", score="cos")
-    with pytest.raises(ConfigError, match="policy"):
-        ascent.make("ppo", env="ascent/TMaze-v0", policy="rnn")
+        ascent.make("ppo", env="ascent/TMaze-v0", core={"kind": "transformer", "score": "cos"})
+    with pytest.raises(ConfigError, match="core.kind"):
+        ascent.make("ppo", env="ascent/TMaze-v0", **{"core.kind": "rnn"})
