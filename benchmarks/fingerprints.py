@@ -39,7 +39,8 @@ CASES = [
     ("mappo", "mappo", "jaxmarl/simple_spread_v3", {"total_steps": 2048}),
     ("coma", "coma", "ascent/Climbing-v0", {"total_steps": 2048}),
     ("qmix", "qmix", "ascent/Climbing-v0", {"total_steps": 2048}),
-    ("maddpg", "maddpg", "jaxmarl/simple_spread_v3", {"total_steps": 2048}),
+    ("maddpg-networks", "maddpg", "jaxmarl/simple_spread_v3", {"total_steps": 2048}),
+    ("maddpg-gymnasium-networks", "maddpg", "mpe2/simple_spread_v3", {"total_steps": 2048}),
 ]
 
 
@@ -52,11 +53,17 @@ def digest(tree: object) -> str:
     return h.hexdigest()
 
 
-def fingerprint(algo: str, env: str, overrides: dict) -> str:
+def fingerprint(algo: str, env: str, overrides: dict, networks: bool = False) -> str:
+    """The digest of the final algorithm state, or with `networks` of its parameters,
+    target parameters and optimiser state only (MADDPG's replay buffer moved out of its
+    state in issue 27, and its update clock now counts gradient steps)."""
     agent = ascent.make(algo, env=env, seed=0, **overrides)
     try:
         agent.learn(progress=False)
-        return digest(agent.state.algo)
+        algo_state = agent.state.algo
+        if networks:
+            algo_state = (algo_state.params, algo_state.target_params, algo_state.opt_state)
+        return digest(algo_state)
     finally:
         agent.close()
 
@@ -71,7 +78,7 @@ def main() -> None:
         if args.only and name not in args.only:
             continue
         try:
-            found[name] = fingerprint(algo, env, overrides)
+            found[name] = fingerprint(algo, env, overrides, networks=name.endswith("networks"))
         except Exception as e:  # a case the tree cannot run is reported, not fatal
             found[name] = f"error: {type(e).__name__}: {e}"
         print(name, found[name], file=sys.stderr)

@@ -7,10 +7,12 @@ reads the global state and every agent's action (`nn.multiagent.CentralQ`): the 
 sees what the others did, so its target does not move when they change their policies
 (§4.1), while acting needs only the agent's own observation.
 
-Off-policy: every rollout of T steps from N environments goes into a replay buffer of
-joint steps kept in the algorithm's state (`buffers.replay_like`, the ring the
-single-agent off-policy algorithms use); once it holds `learning_starts` of them, each
-update takes `gradient_steps` steps, each on a uniform minibatch, of
+Off-policy (`kind = "off-policy"`): the team acts by its own stochastic policy, as
+on-policy teams do, and every rollout of T steps from N environments goes into the
+replay buffer of joint steps that the loop keeps where DDPG, TD3 and SAC keep theirs
+(`LoopState.buffer`; `train.offpolicy.TeamReplayLoop`, saved in checkpoints only with
+`save_buffer`); once `learning_starts` joint steps have been taken, each iteration
+takes `gradient_steps` updates, each one step on a uniform minibatch, of
 
 - critics: mean over present agents of (Q_a(s, u) − y_a)², y_a = r_a + γ (1 − done)
   Q'_a(s', u'), u' the target policies' Gumbel-softmax samples at s' (Lowe et al. 2017,
@@ -45,12 +47,7 @@ from ascent.algos.networks import sample_action
 from ascent.algos.optim import make_optimizer, schedule_fn, step_parts
 from ascent.algos.protocol import Algorithm
 from ascent.buffers import (
-    Rollout,
     Transitions,
-    flatten_steps,
-    replay_add,
-    replay_like,
-    replay_sample,
 )
 from ascent.core.distributions import gumbel_softmax
 from ascent.core.losses import masked_mean, value_loss
@@ -77,11 +74,14 @@ class MADDPGConfig(OnPolicyConfig, TeamFields):
     buffer_size: int = 100_000
     """Joint steps the replay buffer holds."""
     learning_starts: int = 5_000
-    """Joint steps in the buffer before the first gradient step."""
+    """Joint steps taken (summed over environments) before the first gradient step."""
     minibatch_size: int = 1024
     """Joint steps (each with all its agents) per gradient step."""
     gradient_steps: int = 4
-    """Gradient steps per update (per rollout of n_steps × n_envs joint steps)."""
+    """Gradient steps per iteration (per rollout of n_steps × n_envs joint steps)."""
+    save_buffer: bool = False
+    """Save the replay buffer in checkpoints (large); off, a loaded agent starts with
+    an empty buffer."""
     tau: float = 0.01
     """Polyak rate of the target networks, after every gradient step."""
     temperature: float = 1.0
@@ -94,6 +94,12 @@ class MADDPGConfig(OnPolicyConfig, TeamFields):
     """Activation of the hidden layers: tanh, relu, elu, gelu or silu."""
 
     memory_policies: ClassVar[bool] = False
+
+    @property
+    def total_gradient_steps(self) -> int:
+        """Gradient steps in a run (warm-up included): the clock of the schedules, as for
+        the single-agent off-policy algorithms."""
+        return self.total_updates * self.gradient_steps
 
     def validate(self) -> None:
         super().validate()
@@ -117,8 +123,7 @@ class MADDPGState(NamedTuple):
     params: Any  # {"actor": ..., "critic": ...}
     target_params: Any  # the same, trailing params
     opt_state: Any  # {"actor": ..., "critic": ...}
-    buffer: Any  # a ReplayBuffer of the team's joint steps
-    updates: jax.Array
+    updates: jax.Array  # gradient steps so far: the clock of the schedules
 
 
 class MADDPG(Algorithm):
@@ -126,6 +131,7 @@ class MADDPG(Algorithm):
 
     name = "maddpg"
     Config = MADDPGConfig
+    kind = "off-policy"
     multi_agent = True
 
     def __init__(self, config: MADDPGConfig, spaces: MultiAgentSpaces):
@@ -143,7 +149,7 @@ class MADDPG(Algorithm):
         self.actor = TeamActor(n_actions=self.n_actions, **team)
         self.critic = CentralQ(**team)
         self.optimizer = make_optimizer(config.max_grad_norm)
-        total = config.total_updates
+        total = config.total_gradient_steps
         self.lr = {"actor": schedule_fn(config.lr, total),
                    "critic": schedule_fn(config.critic_lr, total)}  # fmt: skip
         self.ent_coef = schedule_fn(config.ent_coef, total)
@@ -156,17 +162,7 @@ class MADDPG(Algorithm):
         params = {"actor": self.actor.init(actor_key, obs),
                   "critic": self.critic.init(critic_key, obs, joint)}  # fmt: skip
         opt_state = {part: self.optimizer.init(p) for part, p in params.items()}
-        one = jax.tree.map(lambda x: x[0, 0], obs)  # one joint step's observation
-        example = Transitions(
-            obs=one,
-            actions=jnp.zeros((n_agents,), jnp.int32),
-            rewards=jnp.zeros((n_agents,), jnp.float32),
-            next_obs=one,
-            terminated=jnp.zeros((), bool),
-            truncated=jnp.zeros((), bool),
-        )
-        buffer = replay_like(self.config.buffer_size, example)
-        return MADDPGState(params, params, opt_state, buffer, jnp.zeros((), jnp.int32))
+        return MADDPGState(params, params, opt_state, jnp.zeros((), jnp.int32))
 
     def act(
         self, state: MADDPGState, obs: Any, key: jax.Array, deterministic: bool = False
@@ -176,35 +172,14 @@ class MADDPG(Algorithm):
         return sample_action(self.actor.apply(state.params["actor"], obs), key, deterministic)
 
     def update(
-        self, state: MADDPGState, rollout: Rollout, key: jax.Array
+        self, state: MADDPGState, batch: Transitions, key: jax.Array
     ) -> tuple[MADDPGState, dict]:
-        """Store the rollout's joint steps, then (once the buffer holds `learning_starts`)
-        `gradient_steps` of `apply(state, grads(state, minibatch))`; mean metrics."""
-        cfg = self.config
-        steps = Transitions(rollout.obs, rollout.actions, rollout.rewards, rollout.next_obs,
-                            rollout.terminated, rollout.truncated)  # fmt: skip
-        state = state._replace(buffer=replay_add(state.buffer, flatten_steps(steps)))
-
-        def one(inner: MADDPGState, step_key: jax.Array) -> tuple[MADDPGState, dict]:
-            sample_key, grads_key = jax.random.split(step_key)
-            batch = replay_sample(inner.buffer, sample_key, cfg.minibatch_size)
-            grads, stats = self.grads(inner, batch, grads_key)
-            return self.apply(inner, grads), stats
-
-        def train(inner: MADDPGState) -> tuple[MADDPGState, dict]:
-            inner, stats = jax.lax.scan(one, inner, jax.random.split(key, cfg.gradient_steps))
-            return inner, jax.tree.map(jnp.mean, stats)
-
-        shapes = jax.eval_shape(train, state)[1]
-
-        def wait(inner: MADDPGState) -> tuple[MADDPGState, dict]:
-            return inner, {k: jnp.zeros(v.shape, v.dtype) for k, v in shapes.items()}
-
-        state, metrics = jax.lax.cond(state.buffer.size >= cfg.learning_starts, train, wait,
-                                      state)  # fmt: skip
+        """One gradient step on a minibatch of joint steps [B, ...] from the replay
+        buffer: `apply(state, grads(state, batch))`, the schedules' clock moved on."""
+        grads, metrics = self.grads(state, batch, key)
+        state = self.apply(state, grads)
         metrics = {**metrics, "lr": self.lr["actor"](state.updates),
-                   "critic_lr": self.lr["critic"](state.updates),
-                   "buffer_size": state.buffer.size.astype(jnp.float32)}  # fmt: skip
+                   "critic_lr": self.lr["critic"](state.updates)}  # fmt: skip
         return state._replace(updates=optax.safe_increment(state.updates)), metrics
 
     def grads(self, state: MADDPGState, batch: Transitions, key: jax.Array) -> tuple[Any, dict]:

@@ -6,7 +6,7 @@ from ascent.algos.protocol import Algorithm
 from ascent.envs import HostVecEnv, JaxEnv
 from ascent.errors import ConfigError
 from ascent.train.loop import Loop, LoopState
-from ascent.train.offpolicy import OffPolicyLoop
+from ascent.train.offpolicy import OffPolicyLoop, TeamReplayLoop
 from ascent.train.onpolicy import OnPolicyLoop
 from ascent.train.workers import AsyncOnPolicyLoop
 
@@ -18,7 +18,10 @@ LOOPS: dict[str, type] = {
 
 
 def make_loop(algorithm: Algorithm, env: JaxEnv | HostVecEnv) -> Loop:
-    """The loop an algorithm trains with, chosen by its `kind`."""
+    """The loop an algorithm trains with, chosen by its `kind` (a team's off-policy
+    algorithm collects as on-policy teams do: `TeamReplayLoop`)."""
+    if algorithm.kind == "off-policy" and algorithm.multi_agent:
+        return TeamReplayLoop(algorithm, env)
     if algorithm.kind not in LOOPS:
         raise ConfigError(f"{algorithm.name}: no training loop for kind {algorithm.kind!r}")
     return LOOPS[algorithm.kind](algorithm, env)
@@ -31,5 +34,6 @@ __all__ = [
     "LoopState",
     "OffPolicyLoop",
     "OnPolicyLoop",
+    "TeamReplayLoop",
     "make_loop",
 ]

@@ -242,7 +242,7 @@ class Agent:
     def saved_state(self) -> LoopState:
         """The state as checkpoints hold it: without the replay buffer unless the config
         asks for it (`save_buffer`; the buffer can be far larger than the networks)."""
-        if getattr(self.config, "save_buffer", False):
+        if self.state.buffer is None or self.config.save_buffer:
             return self.state
         return self.state._replace(buffer=None)
 

@@ -91,11 +91,19 @@ class OffPolicyLearner:
     """What both doors do with [T, N] transitions: store them in the replay buffer and,
     once the warm-up is over, take `gradient_steps` updates on uniform minibatches."""
 
-    def __init__(self, algorithm: Algorithm, normalizer: Normalizer, steps_per_iteration: int):
+    def __init__(
+        self,
+        algorithm: Algorithm,
+        normalizer: Normalizer,
+        steps_per_iteration: int,
+        agents: tuple[str, ...] | None = None,
+    ):
+        """`agents`: a team's agents, whose returns are logged each (None: one agent)."""
         self.algorithm = algorithm
         self.config = algorithm.config
         self.normalizer = normalizer
         self.steps_per_iteration = steps_per_iteration
+        self.agents = agents
 
     def train(
         self, algo: Any, buffer: Any, norm: NormState, key: jax.Array
@@ -117,10 +125,12 @@ class OffPolicyLearner:
         return algo, {**metrics, "gradient_steps": jnp.float32(self.config.gradient_steps)}
 
     def learn(
-        self, state: LoopState, steps: Transitions, learn_key: jax.Array
+        self, state: LoopState, steps: Transitions | Rollout, learn_key: jax.Array
     ) -> tuple[LoopState, dict[str, jax.Array]]:
-        """Store [T, N] transitions, learn from the buffer once the warm-up is over, and
-        move statistics, counters and episode sums forward."""
+        """Store [T, N] transitions (or a rollout's: a team's joint steps), learn from the
+        buffer once the warm-up is over, and move statistics, counters and episode sums
+        forward."""
+        steps = Transitions(*(getattr(steps, name) for name in Transitions._fields))
         dones = steps.terminated | steps.truncated
         norm, _ = self.normalizer.update(state.norm, steps.obs, steps.rewards, dones)
         buffer = replay_add(state.buffer, flatten_steps(steps))
@@ -139,7 +149,9 @@ class OffPolicyLearner:
             norm,
             learn_key,
         )
-        episodes, episode_stats = track_episodes(state.episodes, steps.rewards, dones)
+        episodes, episode_stats = track_episodes(
+            state.episodes, steps.rewards, dones, self.agents
+        )
         checks = finiteness((steps.obs, steps.next_obs), steps.rewards, metrics)
         state = state._replace(
             algo=algo,

@@ -16,6 +16,10 @@ see them like any other state.
 
 Both doors split the PRNG key the same way (`split_iteration_key`), so they draw the
 same actions from the same observations.
+
+A team's off-policy algorithm (MADDPG) trains in `TeamReplayLoop`: the on-policy
+loop's collection (the team acts by its own stochastic policy) with this loop's
+learner and buffer.
 """
 
 from __future__ import annotations
@@ -28,9 +32,9 @@ import numpy as np
 
 from ascent.algos.optim import schedule_fn
 from ascent.algos.protocol import Algorithm
-from ascent.buffers import replay_init
+from ascent.buffers import Transitions, replay_init, replay_like
 from ascent.core.noise import gaussian_noise, ou_noise
-from ascent.envs import HostVecEnv, JaxEnv, is_jax_env
+from ascent.envs import HostVecEnv, JaxEnv, MultiAgentSpaces, is_jax_env
 from ascent.runtime import CompiledChunks, HostLearn, LeanJit
 from ascent.train.acting import Policy
 from ascent.train.collectors import HostTransitionCollector, TransitionCollector
@@ -41,6 +45,7 @@ from ascent.train.loop import (
     init_loop_state,
     split_iteration_key,
 )
+from ascent.train.onpolicy import OnPolicyLoop
 
 
 class OffPolicyLoop:
@@ -140,3 +145,28 @@ class OffPolicyLoop:
             state, metrics, keys = self._learn(state._replace(key=key), steps, learn_key)
             rows.append(metrics)
         return state, self._learn.stack(rows), obs
+
+
+class TeamReplayLoop(OnPolicyLoop):
+    """The off-policy loop of a team (MADDPG): the team acts by its own stochastic
+    policy on either door, as on-policy teams do (the on-policy loop's collectors), and
+    its joint steps go into the replay buffer of `LoopState.buffer`, from which the
+    off-policy learner takes `gradient_steps` minibatch updates, as for DDPG, TD3 and SAC.
+    """
+
+    def make_learner(self, agents: tuple[str, ...] | None) -> OffPolicyLearner:
+        return OffPolicyLearner(self.algorithm, self.normalizer, self.steps_per_iteration, agents)
+
+    def init(self, seed: int | jax.Array) -> LoopState:
+        one = jax.tree.map(lambda x: x[0], MultiAgentSpaces.of(self.env).zeros(1))  # type: ignore[arg-type]
+        agents = one.active.shape
+        example = Transitions(
+            obs=one,
+            actions=np.zeros(agents, np.int32),
+            rewards=np.zeros(agents, np.float32),
+            next_obs=one,
+            terminated=np.zeros((), bool),
+            truncated=np.zeros((), bool),
+        )
+        buffer = replay_like(self.algorithm.config.buffer_size, example)
+        return super().init(seed)._replace(buffer=buffer)

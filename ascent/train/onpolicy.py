@@ -60,7 +60,7 @@ class OnPolicyLoop:
         self.normalizer = Normalizer(config)
         self.acting = Policy(algorithm, self.normalizer)
         agents = tuple(env.agents) if is_multiagent(env) else None
-        self.learner = OnPolicyLearner(algorithm, self.normalizer, self.steps_per_iteration, agents)
+        self.learner = self.make_learner(agents)
         self.learn = self.learner.learn
         if self.is_jax:
             self.collector = RolloutCollector(env, self.acting, self.n_envs)  # type: ignore[arg-type]
@@ -77,6 +77,10 @@ class OnPolicyLoop:
         self._next_values = CachedJit(self._flat_next_values, source=words)
         self._chunks = CompiledChunks(self.iterate_jax, source)
         self._host: HostRolloutCollector | None = None  # made at the first host chunk
+
+    def make_learner(self, agents: tuple[str, ...] | None) -> Any:
+        """What is done with each rollout: the algorithm's update on it."""
+        return OnPolicyLearner(self.algorithm, self.normalizer, self.steps_per_iteration, agents)
 
     def init(self, seed: int | jax.Array) -> LoopState:
         state = init_loop_state(self.algorithm, self.env, self.n_envs, seed, self.is_jax)

@@ -56,22 +56,46 @@ def test_critics_read_the_others_actions_and_actors_only_their_own_observation()
     assert float(jnp.abs(logits[..., 2, 0] - moved_logits[..., 2, 0]).max()) > 1e-4  # 0 allowed
 
 
-def test_the_buffer_fills_and_no_step_is_taken_before_learning_starts() -> None:
+def test_the_loops_buffer_fills_and_no_step_is_taken_before_learning_starts() -> None:
+    """The team's joint steps go into `LoopState.buffer`, where DDPG, TD3 and SAC keep
+    theirs; no gradient step before `learning_starts` joint steps, then
+    `gradient_steps` each iteration; a full ring keeps its capacity."""
     agent = make_agent(learning_starts=64)  # two rollouts of 4 × 8 joint steps
-    update = jax.jit(agent.algorithm.update)
-    state, key = agent.state.algo, jax.random.PRNGKey(0)
+    learn = jax.jit(agent.loop.learn)
+    state, key = agent.state, jax.random.PRNGKey(0)
     rollout = rollout_of(agent)
-    first, metrics = update(state, rollout, key)
+    assert agent.state.algo._fields == ("params", "target_params", "opt_state", "updates")
+    first, metrics = learn(state, rollout, key)
     assert int(first.buffer.size) == 32 and float(metrics["value_loss"]) == 0.0
-    jax.tree.map(np.testing.assert_array_equal, first.params, state.params)
+    jax.tree.map(np.testing.assert_array_equal, first.algo.params, state.algo.params)
     np.testing.assert_array_equal(first.buffer.data.actions[:32], rollout.actions.reshape(32, 3))
-    second, metrics = update(first, rollout, key)
+    second, metrics = learn(first, rollout, key)
     assert int(second.buffer.size) == 64 and float(metrics["value_loss"]) > 0.0
-    diffs = jax.tree.map(lambda a, b: float(jnp.abs(a - b).max()), second.params, first.params)
+    diffs = jax.tree.map(lambda a, b: float(jnp.abs(a - b).max()), second.algo.params,
+                         first.algo.params)  # fmt: skip
     assert min(jax.tree.leaves(diffs)) > 0.0  # every layer of actor and critic moved
-    third, _ = update(second, rollout, key)  # a full ring keeps its capacity
+    third, _ = learn(second, rollout, key)
     assert int(third.buffer.size) == 64 and int(third.buffer.position) == 32
-    assert int(third.updates) == 3
+    assert int(third.algo.updates) == 2 * agent.config.gradient_steps  # the clock: steps
+
+
+def test_checkpoints_hold_the_buffer_only_when_asked(tmp_path: Any) -> None:
+    """A checkpoint is the size of the networks unless `save_buffer` (100 MB by default
+    before the buffer left the algorithm's state); loaded, the buffer is empty or the
+    one saved."""
+    sizes = {}
+    for save_buffer in (False, True):
+        agent = make_agent(buffer_size=4096, save_buffer=save_buffer, total_steps=64)
+        agent.learn(progress=False)
+        path = agent.save(tmp_path / f"buffer-{save_buffer}")
+        sizes[save_buffer] = sum(f.stat().st_size for f in path.iterdir())
+        loaded = ascent.load(path, env=RandomMasks())
+        assert int(loaded.state.buffer.size) == (64 if save_buffer else 0)
+        assert loaded.state.buffer.capacity == 4096
+        jax.tree.map(np.testing.assert_array_equal, loaded.state.algo, agent.state.algo)
+        agent.close()
+        loaded.close()
+    assert sizes[True] > 20 * sizes[False], sizes
 
 
 def test_the_actors_gradient_climbs_the_critic() -> None:

@@ -209,13 +209,14 @@ def test_a_padded_agent_never_changes_an_update(algo: str) -> None:
             obs=rollout.obs.obs.at[..., 1, :].set(jax.random.normal(k3, (8, 4, 5)) * 3)
         ),
     )
-    update = jax.jit(agent.algorithm.update)
+    learn = jax.jit(agent.loop.learn)  # MADDPG's through its replay buffer
     key = jax.random.PRNGKey(0)
-    base, _ = update(agent.state.algo, rollout, key)
-    other, _ = update(agent.state.algo, noise, key)
-    jax.tree.map(np.testing.assert_allclose, base.params, other.params)
-    moved, _ = update(agent.state.algo, rollout._replace(rewards=rollout.rewards + 1.0), key)
-    diffs = jax.tree.map(lambda a, b: float(jnp.abs(a - b).max()), base.params, moved.params)
+    base, _ = learn(agent.state, rollout, key)
+    other, _ = learn(agent.state, noise, key)
+    jax.tree.map(np.testing.assert_allclose, base.algo.params, other.algo.params)
+    moved, _ = learn(agent.state, rollout._replace(rewards=rollout.rewards + 1.0), key)
+    diffs = jax.tree.map(lambda a, b: float(jnp.abs(a - b).max()), base.algo.params,
+                         moved.algo.params)  # fmt: skip
     assert max(jax.tree.leaves(diffs)) > 1e-6  # an active agent's reward does count
 
 
