@@ -9,7 +9,7 @@ Layout of a checkpoint folder:
 A save is atomic: both files go into a temporary sibling folder, are fsync-ed, and the folder
 is renamed into place, so a crash leaves either the previous checkpoint or the new one. A load
 never unpickles anything (safetensors and JSON only), and every failure is a `CheckpointError`
-whose one-line message names the file (docs: DESIGN.md, "Contracts: Checkpoint").
+whose one-line message names the file (docs/design.md, "Contracts: Checkpoint").
 """
 
 from __future__ import annotations
