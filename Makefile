@@ -7,9 +7,10 @@ STAMP := $(VENV)/.installed
 # only, so it works before .venv exists. Read once, unless the environment sets them.
 ifeq ($(origin XLA_FLAGS),undefined)
 export XLA_FLAGS := $(shell $(PYTHON) ascent/_xla.py)
+test: export XLA_FLAGS := $(shell $(PYTHON) ascent/_xla.py tests)
 endif
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test test-slow lint clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -24,6 +25,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check ascent tests benchmarks examples
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=15
+
+# the learning runs and the cases that repeat a default one's path (CI runs both tiers)
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=15 -m slow
 
 lint: $(STAMP)
 	$(BIN)/ruff check ascent tests benchmarks examples

@@ -2,8 +2,8 @@
 
 XLA reads XLA_FLAGS when JAX starts its CPU client, so they must be in the environment
 before JAX is imported: this module imports nothing but the standard library. Run as a
-script (`python3 ascent/_xla.py`) it prints `XLA_FLAGS`, which is how the Makefile
-takes them, before the virtualenv exists.
+script (`python3 ascent/_xla.py`, or `... tests` for `XLA_FLAGS_FOR_TESTS`) it prints
+them, which is how the Makefile takes them, before the virtualenv exists.
 
 Every word must be a `--flag`: XLA stops reading the variable at a word that is not one
 and drops the flags after it (a bare `intra_op_parallelism_threads=1` once hid the
@@ -26,6 +26,14 @@ XLA_FLAGS_BY_AFFINITY = "--xla_cpu_enable_concurrency_optimized_scheduler=false"
 # benchmark cases a few at a time): small networks run fastest with XLA on one thread.
 XLA_FLAGS = f"--xla_cpu_multi_thread_eigen=false {XLA_FLAGS_BY_AFFINITY}"
 
+# For the default tests (`make test`), which compile hundreds of small programs and run
+# each for moments: LLVM's optimisations off and XLA's older fusion emitters compile
+# 2.4x faster and run 2-3.5x slower (benchmarks/results/design_notes.md, issue 27). The
+# slow tests, which train, keep XLA_FLAGS. Numbers agree with XLA_FLAGS' to rounding.
+XLA_FLAGS_FOR_TESTS = (
+    f"{XLA_FLAGS} --xla_backend_optimization_level=0 --xla_cpu_use_fusion_emitters=false"
+)
+
 
 def set_xla_flags(flags: str = XLA_FLAGS) -> str:
     """Put `flags` in the environment's XLA_FLAGS unless it is set already (a value the
@@ -34,4 +42,6 @@ def set_xla_flags(flags: str = XLA_FLAGS) -> str:
 
 
 if __name__ == "__main__":
-    print(XLA_FLAGS)
+    import sys
+
+    print(XLA_FLAGS_FOR_TESTS if sys.argv[1:] == ["tests"] else XLA_FLAGS)

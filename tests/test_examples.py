@@ -41,8 +41,17 @@ def test_ppo_one_page_matches_the_library_loop() -> None:
     ours = jax.tree_util.tree_flatten_with_path(state)[0]
     theirs = jax.tree.leaves(agent.state)  # params, optimiser, key, envs, counters, ...
     assert len(ours) == len(theirs)
+    # The two are programs compiled apart: with XLA's default flags they agree bit for
+    # bit; the default tests compile with LLVM's optimisations off (ascent/_xla.py),
+    # where their float rounding may differ (seen: 7e-10 in a bias after 3 iterations).
+    # Keys, counters and whatever is not a float must agree exactly.
     for (path, x), y in zip(ours, theirs, strict=True):
-        np.testing.assert_array_equal(x, y, err_msg=jax.tree_util.keystr(path), strict=True)
+        where = jax.tree_util.keystr(path)
+        assert np.shape(x) == np.shape(y) and np.asarray(x).dtype == np.asarray(y).dtype, where
+        if np.issubdtype(np.asarray(x).dtype, np.floating):
+            np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-7, err_msg=where)
+        else:
+            np.testing.assert_array_equal(x, y, err_msg=where, strict=True)
 
 
 def test_ppo_one_page_advantages_are_the_updates() -> None:

@@ -13,7 +13,9 @@ from ascent import _xla
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.parametrize("flags", [_xla.XLA_FLAGS, _xla.XLA_FLAGS_BY_AFFINITY])
+@pytest.mark.parametrize(
+    "flags", [_xla.XLA_FLAGS, _xla.XLA_FLAGS_BY_AFFINITY, _xla.XLA_FLAGS_FOR_TESTS]
+)
 def test_every_word_is_a_flag(flags: str) -> None:
     # XLA stops reading at the first word without `--` and drops the flags after it
     words = flags.split()
@@ -21,10 +23,12 @@ def test_every_word_is_a_flag(flags: str) -> None:
     assert all(word.startswith("--") for word in words), words
 
 
-def test_the_scheduler_flag_is_in_both() -> None:
+def test_the_scheduler_flag_is_in_each() -> None:
     scheduler = "--xla_cpu_enable_concurrency_optimized_scheduler=false"
     assert scheduler in _xla.XLA_FLAGS.split()
     assert _xla.XLA_FLAGS_BY_AFFINITY.split() == [scheduler]
+    # the tests' flags are the run flags and the compile-time ones after them
+    assert _xla.XLA_FLAGS_FOR_TESTS.startswith(_xla.XLA_FLAGS + " ")
 
 
 def test_set_xla_flags_keeps_a_value_already_set(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -36,9 +40,11 @@ def test_set_xla_flags_keeps_a_value_already_set(monkeypatch: pytest.MonkeyPatch
 
 def test_the_script_prints_the_flags_with_only_the_standard_library() -> None:
     # as the Makefile runs it: `-S` (no site-packages) stands in for a missing venv
-    run = subprocess.run([sys.executable, "-S", str(ROOT / "ascent" / "_xla.py")],
-                         capture_output=True, text=True, check=True)  # fmt: skip
-    assert run.stdout.strip() == _xla.XLA_FLAGS
+    script = str(ROOT / "ascent" / "_xla.py")
+    for args, flags in (([], _xla.XLA_FLAGS), (["tests"], _xla.XLA_FLAGS_FOR_TESTS)):
+        run = subprocess.run([sys.executable, "-S", script, *args],
+                             capture_output=True, text=True, check=True)  # fmt: skip
+        assert run.stdout.strip() == flags
 
 
 def test_no_other_file_spells_the_flags() -> None:

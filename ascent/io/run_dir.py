@@ -1,7 +1,8 @@
 """Run folders and small JSON files.
 
 A run lives in `runs/<algo>-<env>-<YYYYmmdd-HHMMSS>/` with `config.json`, `metrics.csv`,
-`tb/`, `checkpoints/`, `final/`, `curve.png` and `eval.json` (docs/design.md, "Contracts: Run folder").
+`tb/`, `checkpoints/`, `final/`, `curve.png` and `eval.json` (docs/design.md,
+"Contracts: Run folder").
 """
 
 from __future__ import annotations

@@ -172,7 +172,7 @@ def test_initial_states(kind: str) -> None:
 @pytest.mark.parametrize(
     ("options", "field"),
     [
-        ({"kind": "rnn"}, "policy"),
+        ({"kind": "rnn"}, "core.kind"),
         ({"kind": "transformer", "score": "cos"}, "score"),
         ({"kind": "transformer", "position": "abs"}, "position"),
         ({"kind": "transformer", "norm": "mid"}, "norm"),
