@@ -94,14 +94,10 @@ def test_an_update_moves_probability_towards_the_advantaged_action(name: str, si
 ACT = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
 
 
-def test_with_a_flat_critic_a_sac_update_raises_the_entropy() -> None:
-    sac = SAC(SACConfig(hidden=(16, 16)), OBS, ACT)
-    state = sac.init(jax.random.PRNGKey(0))
-    flat = jax.tree.map(jnp.zeros_like, state.critic)
-    state = state._replace(critic=flat, critic_target=flat)
-    k_obs, k_act, k_next = jax.random.split(jax.random.PRNGKey(1), 3)
-    b = 16
-    batch = Transitions(
+def random_batch(key: jax.Array, b: int) -> Transitions:
+    """`b` transitions of uniform observations and actions, rewards from -1 to 1."""
+    k_obs, k_act, k_next = jax.random.split(key, 3)
+    return Transitions(
         obs=jax.random.uniform(k_obs, (b, 3), minval=-1, maxval=1),
         actions=jax.random.uniform(k_act, (b, 2), minval=-1, maxval=1),
         rewards=jnp.linspace(-1.0, 1.0, b),
@@ -109,6 +105,15 @@ def test_with_a_flat_critic_a_sac_update_raises_the_entropy() -> None:
         terminated=jnp.zeros((b,), bool),
         truncated=jnp.zeros((b,), bool),
     )
+
+
+def test_with_a_flat_critic_a_sac_update_raises_the_entropy() -> None:
+    sac = SAC(SACConfig(hidden=(16, 16)), OBS, ACT)
+    state = sac.init(jax.random.PRNGKey(0))
+    flat = jax.tree.map(jnp.zeros_like, state.critic)
+    state = state._replace(critic=flat, critic_target=flat)
+    b = 16
+    batch = random_batch(jax.random.PRNGKey(1), b)
 
     @jax.jit
     def step(state: Any) -> tuple[jax.Array, jax.Array, jax.Array]:
@@ -139,16 +144,8 @@ def test_a_sac_update_raises_the_critics_value_of_the_policys_actions() -> None:
     critic above cannot see."""
     sac = SAC(SACConfig(hidden=(16, 16), alpha=1e-6, autotune=False), OBS, ACT)
     state = sac.init(jax.random.PRNGKey(0))
-    k_obs, k_act, k_next = jax.random.split(jax.random.PRNGKey(5), 3)
     b = 64
-    batch = Transitions(
-        obs=jax.random.uniform(k_obs, (b, 3), minval=-1, maxval=1),
-        actions=jax.random.uniform(k_act, (b, 2), minval=-1, maxval=1),
-        rewards=jnp.linspace(-1.0, 1.0, b),
-        next_obs=jax.random.uniform(k_next, (b, 3), minval=-1, maxval=1),
-        terminated=jnp.zeros((b,), bool),
-        truncated=jnp.zeros((b,), bool),
-    )
+    batch = random_batch(jax.random.PRNGKey(5), b)
 
     @jax.jit
     def step(state: Any) -> tuple[jax.Array, jax.Array]:
