@@ -28,8 +28,9 @@ XLA_FLAGS = f"--xla_cpu_multi_thread_eigen=false {XLA_FLAGS_BY_AFFINITY}"
 
 # For the default tests (`make test`), which compile hundreds of small programs and run
 # each for moments: LLVM's optimisations off and XLA's older fusion emitters compile
-# 2.4x faster and run 2-3.5x slower (benchmarks/results/design_notes.md, issue 27). The
-# slow tests, which train, keep XLA_FLAGS. Numbers agree with XLA_FLAGS' to rounding.
+# small agents 2-4x faster and train 2-3.7x slower (benchmarks/results/compile_flags.md,
+# issue 27). The slow tests, which train, keep XLA_FLAGS. Numbers agree with XLA_FLAGS'
+# to rounding.
 XLA_FLAGS_FOR_TESTS = (
     f"{XLA_FLAGS} --xla_backend_optimization_level=0 --xla_cpu_use_fusion_emitters=false"
 )
