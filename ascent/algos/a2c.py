@@ -25,6 +25,7 @@ from ascent.buffers import Rollout
 from ascent.core.losses import masked_mean, normalize_advantages, policy_gradient_loss, value_loss
 from ascent.core.returns import gae
 from ascent.errors import ConfigError
+from ascent.nn.encoders import ObsSpec
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ class A2C(ActsThroughModel, Algorithm):
     def __init__(self, config: A2CConfig, observation_space: gym.Space, action_space: gym.Space):
         check_on_policy_spaces(self.name, observation_space, action_space)
         self.config = config
-        self.obs_shape = tuple(observation_space.shape)
+        self.obs_spec = ObsSpec.of(observation_space)
         self.net = actor_critic_net(config, observation_space, action_space)
         self.model = SequenceModel(self.net.apply, self.net.initial_state)
         self.optimizer = make_optimizer(
@@ -87,7 +88,7 @@ class A2C(ActsThroughModel, Algorithm):
         self.ent_coef = schedule_fn(config.ent_coef, config.total_updates)
 
     def init(self, key: jax.Array) -> A2CState:
-        obs = jnp.zeros((1, 1, *self.obs_shape), jnp.float32)
+        obs = self.obs_spec.zeros((1, 1), jnp)
         params = self.net.init(key, self.initial_policy_state(1), obs, jnp.ones((1, 1), bool))
         return A2CState(params, self.optimizer.init(params), jnp.zeros((), jnp.int32))
 

@@ -29,6 +29,7 @@ from ascent.core.losses import masked_mean, policy_gradient_loss, value_loss
 from ascent.core.returns import td_errors
 from ascent.errors import ConfigError
 from ascent.nn import QNet, ValueNet, action_head_size
+from ascent.nn.encoders import ObsSpec
 
 
 @dataclass(frozen=True)
@@ -70,15 +71,15 @@ class ActorCritic(Algorithm):
     ):
         check_on_policy_spaces(self.name, observation_space, action_space)
         self.config = config
-        self.obs_shape = tuple(observation_space.shape)
+        self.obs_spec = ObsSpec.of(observation_space)
         self.action_space = action_space
         discrete, n_out = action_head_size(action_space)
-        ndim = len(self.obs_shape)
         self.actor = policy_net(config, observation_space, action_space)
         if config.critic == "v":
-            self.critic = ValueNet(ndim, config.hidden, config.activation)
+            self.critic = ValueNet(self.obs_spec, config.hidden, config.activation)
         else:
-            self.critic = QNet(n_out if discrete else None, ndim, config.hidden, config.activation)
+            n_actions = n_out if discrete else None
+            self.critic = QNet(n_actions, self.obs_spec, config.hidden, config.activation)
         self.optimizer = make_optimizer(config.max_grad_norm)
         total = config.total_updates
         self.lr = {
@@ -89,7 +90,7 @@ class ActorCritic(Algorithm):
 
     def init(self, key: jax.Array) -> ActorCriticState:
         actor_key, critic_key = jax.random.split(key)
-        obs = jnp.zeros((1, *self.obs_shape), jnp.float32)
+        obs = self.obs_spec.zeros((1,), jnp)
         critic_args = (
             (obs,) if self.config.critic == "v" else (obs, jnp.zeros((1, *self.action_space.shape)))
         )

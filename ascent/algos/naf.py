@@ -42,7 +42,8 @@ from ascent.buffers import Transitions
 from ascent.core.losses import value_loss
 from ascent.core.naf import lower_triangular, n_triangular, quadratic_advantage
 from ascent.core.targets import polyak_update, td_target
-from ascent.nn import MLP, dense, flatten_obs, rescale_action, unit_action
+from ascent.nn import MLP, dense, rescale_action, unit_action
+from ascent.nn.encoders import ObsSpec, encode
 
 
 @dataclass(frozen=True)
@@ -63,13 +64,13 @@ class NAFNet(nn.Module):
     """obs -> (V(s) [...], μ(s) [..., D] in the unit box, L(s) [..., D, D])."""
 
     action_dim: int
-    obs_ndim: int = 1
+    obs_spec: ObsSpec | None = None  # None: a flat vector
     hidden: Sequence[int] = (200, 200)
     activation: str = "relu"
 
     @nn.compact
     def __call__(self, obs: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
-        features = MLP(self.hidden, self.activation)(flatten_obs(obs, self.obs_ndim))
+        features = MLP(self.hidden, self.activation)(encode(self.obs_spec, obs))
         value = dense(1, scale=1.0)(features)[..., 0]
         mu = jnp.tanh(dense(self.action_dim, scale=1.0)(features))
         entries = dense(n_triangular(self.action_dim), scale=0.01)(features)
@@ -98,14 +99,14 @@ class NAF(Algorithm):
     def __init__(self, config: NAFConfig, observation_space: gym.Space, action_space: gym.Space):
         check_continuous_spaces(self.name, observation_space, action_space)
         self.config = config
-        self.obs_shape = tuple(observation_space.shape)
+        self.obs_spec = ObsSpec.of(observation_space)
         self.low, self.high = action_bounds(action_space)
-        self.net = NAFNet(int(self.low.size), len(self.obs_shape), config.hidden, config.activation)
+        self.net = NAFNet(int(self.low.size), self.obs_spec, config.hidden, config.activation)
         self.optimizer = adam()
         self.lr = schedule_fn(config.lr, config.total_updates)
 
     def init(self, key: jax.Array) -> NAFState:
-        params = self.net.init(key, jnp.zeros((1, *self.obs_shape), jnp.float32))
+        params = self.net.init(key, self.obs_spec.zeros((1,), jnp))
         return NAFState(params, params, self.optimizer.init(params), jnp.zeros((), jnp.int32))
 
     def act(

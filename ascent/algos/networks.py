@@ -9,7 +9,7 @@ import jax
 
 from ascent.algos.config import OnPolicyConfig
 from ascent.envs.spaces import check_space
-from ascent.nn import PolicyNet, action_head_size
+from ascent.nn import ObsSpec, PolicyNet, action_head_size
 from ascent.nn.sequence import (
     SequenceActorCriticNet,
     SequencePolicyNet,
@@ -38,7 +38,7 @@ def _policy_fields(
     return {
         "discrete": discrete,
         "n_out": n_out,
-        "obs_ndim": len(observation_space.shape),
+        "obs_spec": ObsSpec.of(observation_space),
         "hidden": config.hidden,
         "activation": config.activation,
         "state_dependent_std": config.state_dependent_std,
@@ -70,7 +70,7 @@ def sequence_policy_net(
 def sequence_value_net(config: OnPolicyConfig, observation_space: gym.Space) -> SequenceValueNet:
     """A V network with the config's core (`policy`)."""
     return SequenceValueNet(
-        len(observation_space.shape), config.hidden, config.activation, config.core
+        ObsSpec.of(observation_space), config.hidden, config.activation, config.core
     )
 
 

@@ -45,6 +45,7 @@ from ascent.core.losses import (
 )
 from ascent.core.returns import gae
 from ascent.errors import ConfigError
+from ascent.nn.encoders import ObsSpec
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,7 @@ class PPO(ActsThroughModel, Algorithm):
     def __init__(self, config: PPOConfig, observation_space: gym.Space, action_space: gym.Space):
         check_on_policy_spaces(self.name, observation_space, action_space)
         net = actor_critic_net(config, observation_space, action_space)
-        example_obs = jnp.zeros((1, 1, *observation_space.shape), jnp.float32)
+        example_obs = ObsSpec.of(observation_space).zeros((1, 1), jnp)
         self.setup(config, net, SequenceModel(net.apply, net.initial_state), example_obs)
 
     def setup(self, config: PPOConfig, net: Any, model: SequenceModel, example_obs: Any) -> None:

@@ -27,6 +27,7 @@ from ascent.buffers import Rollout
 from ascent.core.losses import masked_mean, normalize_advantages, policy_gradient_loss, value_loss
 from ascent.core.returns import discounted_returns, ends_within
 from ascent.errors import ConfigError
+from ascent.nn.encoders import ObsSpec
 
 BASELINES = ("none", "mean", "learned")
 
@@ -88,7 +89,7 @@ class Reinforce(ActsThroughModel, Algorithm):
     ):
         check_on_policy_spaces(self.name, observation_space, action_space)
         self.config = config
-        self.obs_shape = tuple(observation_space.shape)
+        self.obs_spec = ObsSpec.of(observation_space)
         # the baseline V is a network of the same kind as the policy: for a memory policy
         # it sees the same history (any function of the history keeps the estimate unbiased)
         self.actor = sequence_policy_net(config, observation_space, action_space)
@@ -123,7 +124,7 @@ class Reinforce(ActsThroughModel, Algorithm):
 
     def init(self, key: jax.Array) -> ReinforceState:
         actor_key, critic_key = jax.random.split(key)
-        obs = jnp.zeros((1, 1, *self.obs_shape), jnp.float32)
+        obs = self.obs_spec.zeros((1, 1), jnp)
         starts = jnp.ones((1, 1), bool)
         state = self._initial_state(1) or {"actor": None, "critic": None}
         params = {

@@ -41,6 +41,7 @@ from ascent.buffers import Transitions
 from ascent.core.losses import temperature_loss, value_loss
 from ascent.core.targets import polyak_update, td_target
 from ascent.nn import SquashedGaussianActor, TwinQ, rescale_action, unit_action
+from ascent.nn.encoders import ObsSpec
 
 
 @dataclass(frozen=True)
@@ -80,11 +81,13 @@ class SAC(Algorithm):
     def __init__(self, config: SACConfig, observation_space: gym.Space, action_space: gym.Space):
         check_continuous_spaces(self.name, observation_space, action_space)
         self.config = config
-        self.obs_shape = tuple(observation_space.shape)
+        self.obs_spec = ObsSpec.of(observation_space)
         self.low, self.high = action_bounds(action_space)
-        obs_ndim, action_dim = len(self.obs_shape), int(self.low.size)
-        self.actor = SquashedGaussianActor(action_dim, obs_ndim, config.hidden, config.activation)
-        self.critic = TwinQ(2, obs_ndim, config.hidden, config.activation)
+        action_dim = int(self.low.size)
+        self.actor = SquashedGaussianActor(
+            action_dim, self.obs_spec, config.hidden, config.activation
+        )
+        self.critic = TwinQ(2, self.obs_spec, config.hidden, config.activation)
         self.optimizer = adam()
         self.lr = schedule_fn(config.lr, config.total_updates)
         self.target_entropy = (
@@ -93,7 +96,7 @@ class SAC(Algorithm):
 
     def init(self, key: jax.Array) -> SACState:
         k_actor, k_critic = jax.random.split(key)
-        obs = jnp.zeros((1, *self.obs_shape), jnp.float32)
+        obs = self.obs_spec.zeros((1,), jnp)
         actor = self.actor.init(k_actor, obs)
         critic = self.critic.init(k_critic, obs, jnp.zeros((1, self.low.size), jnp.float32))
         log_alpha = jnp.asarray(math.log(self.config.alpha), jnp.float32)

@@ -38,6 +38,7 @@ from ascent.buffers import Transitions
 from ascent.core.losses import value_loss
 from ascent.core.targets import polyak_update, td_target
 from ascent.nn import DeterministicActor, TwinQ, apply_one_critic, rescale_action, unit_action
+from ascent.nn.encoders import ObsSpec
 
 
 @dataclass(frozen=True)
@@ -84,17 +85,17 @@ class TD3(Algorithm):
     def __init__(self, config: TD3Config, observation_space: gym.Space, action_space: gym.Space):
         check_continuous_spaces(self.name, observation_space, action_space)
         self.config = config
-        self.obs_shape = tuple(observation_space.shape)
+        self.obs_spec = ObsSpec.of(observation_space)
         self.low, self.high = action_bounds(action_space)
-        obs_ndim, action_dim = len(self.obs_shape), int(self.low.size)
-        self.actor = DeterministicActor(action_dim, obs_ndim, config.hidden, config.activation)
-        self.critic = TwinQ(2, obs_ndim, config.hidden, config.activation)
+        action_dim = int(self.low.size)
+        self.actor = DeterministicActor(action_dim, self.obs_spec, config.hidden, config.activation)
+        self.critic = TwinQ(2, self.obs_spec, config.hidden, config.activation)
         self.optimizer = adam()
         self.lr = schedule_fn(config.lr, config.total_updates)
 
     def init(self, key: jax.Array) -> TD3State:
         k_actor, k_critic = jax.random.split(key)
-        obs = jnp.zeros((1, *self.obs_shape), jnp.float32)
+        obs = self.obs_spec.zeros((1,), jnp)
         actor = self.actor.init(k_actor, obs)
         critic = self.critic.init(k_critic, obs, jnp.zeros((1, self.low.size), jnp.float32))
         return TD3State(

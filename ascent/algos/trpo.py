@@ -49,6 +49,7 @@ from ascent.core.trust_region import (
 )
 from ascent.errors import ConfigError
 from ascent.nn import ValueNet
+from ascent.nn.encoders import ObsSpec
 
 _UNUSED_LR = OnPolicyConfig.lr
 
@@ -127,9 +128,9 @@ class TRPO(Algorithm):
     def __init__(self, config: TRPOConfig, observation_space: gym.Space, action_space: gym.Space):
         check_on_policy_spaces(self.name, observation_space, action_space)
         self.config = config
-        self.obs_shape = tuple(observation_space.shape)
+        self.obs_spec = ObsSpec.of(observation_space)
         self.actor = policy_net(config, observation_space, action_space)
-        self.critic = ValueNet(len(self.obs_shape), config.hidden, config.activation)
+        self.critic = ValueNet(self.obs_spec, config.hidden, config.activation)
         self.optimizer = make_optimizer(config.max_grad_norm)
         total = config.total_updates
         self.critic_lr = schedule_fn(config.critic_lr, total)
@@ -137,7 +138,7 @@ class TRPO(Algorithm):
 
     def init(self, key: jax.Array) -> TRPOState:
         actor_key, critic_key = jax.random.split(key)
-        obs = jnp.zeros((1, *self.obs_shape), jnp.float32)
+        obs = self.obs_spec.zeros((1,), jnp)
         params = {
             "actor": self.actor.init(actor_key, obs),
             "critic": self.critic.init(critic_key, obs),

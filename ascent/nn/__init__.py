@@ -8,14 +8,17 @@ from ascent.nn.continuous import (
     rescale_action,
     unit_action,
 )
+from ascent.nn.encoders import ENCODERS, ObsSpec, encode
 from ascent.nn.heads import CategoricalHead, GaussianHead
 from ascent.nn.multiagent import TeamActorCritic, masked_logits
 from ascent.nn.policies import PolicyNet, QNet, ValueNet, action_head_size
-from ascent.nn.torso import ACTIVATIONS, MLP, dense, flatten_obs
+from ascent.nn.torso import ACTIVATIONS, MLP, dense
 
 __all__ = [
     "ACTIVATIONS",
+    "ENCODERS",
     "MLP",
+    "ObsSpec",
     "CategoricalHead",
     "DeterministicActor",
     "GaussianHead",
@@ -28,7 +31,7 @@ __all__ = [
     "action_head_size",
     "apply_one_critic",
     "dense",
-    "flatten_obs",
+    "encode",
     "masked_logits",
     "rescale_action",
     "unit_action",

@@ -17,8 +17,9 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from ascent.core.squashed import SquashedGaussian
+from ascent.nn.encoders import ObsSpec, encode
 from ascent.nn.policies import QNet
-from ascent.nn.torso import MLP, dense, flatten_obs
+from ascent.nn.torso import MLP, dense
 
 LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0  # Stable-Baselines3's and the SAC authors' clip
 
@@ -39,13 +40,13 @@ class DeterministicActor(nn.Module):
     """μ(s): obs [..., *obs_shape] -> unit-box action tanh(·) [..., action_dim]."""
 
     action_dim: int
-    obs_ndim: int = 1
+    obs_spec: ObsSpec | None = None  # None: a flat vector
     hidden: Sequence[int] = (256, 256)
     activation: str = "relu"
 
     @nn.compact
     def __call__(self, obs: jax.Array) -> jax.Array:
-        features = MLP(self.hidden, self.activation)(flatten_obs(obs, self.obs_ndim))
+        features = MLP(self.hidden, self.activation)(encode(self.obs_spec, obs))
         return jnp.tanh(dense(self.action_dim, scale=1.0)(features))
 
 
@@ -57,13 +58,13 @@ class SquashedGaussianActor(nn.Module):
     """
 
     action_dim: int
-    obs_ndim: int = 1
+    obs_spec: ObsSpec | None = None  # None: a flat vector
     hidden: Sequence[int] = (256, 256)
     activation: str = "relu"
 
     @nn.compact
     def __call__(self, obs: jax.Array) -> SquashedGaussian:
-        features = MLP(self.hidden, self.activation)(flatten_obs(obs, self.obs_ndim))
+        features = MLP(self.hidden, self.activation)(encode(self.obs_spec, obs))
         mean = dense(self.action_dim, scale=1.0)(features)
         log_std = dense(self.action_dim, scale=1.0)(features)
         return SquashedGaussian(mean, jnp.clip(log_std, LOG_STD_MIN, LOG_STD_MAX))
@@ -79,7 +80,7 @@ class TwinQ(nn.Module):
     """
 
     n_critics: int = 2
-    obs_ndim: int = 1
+    obs_spec: ObsSpec | None = None  # None: a flat vector
     hidden: Sequence[int] = (256, 256)
     activation: str = "relu"
 
@@ -93,7 +94,7 @@ class TwinQ(nn.Module):
             out_axes=0,
             axis_size=self.n_critics,
         )
-        return critics(None, self.obs_ndim, self.hidden, self.activation)(obs, action)
+        return critics(None, self.obs_spec, self.hidden, self.activation)(obs, action)
 
 
 def apply_one_critic(
@@ -107,5 +108,5 @@ def apply_one_critic(
     `QNet`.
     """
     one = jax.tree.map(lambda x: x[index], params["params"]["VmapQNet_0"])
-    net = QNet(None, twin.obs_ndim, twin.hidden, twin.activation)
+    net = QNet(None, twin.obs_spec, twin.hidden, twin.activation)
     return net.apply({"params": one}, obs, action)

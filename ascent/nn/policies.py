@@ -16,8 +16,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from ascent.core.distributions import Categorical, DiagGaussian
+from ascent.nn.encoders import ObsSpec, encode
 from ascent.nn.heads import CategoricalHead, GaussianHead
-from ascent.nn.torso import MLP, dense, flatten_obs
+from ascent.nn.torso import MLP, dense
 
 
 def action_head_size(space: gym.Space) -> tuple[bool, int]:
@@ -32,7 +33,7 @@ class PolicyNet(nn.Module):
 
     discrete: bool
     n_out: int
-    obs_ndim: int = 1
+    obs_spec: ObsSpec | None = None  # None: a flat vector
     hidden: Sequence[int] = (64, 64)
     activation: str = "tanh"
     state_dependent_std: bool = False
@@ -40,7 +41,7 @@ class PolicyNet(nn.Module):
 
     @nn.compact
     def __call__(self, obs: jax.Array) -> Categorical | DiagGaussian:
-        features = MLP(self.hidden, self.activation)(flatten_obs(obs, self.obs_ndim))
+        features = MLP(self.hidden, self.activation)(encode(self.obs_spec, obs))
         if self.discrete:
             return CategoricalHead(self.n_out)(features)
         return GaussianHead(self.n_out, self.state_dependent_std, self.log_std_init)(features)
@@ -49,13 +50,13 @@ class PolicyNet(nn.Module):
 class ValueNet(nn.Module):
     """obs [..., *obs_shape] -> V(s) [...]."""
 
-    obs_ndim: int = 1
+    obs_spec: ObsSpec | None = None  # None: a flat vector
     hidden: Sequence[int] = (64, 64)
     activation: str = "tanh"
 
     @nn.compact
     def __call__(self, obs: jax.Array) -> jax.Array:
-        features = MLP(self.hidden, self.activation)(flatten_obs(obs, self.obs_ndim))
+        features = MLP(self.hidden, self.activation)(encode(self.obs_spec, obs))
         return dense(1, scale=1.0)(features)[..., 0]
 
 
@@ -68,13 +69,13 @@ class QNet(nn.Module):
     """
 
     n_actions: int | None = None
-    obs_ndim: int = 1
+    obs_spec: ObsSpec | None = None  # None: a flat vector
     hidden: Sequence[int] = (64, 64)
     activation: str = "tanh"
 
     @nn.compact
     def __call__(self, obs: jax.Array, action: jax.Array | None = None) -> jax.Array:
-        x = flatten_obs(obs, self.obs_ndim)
+        x = encode(self.obs_spec, obs)
         if self.n_actions is None:
             x = jnp.concatenate([x, jnp.asarray(action, jnp.float32)], axis=-1)
             return dense(1, scale=1.0)(MLP(self.hidden, self.activation)(x))[..., 0]

@@ -40,8 +40,9 @@ from ascent.errors import ConfigError
 from ascent.nn.attention import NORMS, TransformerEncoder
 from ascent.nn.attention.block import GATES, init_memory
 from ascent.nn.attention.mha import check_attention, check_choice
+from ascent.nn.encoders import ObsSpec, encode
 from ascent.nn.heads import CategoricalHead, GaussianHead
-from ascent.nn.torso import MLP, dense, flatten_obs
+from ascent.nn.torso import MLP, dense
 
 Array = jax.Array
 
@@ -226,7 +227,7 @@ class SequencePolicyNet(nn.Module):
 
     discrete: bool
     n_out: int
-    obs_ndim: int = 1
+    obs_spec: ObsSpec | None = None  # None: a flat vector
     hidden: Sequence[int] = (64, 64)
     activation: str = "tanh"
     state_dependent_std: bool = False
@@ -237,7 +238,7 @@ class SequencePolicyNet(nn.Module):
     def __call__(
         self, state: Any, obs: Array, resets: Array | None
     ) -> tuple[Any, Categorical | DiagGaussian]:
-        state, x = self.core.build("core")(state, flatten_obs(obs, self.obs_ndim), resets)
+        state, x = self.core.build("core")(state, encode(self.obs_spec, obs), resets)
         features = MLP(self.hidden, self.activation)(x)
         head = _policy_head(self.discrete, self.n_out, self.state_dependent_std, self.log_std_init)
         return state, head(features)
@@ -246,14 +247,14 @@ class SequencePolicyNet(nn.Module):
 class SequenceValueNet(nn.Module):
     """(state, obs [B, T, *obs_shape], resets [B, T]) -> (state, V [B, T]): core, MLP, V."""
 
-    obs_ndim: int = 1
+    obs_spec: ObsSpec | None = None  # None: a flat vector
     hidden: Sequence[int] = (64, 64)
     activation: str = "tanh"
     core: CoreSpec = CoreSpec()
 
     @nn.compact
     def __call__(self, state: Any, obs: Array, resets: Array | None) -> tuple[Any, Array]:
-        state, x = self.core.build("core")(state, flatten_obs(obs, self.obs_ndim), resets)
+        state, x = self.core.build("core")(state, encode(self.obs_spec, obs), resets)
         features = MLP(self.hidden, self.activation)(x)
         return state, dense(1, scale=1.0)(features)[..., 0]
 
@@ -270,7 +271,7 @@ class SequenceActorCriticNet(nn.Module):
 
     discrete: bool
     n_out: int
-    obs_ndim: int = 1
+    obs_spec: ObsSpec | None = None  # None: a flat vector
     hidden: Sequence[int] = (64, 64)
     activation: str = "tanh"
     shared_trunk: bool = False
@@ -297,21 +298,21 @@ class SequenceActorCriticNet(nn.Module):
             self.actor = SequencePolicyNet(
                 self.discrete,
                 self.n_out,
-                self.obs_ndim,
+                self.obs_spec,
                 self.hidden,
                 self.activation,
                 self.state_dependent_std,
                 self.log_std_init,
                 self.core,
             )
-            self.critic = SequenceValueNet(self.obs_ndim, self.hidden, self.activation, self.core)
+            self.critic = SequenceValueNet(self.obs_spec, self.hidden, self.activation, self.core)
 
     def __call__(
         self, state: dict[str, Any] | None, obs: Array, resets: Array | None
     ) -> tuple[dict[str, Any] | None, Categorical | DiagGaussian, Array]:
         if self.shared_trunk:
             trunk = None if state is None else state["trunk"]
-            trunk, x = self.trunk_core(trunk, flatten_obs(obs, self.obs_ndim), resets)
+            trunk, x = self.trunk_core(trunk, encode(self.obs_spec, obs), resets)
             features = self.trunk(x)
             new_state = None if state is None else {"trunk": trunk}
             return new_state, self.policy_head(features), self.value_head(features)[..., 0]

@@ -6,7 +6,6 @@ from collections.abc import Callable, Sequence
 
 import flax.linen as nn
 import jax
-import jax.numpy as jnp
 
 ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "tanh": nn.tanh,
@@ -30,10 +29,9 @@ def dense(features: int, scale: float = 2.0**0.5) -> nn.Dense:
 
 
 class MLP(nn.Module):
-    """Fully connected torso: obs [..., *obs_shape] -> features [..., hidden[-1]].
+    """Fully connected torso: features [..., D] -> features [..., hidden[-1]].
 
-    Trailing observation dimensions beyond the batch are flattened by the caller
-    (see `flatten_obs`); the MLP itself sees [..., D].
+    Observations reach it through their encoder (`ascent.nn.encoders.encode`).
     """
 
     hidden: Sequence[int] = (64, 64)
@@ -45,12 +43,3 @@ class MLP(nn.Module):
         for width in self.hidden:
             x = act(dense(width)(x))
         return x
-
-
-def flatten_obs(obs: jax.Array, obs_ndim: int) -> jax.Array:
-    """[..., *obs_shape] -> [..., prod(obs_shape)] as float32, obs_shape having obs_ndim dims."""
-    obs = jnp.asarray(obs, jnp.float32)
-    if obs_ndim == 1:
-        return obs
-    batch = obs.shape[: obs.ndim - obs_ndim]
-    return obs.reshape(*batch, -1)

@@ -138,7 +138,7 @@ def test_td3_target_is_the_min_of_two_target_critics_on_smoothed_actions() -> No
     assert jnp.isclose(jnp.abs(smoothed - mu), 0.4, atol=1e-6).any()  # some of it clipped
 
     # each target critic on its own: QNet with one slice of the stacked parameters
-    qnet = QNet(None, 1, (16, 16), "relu")
+    qnet = QNet(None, None, (16, 16), "relu")
     params = state.critic_target["params"]["VmapQNet_0"]
     q = [
         qnet.apply({"params": jax.tree.map(lambda x, i=i: x[i], params)}, batch.next_obs, smoothed)

@@ -40,8 +40,8 @@ class FeedForwardActorCritic(nn.Module):
             self.policy_head = head(self.n_out)
             self.value_head = dense(1, scale=1.0)
         else:
-            self.actor = PolicyNet(self.discrete, self.n_out, 1, self.hidden)
-            self.critic = ValueNet(1, self.hidden)
+            self.actor = PolicyNet(self.discrete, self.n_out, None, self.hidden)
+            self.critic = ValueNet(None, self.hidden)
 
     def __call__(self, obs: jax.Array) -> tuple[Any, jax.Array]:
         if self.shared_trunk:

@@ -1,0 +1,188 @@
+"""Observations of any standard Gymnasium space, and how a network reads them.
+
+An observation is a pytree shaped like its space: a Dict's is a dict, a Tuple's a
+tuple, nested to any depth, with an array at each leaf. `ObsSpec.of(space)` describes
+that tree once, hashably (so networks can hold it), and refuses, with the path inside
+the space, what Ascent cannot take. Everything that handles observations walks the
+spec, never the space: preallocated rollouts and replay buffers (`zeros`), the doors'
+checks, normalisation (Box leaves only) and the networks' encoder.
+
+The encoder (`encode`) turns each leaf into features by its kind, from one registry
+(`ENCODERS`), and concatenates them in the spec's order, before the torso:
+
+| leaf | stored as | features |
+|---|---|---|
+| Box of any rank | float32 `[*shape]` | the values, flattened |
+| Discrete(n, start) | int32 `[]` | one-hot of x − start, [n] |
+| MultiDiscrete(nvec, start) | int32 `[*nvec.shape]` | one-hot per component, concatenated |
+| MultiBinary(n) | int8 `[*n]` | the bits as floats, flattened |
+
+A new kind of leaf is one entry of `ENCODERS` and one case of `ObsSpec.of`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from gymnasium import spaces
+
+from ascent.errors import EnvError
+
+
+@dataclass(frozen=True)
+class Leaf:
+    """One array of an observation: its kind, shape and storage dtype; `sizes` holds
+    what its encoder needs besides (a Discrete's n; a MultiDiscrete's nvec, flattened),
+    `start` the lowest value of each discrete component."""
+
+    kind: str
+    shape: tuple[int, ...]
+    dtype: str
+    sizes: tuple[int, ...] = ()
+    start: tuple[int, ...] = ()
+
+    @property
+    def features(self) -> int:
+        """The width of this leaf's encoding."""
+        if self.kind in ("discrete", "multi_discrete"):
+            return int(sum(self.sizes))
+        return int(np.prod(self.shape, dtype=np.int64))
+
+
+@dataclass(frozen=True)
+class ObsSpec:
+    """The structure of an observation space: a `leaf`, or a dict (`keys` with their
+    `children`), or a tuple (`children`)."""
+
+    leaf: Leaf | None = None
+    keys: tuple[str, ...] | None = None
+    children: tuple[ObsSpec, ...] = ()
+
+    @classmethod
+    def of(cls, space: object, path: str = "obs") -> ObsSpec:
+        """The spec of a Gymnasium observation space; EnvError naming the path inside
+        the space (`obs["sensors"][1]`) for what Ascent cannot take."""
+        if isinstance(space, spaces.Dict):
+            if not space.spaces:
+                raise EnvError(f"{path}: a Dict with no spaces is not supported")
+            keys = tuple(space.spaces)
+            children = tuple(cls.of(space.spaces[k], f"{path}[{k!r}]") for k in keys)
+            return cls(keys=keys, children=children)
+        if isinstance(space, spaces.Tuple):
+            if not space.spaces:
+                raise EnvError(f"{path}: a Tuple with no spaces is not supported")
+            return cls(children=tuple(cls.of(s, f"{path}[{i}]") for i, s in enumerate(space)))
+        return cls(leaf=_leaf(space, path))
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.leaf is not None
+
+    def leaves(self) -> list[Leaf]:
+        """The leaves in the spec's order (a Dict's keys in the space's order)."""
+        if self.leaf is not None:
+            return [self.leaf]
+        return [leaf for child in self.children for leaf in child.leaves()]
+
+    def map(self, fn: Callable[..., Any], *trees: Any) -> Any:
+        """`fn(leaf, *values)` at every leaf of `trees` (observations shaped like this
+        spec, or anything with its structure: None is allowed at a leaf), rebuilt in the
+        spec's structure."""
+        if self.leaf is not None:
+            return fn(self.leaf, *trees)
+        if self.keys is not None:
+            return {
+                k: child.map(fn, *(tree[k] for tree in trees))
+                for k, child in zip(self.keys, self.children, strict=True)
+            }
+        return tuple(
+            child.map(fn, *(tree[i] for tree in trees)) for i, child in enumerate(self.children)
+        )
+
+    def values(self, tree: Any) -> list[Any]:
+        """The leaf values of `tree` (shaped like this spec) in the spec's order."""
+        found: list[Any] = []
+        self.map(lambda _, x: found.append(x), tree)
+        return found
+
+    def zeros(self, batch: tuple[int, ...] = (), xp: Any = np) -> Any:
+        """An all-zero observation with leading dims `batch` (numpy, or `xp=jnp`)."""
+        return self.map(lambda leaf: xp.zeros((*batch, *leaf.shape), leaf.dtype))
+
+    @property
+    def features(self) -> int:
+        """The width of `encode`'s output."""
+        return sum(leaf.features for leaf in self.leaves())
+
+
+def _leaf(space: object, path: str) -> Leaf:
+    name = type(space).__name__
+    if isinstance(space, spaces.Box):
+        shape = tuple(int(d) for d in space.shape)
+        if np.issubdtype(space.dtype, np.integer) and not space.is_bounded("both"):
+            raise EnvError(f"{path}: an unbounded Box of integers ({space}) is not supported")
+        if len(shape) == 3 and space.dtype == np.uint8:
+            raise EnvError(
+                f"{path}: {space} looks like an image; image observations need a "
+                "convolutional torso, which Ascent does not have yet (the pixels issue)"
+            )
+        return Leaf("box", shape, "float32")
+    if isinstance(space, spaces.Discrete):
+        return Leaf("discrete", (), "int32", (int(space.n),), (int(space.start),))
+    if isinstance(space, spaces.MultiDiscrete):
+        nvec = np.asarray(space.nvec)
+        start = np.broadcast_to(np.asarray(getattr(space, "start", 0)), nvec.shape)
+        sizes = tuple(int(n) for n in nvec.ravel())
+        starts = tuple(int(s) for s in start.ravel())
+        return Leaf("multi_discrete", tuple(nvec.shape), "int32", sizes, starts)
+    if isinstance(space, spaces.MultiBinary):
+        return Leaf("multi_binary", tuple(int(d) for d in np.atleast_1d(space.n)), "int8")
+    kind = name if isinstance(space, spaces.Space) else f"{name} (not a Gymnasium space)"
+    raise EnvError(
+        f"{path}: {kind} is not supported; observations may be Box, Discrete, "
+        "MultiDiscrete, MultiBinary, and Dict or Tuple of these"
+    )
+
+
+def _flat(x: jax.Array, leaf: Leaf) -> jax.Array:
+    """[..., *leaf.shape] -> [..., prod(leaf.shape)] as float32."""
+    x = jnp.asarray(x, jnp.float32)
+    batch = x.shape[: x.ndim - len(leaf.shape)]
+    return x if len(leaf.shape) == 1 else x.reshape(*batch, -1)
+
+
+def _one_hots(x: jax.Array, leaf: Leaf) -> jax.Array:
+    """[..., *leaf.shape] integers -> the one-hot of each component, concatenated."""
+    x = jnp.asarray(x, jnp.int32)
+    batch = x.shape[: x.ndim - len(leaf.shape)]
+    x = x.reshape(*batch, len(leaf.sizes))
+    parts = [
+        jax.nn.one_hot(x[..., i] - start, n, dtype=jnp.float32)
+        for i, (n, start) in enumerate(zip(leaf.sizes, leaf.start, strict=True))
+    ]
+    return parts[0] if len(parts) == 1 else jnp.concatenate(parts, axis=-1)
+
+
+ENCODERS: dict[str, Callable[[jax.Array, Leaf], jax.Array]] = {
+    "box": _flat,
+    "discrete": _one_hots,
+    "multi_discrete": _one_hots,
+    "multi_binary": _flat,
+}
+"""Leaf kind -> its encoder: (values [..., *shape], leaf) -> features [..., leaf.features]."""
+
+
+def encode(spec: ObsSpec | None, obs: Any) -> jax.Array:
+    """Features [..., F] of observations `obs` shaped like `spec` with leading dims
+    [...]: each leaf by its kind's encoder, concatenated in the spec's order. `spec`
+    None: `obs` is a flat vector [..., D], read as float32."""
+    if spec is None:
+        return jnp.asarray(obs, jnp.float32)
+    leaves = zip(spec.leaves(), spec.values(obs), strict=True)
+    parts = [ENCODERS[leaf.kind](x, leaf) for leaf, x in leaves]
+    return parts[0] if len(parts) == 1 else jnp.concatenate(parts, axis=-1)
