@@ -99,6 +99,36 @@ def test_bad_numbers_on_the_command_line(
     assert not run.exists()  # refused before anything was made
 
 
+TEAM = ["--env", "ascent/Climbing-v0", "--no-progress", "--total-steps", "200",
+        "--set", "hidden=8"]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("algo", "args", "words"),
+    [
+        ("mappo", ["messages=attention", "message_heads=0"], ["message_heads must be > 0"]),
+        ("maddpg", ["buffer_size=1000000000000"],
+         ["buffer_size=1000000000000: the replay buffer would take", "TB", "available"]),
+        ("qmix", ["epsilon=1.5"], ["epsilon must stay in [0, 1]", "1.5"]),
+        ("qmix", ["epsilon=linear(2, -1)"], ["epsilon must stay in [0, 1]", "linear(2.0, -1.0)"]),
+    ],
+)  # fmt: skip
+def test_bad_team_settings_on_the_command_line(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    algo: str,
+    args: list[str],
+    words: list[str],
+) -> None:
+    """Issue 30, item 3: each was a traceback (ZeroDivisionError, XLA's RESOURCE_EXHAUSTED
+    for 216 TB) or accepted."""
+    run = tmp_path / "run"
+    sets = [x for arg in args for x in ("--set", arg)]
+    code = cli.main(["train", algo, *TEAM, *sets, "--run-dir", str(run)])
+    one_line(capsys, code, *words)
+    assert not run.exists()
+
+
 @pytest.mark.parametrize(
     ("field", "value", "made", "validated"),
     [

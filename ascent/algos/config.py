@@ -168,6 +168,15 @@ def nonnegative_schedule(config: Any, name: str) -> None:
         raise ConfigError(f"{name} must be >= 0, got {getattr(config, name)}")
 
 
+def probability_schedule(config: Any, name: str) -> None:
+    """A probability or a schedule of one: every value over training in [0, 1]. Each kind
+    moves monotonically from init to end, so those two bound it."""
+    init, end = _schedule_values(config, name)
+    if not (0 <= init <= 1 and 0 <= end <= 1):
+        value = as_schedule(getattr(config, name), field=name)
+        raise ConfigError(f"{name} must stay in [0, 1] over training, got {value}")
+
+
 INFINITE_OK = frozenset({"max_grad_norm", "clip_obs"})
 """Float fields where inf means "no limit"; every other float must be finite."""
 

@@ -15,10 +15,14 @@ a terminated transition does not bootstrap, a truncated one does.
 
 from __future__ import annotations
 
+import os
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
+
+from ascent.errors import ConfigError
 
 
 class Transitions(NamedTuple):
@@ -54,26 +58,94 @@ def replay_init(
     action_shape: tuple[int, ...],
     action_dtype: jnp.dtype = jnp.float32,
 ) -> ReplayBuffer:
-    """An empty buffer with room for `capacity` transitions (all arrays zero-filled)."""
-    c = capacity
-    data = Transitions(
-        obs=jnp.zeros((c, *obs_shape), jnp.float32),
-        actions=jnp.zeros((c, *action_shape), action_dtype),
-        rewards=jnp.zeros((c,), jnp.float32),
-        next_obs=jnp.zeros((c, *obs_shape), jnp.float32),
-        terminated=jnp.zeros((c,), bool),
-        truncated=jnp.zeros((c,), bool),
+    """An empty buffer with room for `capacity` transitions (all arrays zero-filled);
+    ConfigError if it would not fit in memory (`replay_like`)."""
+    example = Transitions(
+        obs=jax.ShapeDtypeStruct(obs_shape, jnp.float32),
+        actions=jax.ShapeDtypeStruct(action_shape, action_dtype),
+        rewards=jax.ShapeDtypeStruct((), jnp.float32),
+        next_obs=jax.ShapeDtypeStruct(obs_shape, jnp.float32),
+        terminated=jax.ShapeDtypeStruct((), bool),
+        truncated=jax.ShapeDtypeStruct((), bool),
     )
-    return ReplayBuffer(data, jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32))
+    return replay_like(capacity, example)
 
 
 def replay_like(capacity: int, example: Transitions) -> ReplayBuffer:
     """An empty buffer with room for `capacity` transitions shaped like `example`, one
-    transition whose fields may be pytrees (a team's `AgentObs`, actions [A])."""
-    data = jax.tree.map(
-        lambda x: jnp.zeros((capacity, *jnp.shape(x)), jnp.asarray(x).dtype), example
-    )
+    transition whose fields may be pytrees (a team's `AgentObs`, actions [A]) of arrays
+    or `jax.ShapeDtypeStruct`s.
+
+    Every replay buffer is made here, so here its size is checked before anything is
+    allocated: ConfigError naming buffer_size, the bytes it would take and the memory
+    there is (XLA would otherwise fail with RESOURCE_EXHAUSTED, issue 30)."""
+    layout = jax.tree.map(lambda x: jax.ShapeDtypeStruct(jnp.shape(x), _dtype(x)), example)
+    check_fits(capacity, layout)
+    data = jax.tree.map(lambda x: jnp.zeros((capacity, *x.shape), x.dtype), layout)
     return ReplayBuffer(data, jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32))
+
+
+def _dtype(x: object) -> np.dtype:
+    """The dtype an array of `x` has in JAX (float64 numpy arrays are float32 unless x64)."""
+    if isinstance(x, jax.ShapeDtypeStruct):
+        return jax.dtypes.canonicalize_dtype(x.dtype)
+    return jnp.asarray(x).dtype
+
+
+MAX_CAPACITY = 2**31 - 1
+"""The most transitions a buffer may hold: its positions are int32."""
+
+
+def replay_nbytes(capacity: int, example: Transitions) -> int:
+    """Bytes of a buffer of `capacity` transitions shaped like `example` (one transition
+    of arrays or `jax.ShapeDtypeStruct`s)."""
+    one = sum(int(np.prod(jnp.shape(x))) * _dtype(x).itemsize for x in jax.tree.leaves(example))
+    return capacity * one
+
+
+def check_fits(capacity: int, example: Transitions) -> None:
+    """ConfigError unless `capacity` transitions shaped like `example` fit in the memory
+    available now (the default device's where it reports it, a GPU's; else the host's)."""
+    need = replay_nbytes(capacity, example)
+    free, where = _available_memory()
+    if free is not None and need > free:
+        one = replay_nbytes(1, example)
+        raise ConfigError(
+            f"buffer_size={capacity}: the replay buffer would take {_size(need)} ({one} bytes "
+            f"a transition), more than the {_size(free)} of {where} available; lower "
+            f"buffer_size (at most {min(free // one, MAX_CAPACITY)} fit)"
+        )
+    if capacity > MAX_CAPACITY:
+        raise ConfigError(f"buffer_size must be at most {MAX_CAPACITY} (the buffer's positions "
+                          f"are int32), got {capacity}")  # fmt: skip
+
+
+def _available_memory() -> tuple[int | None, str]:
+    """(bytes free, where): the default device's free memory when it reports it (a GPU's
+    pool), else the host's MemAvailable (/proc/meminfo) or physical memory; None when
+    neither can be read."""
+    device = jax.devices()[0]
+    stats = device.memory_stats()
+    if stats and "bytes_limit" in stats:
+        return stats["bytes_limit"] - stats.get("bytes_in_use", 0), f"{device.platform} memory"
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024, "memory"
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"), "memory"
+    except (AttributeError, OSError, ValueError):
+        return None, "memory"
+
+
+def _size(n: int) -> str:
+    """Bytes in GB (TB from 1000 GB), as people read memory sizes: '216 TB', '0.42 GB'."""
+    if n >= 1e12:
+        return f"{n / 1e12:.3g} TB"
+    return f"{n / 1e9:.3g} GB"
 
 
 def replay_add(buffer: ReplayBuffer, batch: Transitions) -> ReplayBuffer:

@@ -66,6 +66,23 @@ def make_each(factory: Callable[[], Any], n_envs: int, first: Any, env_id: str, 
     return envs
 
 
+def check_space(env: Any, name: str, env_id: str) -> None:
+    """EnvError naming `env_id` unless `env.<name>` is a gymnasium space (a shape, a
+    number or nothing in its place fails later, and less clearly)."""
+    space = getattr(env, name, None)
+    if not isinstance(space, spaces.Space):
+        text = " ".join(repr(space).split())[:60]  # one line
+        got = "nothing" if space is None else f"{type(space).__name__} {text}"
+        raise EnvError(f"{env_id}: {name} must be a gymnasium.spaces.Space, got {got}")
+
+
+def not_obs_info(result: Any) -> str:
+    """What is wrong with a reset() result that is not a 2-tuple (a reset in the old Gym
+    API returns the observation alone)."""
+    got = type(result).__name__ + (f" of {len(result)}" if isinstance(result, tuple) else "")
+    return f"reset must return (obs, info), got {got}"
+
+
 def _float32_box(space: spaces.Space) -> spaces.Space:
     # Observations leave the door as float32, so the declared space says so too.
     if isinstance(space, spaces.Box) and space.dtype != np.float32:
@@ -134,6 +151,8 @@ class HostVecEnv:
         self._from_id = isinstance(env, str)  # `spawn` makes more from the id
         self._owns = True  # closes its environments (a view for evaluation does not)
         first = self._envs[0]
+        check_space(first, "observation_space", self.env_id)
+        check_space(first, "action_space", self.env_id)
         self.n_envs = n_envs
         self.seed = seed
         self.observation_space = _float32_box(first.observation_space)
@@ -195,11 +214,14 @@ class HostVecEnv:
 
     def _reset(self, i: int, seed: int | None = None) -> Any:
         try:
-            o = self._envs[i].reset(seed=seed)[0]
+            result = self._envs[i].reset(seed=seed)
         except EnvError:
             raise
         except Exception as e:  # noqa: BLE001 - the environment's own failure, named
             raise self._failed(i, "reset()", e) from e
+        if not (isinstance(result, tuple) and len(result) == 2):
+            raise EnvError(f"{self._where(i)}: {not_obs_info(result)}")
+        o = result[0]
         if (
             o.__class__ is not np.ndarray
             or o.shape != self._one_obs_shape

@@ -8,7 +8,10 @@ slot: zero observation, reward 0, its action ignored. A slot is active in an
 observation where its agent acts next: in `env.agents` after the step; in the final
 observation of an episode (`next_obs` of a row that ended), where the agent took part
 in the final step, so a truncated team can bootstrap from it. An agent leaving before
-the others therefore reads as its own termination.
+the others therefore reads as its own termination. An observation given for an agent
+that is not taking part (one that has left: PettingZoo allows extra keys) is ignored,
+the slot stays inactive; an agent whose episode ended but that stays in `env.agents`
+is refused in one line (PettingZoo's API test refuses it too).
 
 PettingZoo and mpe2 are optional (`pip install 'ascent-rl[marl]'`): nothing here
 imports them until an environment is made.
@@ -26,7 +29,15 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-from ascent.envs.host import _FLAGS, _NUMBERS, _OBS_DTYPES, HostVecEnv, make_each, object_label
+from ascent.envs.host import (
+    _FLAGS,
+    _NUMBERS,
+    _OBS_DTYPES,
+    HostVecEnv,
+    make_each,
+    not_obs_info,
+    object_label,
+)
 from ascent.envs.multiagent import AgentObs, padded_box
 from ascent.envs.watchdog import STEP_TIMEOUT, StepWatchdog
 from ascent.errors import EnvError, StepTimeout
@@ -322,11 +333,14 @@ class PettingZooVecEnv(HostVecEnv):
     ) -> None:
         env = self._envs[i]
         try:
-            observations, infos = env.reset(seed=seed)
+            result = env.reset(seed=seed)
         except EnvError:
             raise
         except Exception as e:  # noqa: BLE001 - the environment's own failure, named
             raise self._failed(i, "reset()", e) from e
+        if not (isinstance(result, tuple) and len(result) == 2):
+            raise EnvError(f"{self._where(i)}: {not_obs_info(result)}")
+        observations, infos = result
         self._write(i, env, env.agents, observations, infos or {}, out, row, "reset()")
 
     def reset(self, seed: int | None = None) -> AgentObs:
@@ -432,7 +446,8 @@ class PettingZooVecEnv(HostVecEnv):
                     raise
                 except Exception as e:  # noqa: BLE001 - the environment's own failure, named
                     raise self._failed(i, "step()", e) from e
-                all_done = all_terminated = True
+                all_terminated = True
+                left = []  # agents whose episode ended at this step
                 for name in acting:
                     try:
                         reward, te_a, tr_a = r[name], te[name], tr[name]
@@ -451,15 +466,23 @@ class PettingZooVecEnv(HostVecEnv):
                     ):
                         raise EnvError(f"{self._where(i)}: agent '{name}': {problem}")
                     rewards[i, slots[name].index] = reward
-                    all_done = all_done and bool(te_a or tr_a)
+                    if te_a or tr_a:
+                        left.append(name)
                     all_terminated = all_terminated and bool(te_a)
                 infos = infos or {}
-                if env.agents and not all_done:
+                if env.agents and len(left) < len(acting):
+                    if left and (stayed := [a for a in left if a in env.agents]):
+                        how = "terminated" if te[stayed[0]] else "truncated"
+                        raise EnvError(f"{self._where(i)}: agent '{stayed[0]}' {how} but is "
+                                       "still in env.agents; an agent whose episode ended "
+                                       "must leave it")  # fmt: skip
                     self._write(i, env, env.agents, observations, infos, out, i, "step()")
                     continue
                 terminated[i], truncated[i] = all_terminated, not all_terminated
                 final = self._arrays(1)
-                self._write(i, env, observations, observations, infos, final, 0, "step()")
+                # the agents of the final step; an observation of one that left is ignored
+                took_part = [name for name in acting if name in observations]
+                self._write(i, env, took_part, observations, infos, final, 0, "step()")
                 ended.append((i, final))
                 self._reset_row(i, out, i)
         except StepTimeout as e:

@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from ascent.algos.config import positive
 from ascent.algos.ppo import PPO, PPOConfig
 from ascent.algos.sequence import SequenceModel
 from ascent.envs.multiagent import AgentObs, MultiAgentSpaces
@@ -57,6 +58,7 @@ class MAPPOConfig(PPOConfig, TeamFields):
             raise ConfigError(
                 f"messages must be one of {', '.join(MESSAGES)}; got {self.messages!r}"
             )
+        positive(self, "message_heads")  # else a division by zero in check_attention
         if self.messages != "none":
             if not self.hidden:
                 raise ConfigError("messages need hidden layers: a message is the last one")

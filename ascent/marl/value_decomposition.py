@@ -35,6 +35,7 @@ from ascent.algos.config import (
     in_unit_interval,
     positive,
     positive_schedule,
+    probability_schedule,
 )
 from ascent.algos.optim import make_optimizer, schedule_fn, set_lr
 from ascent.algos.protocol import Algorithm
@@ -85,6 +86,7 @@ class VDNConfig(OnPolicyConfig, TeamFields):
         in_unit_interval(self, "gae_lambda", "tau")
         positive(self, "n_epochs", "minibatch_size", "mixer_embed")
         positive_schedule(self, "lr")
+        probability_schedule(self, "epsilon")
         if self.mixer not in MIXERS:
             raise ConfigError(f"mixer must be one of {', '.join(MIXERS)}; got {self.mixer!r}")
         if self.minibatch_size > self.batch_size:

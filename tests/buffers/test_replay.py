@@ -85,3 +85,48 @@ def test_flatten_steps_is_time_major() -> None:
     flat = flatten_steps(steps)
     np.testing.assert_array_equal(flat.rewards, np.arange(6))
     assert flat.obs.shape == (6, 2) and flat.actions.shape == (6, 1)
+
+
+def test_a_buffer_too_large_for_memory_is_refused_before_allocating(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 30, item 3: obs (4,) float32 twice, action (1,) float32, reward float32 and
+    two flags are 16 + 16 + 4 + 4 + 1 + 1 = 42 bytes a transition."""
+    from ascent.buffers import replay
+    from ascent.errors import ConfigError
+
+    example = replay_init(1, (4,), (1,)).data
+    assert replay.replay_nbytes(10**8, jax.tree.map(lambda x: x[0], example)) == 42 * 10**8
+    monkeypatch.setattr(replay, "_available_memory", lambda: (10**9, "memory"))
+    made = []
+    monkeypatch.setattr(replay.jnp, "zeros", lambda *a, **k: made.append(a))
+    with pytest.raises(ConfigError) as info:
+        replay_init(10**8, (4,), (1,))
+    assert str(info.value) == (
+        "buffer_size=100000000: the replay buffer would take 4.2 GB (42 bytes a transition), "
+        "more than the 1 GB of memory available; lower buffer_size (at most 23809523 fit)"
+    )
+    assert not made  # nothing allocated
+    monkeypatch.setattr(replay, "_available_memory", lambda: (10**15, "memory"))
+    with pytest.raises(ConfigError, match="buffer_size must be at most 2147483647"):
+        replay_init(2**31, (1,), ())
+
+
+def test_on_a_device_that_reports_its_memory_the_buffer_is_checked_against_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A GPU's pool (bytes_limit less bytes_in_use), not the host's memory."""
+    from ascent.buffers import replay
+    from ascent.errors import ConfigError
+
+    class Device:
+        platform = "gpu"
+
+        def memory_stats(self) -> dict[str, int]:
+            return {"bytes_limit": 10**9, "bytes_in_use": 10**8}
+
+    monkeypatch.setattr(replay.jax, "devices", lambda: [Device()])
+    example = jax.tree.map(lambda x: x[0], replay_init(1, (4,), (1,)).data)
+    replay.check_fits(21_000_000, example)  # 0.88 GB
+    with pytest.raises(ConfigError, match="0.9 GB of gpu memory available"):
+        replay.check_fits(22_000_000, example)  # 0.92 GB

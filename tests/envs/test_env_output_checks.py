@@ -209,3 +209,48 @@ class WrongChain(Chain):
 def test_a_jax_environment_is_checked_against_its_spaces() -> None:
     with pytest.raises(EnvError, match=r"reset's observation is float32\[7\], expected"):
         ascent.make("ppo", env=WrongChain(), n_envs=2, **PPO)
+
+
+class NotASpace(Faulty):
+    """An action space that is not a gymnasium space (issue 30, item 3)."""
+
+    action_space = 2  # type: ignore[assignment]
+
+
+class ShapeTuple(Faulty):
+    observation_space = (4,)  # type: ignore[assignment]
+
+
+@pytest.mark.parametrize(
+    ("cls", "words"),
+    [
+        (NotASpace, "<NotASpace>: action_space must be a gymnasium.spaces.Space, got int 2"),
+        (ShapeTuple, "<ShapeTuple>: observation_space must be a gymnasium.spaces.Space, got "
+                     "tuple (4,)"),
+    ],
+)  # fmt: skip
+def test_spaces_that_are_not_gymnasium_spaces_are_named(cls: type, words: str) -> None:
+    def factory() -> Faulty:
+        return cls("none")
+
+    for make in (lambda: HostVecEnv(factory, 2), lambda: ascent.make("ppo", env=factory, **PPO)):
+        with pytest.raises(EnvError) as info:
+            make()
+        assert "\n" not in str(info.value) and words in str(info.value)
+
+
+class ObsOnly(Faulty):
+    """A reset() in the old Gym API: the observation without the info."""
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple:
+        return super().reset(seed=seed)[0]
+
+
+def test_a_reset_that_returns_only_the_observation_is_named() -> None:
+    with HostVecEnv(lambda: ObsOnly("none"), 2, 0) as env:
+        with pytest.raises(EnvError) as info:
+            env.reset()
+        message = str(info.value)
+        assert "\n" not in message and "observation has shape" not in message
+        assert message.startswith("environment 0 of <ObsOnly>")
+        assert "reset must return (obs, info), got ndarray" in message

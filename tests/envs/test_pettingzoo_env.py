@@ -283,3 +283,60 @@ def test_optional_packages_are_imported_lazily() -> None:
             elif isinstance(node, ast.ImportFrom):
                 names = [node.module or ""]
             assert not [n for n in names if n.split(".")[0] in ("pettingzoo", "mpe2", "jaxmarl")]
+
+
+class Ghost(Toy):
+    """Agent "b" leaves at step 2 (terminated, gone from `agents`) but its observation
+    keeps coming, as PettingZoo allows (extra keys in the observations' dict)."""
+
+    def step(self, actions: dict[str, int]) -> tuple:
+        obs, rewards, terminated, truncated, infos = super().step(actions)
+        return {"b": self._observe("b"), **obs}, rewards, terminated, truncated, infos
+
+
+def test_an_agent_that_has_left_stays_inactive_whatever_it_observes() -> None:
+    """Issue 30, item 3: the observation of an agent that has left is ignored, also in
+    the episode's final observation (from which a truncated team bootstraps)."""
+    with PettingZooVecEnv(Ghost(b_leaves=2, a_leaves=4)) as env:
+        env.reset()
+        for _ in range(3):
+            obs, *_ = env.step(np.array([[0, 0]]))
+        np.testing.assert_array_equal(obs.active[0], [True, False])
+        np.testing.assert_array_equal(obs.obs[0, 1], [0, 0])
+        obs, _, terminated, _, next_obs = env.step(np.array([[0, 0]]))
+        assert terminated[0] and obs.active[0].all()  # a new episode
+        np.testing.assert_array_equal(next_obs.active[0], [True, False])  # "a"'s final step
+        np.testing.assert_array_equal(next_obs.obs[0], [[5, 5], [0, 0]])
+
+
+class Lingering(Toy):
+    """Agent "b" terminates at step 2 but stays in `agents`, acting on."""
+
+    def step(self, actions: dict[str, int]) -> tuple:
+        out = super().step(actions)
+        self.agents = [a for a in self.possible_agents if a in actions]
+        return out
+
+
+def test_an_agent_that_terminated_but_stays_is_refused_in_one_line() -> None:
+    with PettingZooVecEnv(Lingering(b_leaves=2, a_leaves=4)) as env:
+        env.reset()
+        env.step(np.array([[0, 0]]))
+        with pytest.raises(EnvError) as info:
+            env.step(np.array([[0, 0]]))
+    message = str(info.value)
+    assert "\n" not in message and message.startswith("environment 0 of <toy> at its step 2: ")
+    assert "agent 'b' terminated but is still in env.agents" in message
+
+
+class ObsOnly(Toy):
+    def reset(self, seed: int | None = None, options: dict | None = None) -> tuple:
+        return super().reset(seed, options)[0]
+
+
+def test_a_reset_that_returns_only_the_observations_is_named() -> None:
+    with PettingZooVecEnv(ObsOnly()) as env, pytest.raises(EnvError) as info:
+        env.reset()
+    message = str(info.value)
+    assert "\n" not in message and message.startswith("environment 0 of <toy>")
+    assert "reset must return (obs, info), got dict" in message

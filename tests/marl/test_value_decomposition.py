@@ -12,6 +12,8 @@ import pytest
 
 import ascent
 from ascent.buffers import Rollout
+from ascent.errors import ConfigError
+from ascent.marl.value_decomposition import QMIXConfig
 
 SETTINGS = {"n_envs": 2, "n_steps": 3, "minibatch_size": 2, "hidden": (8,), "total_steps": 60}
 
@@ -66,3 +68,16 @@ def test_the_teams_greedy_joint_action_is_each_agents_own(algo: str) -> None:
         assert tuple(np.asarray(joints[int(jnp.argmax(values))])) == tuple(np.asarray(greedy))
         np.testing.assert_allclose(values.max(), algorithm.team_value(params, seen, None),
                                    rtol=1e-5)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "epsilon", [1.5, -0.1, "linear(2, -1)", "linear(1.0, 1.5)", "exponential(0.5, 2)"]
+)
+def test_epsilon_must_stay_a_probability(epsilon: object) -> None:
+    """ε is the probability of a random action: a number or every value of a schedule
+    over training in [0, 1] (issue 30, item 3); one line naming the field."""
+    with pytest.raises(ConfigError, match=r"^epsilon must stay in \[0, 1\]") as info:
+        QMIXConfig(epsilon=epsilon).validate()
+    assert "\n" not in str(info.value)
+    for fine in (0.0, 1.0, "linear(1.0, 0.05)", "cosine(1, 0)", "exponential(1, 0.01)"):
+        QMIXConfig(epsilon=fine).validate()
