@@ -120,8 +120,10 @@ def gumbel_softmax(
     straight-through estimator, one_hot(argmax y) in the forward pass and the gradient of
     y in the backward one. A logit of −inf (a forbidden action) keeps y_k = 0.
     """
-    logits = jnp.asarray(logits, jnp.float32)
-    noise = jax.random.gumbel(key, logits.shape, jnp.float32)
+    logits = jnp.asarray(logits)
+    if not jnp.issubdtype(logits.dtype, jnp.floating):
+        logits = logits.astype(jnp.result_type(float))
+    noise = jax.random.gumbel(key, logits.shape, logits.dtype)  # the logits' dtype: issue 30
     soft = jax.nn.softmax((logits + noise) / temperature, axis=-1)
     if not hard:
         return soft

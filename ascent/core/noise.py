@@ -10,17 +10,20 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 from jax import Array
-from jax.typing import ArrayLike
+from jax.typing import ArrayLike, DTypeLike
 
 from ascent.core.shapes import broadcast_flags
 
 
-def gaussian_noise(key: Array, shape: tuple[int, ...], *, std: ArrayLike) -> Array:
-    """ε ~ N(0, σ²I), independent across steps. Returns `shape`.
+def gaussian_noise(
+    key: Array, shape: tuple[int, ...], *, std: ArrayLike, dtype: DTypeLike = jnp.float32
+) -> Array:
+    """ε ~ N(0, σ²I), independent across steps. Returns `shape`, of `dtype` (the
+    actions').
 
     (Fujimoto et al. 2018, TD3 §6.1: N(0, 0.1) added to the deterministic action.)
     """
-    return jnp.asarray(std, jnp.float32) * jax.random.normal(key, shape, jnp.float32)
+    return jnp.asarray(std, dtype) * jax.random.normal(key, shape, dtype)
 
 
 def ou_noise(
@@ -34,13 +37,14 @@ def ou_noise(
 ) -> tuple[Array, Array]:
     """One Euler–Maruyama step of the Ornstein–Uhlenbeck process
     x' = x + θ(μ − x)dt + σ√dt·ε, ε ~ N(0, I). Returns (x', x') — the new state is
-    the noise to add. state: any shape, e.g. [N, act_dim].
+    the noise to add. state: floats of any shape, e.g. [N, act_dim]; x' has its dtype.
 
     Temporally correlated exploration for physical control (Uhlenbeck & Ornstein 1930;
     Lillicrap et al. 2016 §7: θ = 0.15, σ = 0.2; dt = 1e-2 as Stable-Baselines3).
     """
-    eps = jax.random.normal(key, jnp.shape(state), jnp.float32)
-    std = jnp.asarray(std, jnp.float32)
+    state = jnp.asarray(state)
+    eps = jax.random.normal(key, state.shape, state.dtype)
+    std = jnp.asarray(std, state.dtype)
     x = state + theta * (mean - state) * dt + std * jnp.sqrt(dt) * eps
     return x, x
 

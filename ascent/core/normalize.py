@@ -12,6 +12,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+from jax.typing import DTypeLike
 
 
 class RunningMeanStd(NamedTuple):
@@ -22,9 +23,10 @@ class RunningMeanStd(NamedTuple):
     count: jax.Array
 
     @classmethod
-    def zeros(cls, shape: tuple[int, ...] = ()) -> RunningMeanStd:
-        # a tiny prior count keeps the first merge well defined (as in SB3)
-        return cls(jnp.zeros(shape, jnp.float32), jnp.ones(shape, jnp.float32), jnp.float32(1e-4))
+    def zeros(cls, shape: tuple[int, ...] = (), dtype: DTypeLike = jnp.float32) -> RunningMeanStd:
+        """Mean 0, variance 1 and a tiny prior count, which keeps the first merge well
+        defined (as in SB3); every field of `dtype`, which the updates keep."""
+        return cls(jnp.zeros(shape, dtype), jnp.ones(shape, dtype), jnp.asarray(1e-4, dtype))
 
 
 def update_running_stats(stats: RunningMeanStd, batch: jax.Array) -> RunningMeanStd:
@@ -33,8 +35,9 @@ def update_running_stats(stats: RunningMeanStd, batch: jax.Array) -> RunningMean
     δ = μ_b − μ, n = n_a + n_b, μ' = μ + δ·n_b/n,
     M2' = var·n_a + var_b·n_b + δ²·n_a·n_b/n, var' = M2'/n.
     """
-    batch = batch.reshape(-1, *stats.mean.shape).astype(jnp.float32)
-    n_b = jnp.float32(batch.shape[0])
+    dtype = stats.mean.dtype  # the statistics' dtype rules: float32 unless made otherwise
+    batch = batch.reshape(-1, *stats.mean.shape).astype(dtype)
+    n_b = jnp.asarray(batch.shape[0], dtype)
     mean_b, var_b = batch.mean(axis=0), batch.var(axis=0)
     delta = mean_b - stats.mean
     total = stats.count + n_b

@@ -33,9 +33,10 @@ from ascent.core.shapes import (
 
 
 def _floats(x: ArrayLike) -> Array:
-    """`x` as a floating array (integer rewards become float32)."""
+    """`x` as a floating array: floats keep their dtype, integer rewards take JAX's
+    default float (float32; float64 under x64)."""
     x = jnp.asarray(x)
-    return x if jnp.issubdtype(x.dtype, jnp.floating) else x.astype(jnp.float32)
+    return x if jnp.issubdtype(x.dtype, jnp.floating) else x.astype(jnp.result_type(float))
 
 
 def _flag(x: ArrayLike) -> Array:

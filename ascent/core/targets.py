@@ -21,8 +21,10 @@ def td_target(
     whatever estimates V(s') — min of twin target critics, a soft value, NAF's V.
     (Sutton & Barto 2018, eq. 6.2.)
     """
-    keep = 1.0 - jnp.asarray(terminated, jnp.float32)
-    return jnp.asarray(rewards, jnp.float32) + gamma * keep * jnp.asarray(next_values)
+    # the inputs' float dtype (integer rewards take the default float): issue 30
+    dtype = jnp.result_type(rewards, next_values, 0.0)
+    keep = 1.0 - jnp.asarray(terminated).astype(dtype)
+    return jnp.asarray(rewards, dtype) + gamma * keep * jnp.asarray(next_values, dtype)
 
 
 def polyak_update(target: Any, online: Any, *, tau: float | Array) -> Any:
@@ -30,5 +32,6 @@ def polyak_update(target: Any, online: Any, *, tau: float | Array) -> Any:
 
     τ = 1 copies the online parameters; small τ (0.005) lets the target trail them
     slowly. (Lillicrap et al. 2016, "Continuous control with deep RL", Algorithm 1.)
+    Each leaf keeps its dtype, whatever τ's (a schedule's value is float64 under x64).
     """
-    return jax.tree.map(lambda t, o: tau * o + (1.0 - tau) * t, target, online)
+    return jax.tree.map(lambda t, o: (tau * o + (1.0 - tau) * t).astype(t.dtype), target, online)

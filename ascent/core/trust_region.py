@@ -21,11 +21,11 @@ PyTree = Any
 
 
 def _vdot(a: PyTree, b: PyTree) -> Array:
-    """Σ over leaves of ⟨a, b⟩ (real vectors)."""
-    return sum(
-        (jnp.vdot(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True)),
-        start=jnp.zeros(()),
-    )
+    """Σ over leaves of ⟨a, b⟩ (real vectors), in the leaves' dtype."""
+    terms = [jnp.vdot(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True)]
+    # start from a zero of the terms' dtype: a bare jnp.zeros(()) is float64 under x64
+    # and would promote float32 vectors (issue 30)
+    return sum(terms, start=jnp.zeros((), jnp.result_type(*terms)))
 
 
 def _axpy(alpha: Array, x: PyTree, y: PyTree) -> PyTree:
@@ -46,7 +46,6 @@ def conjugate_gradient(
     (Nocedal & Wright 2006, Algorithm 5.2; TRPO uses it with A = F: Schulman et
     al. 2015, Appendix C.)
     """
-    tol_sq = jnp.square(jnp.asarray(tol, jnp.float32))
 
     def cond(carry: tuple) -> Array:
         k, _, _, _, rs = carry
@@ -66,6 +65,7 @@ def conjugate_gradient(
 
     x0 = jax.tree.map(jnp.zeros_like, b)
     rs0 = _vdot(b, b)
+    tol_sq = jnp.square(jnp.asarray(tol, rs0.dtype))
     k, x, _, _, rs = jax.lax.while_loop(cond, body, (jnp.zeros((), jnp.int32), x0, b, b, rs0))
     return x, {"residual": jnp.sqrt(rs), "iterations": k}
 
@@ -82,7 +82,8 @@ def fisher_vector_product(
     singular. (Schulman et al. 2015, Appendix C.1; Pearlmutter 1994.)
     """
     _, fv = jax.jvp(jax.grad(kl_fn), (params,), (v,))
-    return _axpy(jnp.asarray(damping, jnp.float32), v, fv)
+    # the damping in each leaf's dtype: 0.1 rounded to float32 is 0.100000001 (issue 30)
+    return jax.tree.map(lambda x, y: jnp.asarray(damping, x.dtype) * x + y, v, fv)
 
 
 def max_step(s: PyTree, fs: PyTree, target_kl: float) -> Array:
@@ -119,6 +120,9 @@ def backtracking_line_search(
     is satisfied and the surrogate improves".)
     """
     objective_old = objective_fn(params)
+    # the loop's numbers keep their inputs' dtype (float64 under x64: issue 30)
+    step_dtype = jnp.result_type(*jax.tree.leaves(full_step))
+    kl_dtype = jax.eval_shape(kl_fn, params).dtype
 
     def candidate(fraction: Array) -> PyTree:
         return _axpy(fraction, full_step, params)
@@ -129,15 +133,15 @@ def backtracking_line_search(
 
     def body(carry: tuple) -> tuple:
         i, _, _, _, _ = carry
-        fraction = jnp.asarray(backtrack_coef, jnp.float32) ** i
+        fraction = jnp.asarray(backtrack_coef, step_dtype) ** i
         theta = candidate(fraction)
         kl = kl_fn(theta)
         improvement = objective_fn(theta) - objective_old
         accepted = (kl <= target_kl) & (improvement > 0)
         return i + 1, accepted, fraction, kl, improvement
 
-    zero = jnp.zeros((), jnp.float32)
-    init = (jnp.zeros((), jnp.int32), jnp.bool_(False), zero, zero, zero)
+    zero = jnp.zeros((), step_dtype), jnp.zeros((), kl_dtype), jnp.zeros_like(objective_old)
+    init = (jnp.zeros((), jnp.int32), jnp.bool_(False), *zero)
     iterations, accepted, fraction, kl, improvement = jax.lax.while_loop(cond, body, init)
     new_params = jax.tree.map(
         lambda p, d: jnp.where(accepted, p + fraction * d, p), params, full_step
