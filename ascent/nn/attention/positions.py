@@ -12,19 +12,24 @@ and used by `MultiHeadAttention` at four points of its forward pass:
 The base class `Position` is the scheme "none": every hook is the identity (or adds 0).
 Positions are integers [B, T] (absolute, e.g. the step within the episode). Relative
 schemes use only q_pos - k_pos, so keys from a memory get their true distances as long
-as their own positions travel with them.
+as their own positions travel with them. The sinusoids' angles p ω_f are reduced modulo
+2π exactly (`angles`), so a relative scheme attends at step 10⁷ as at step 0.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from decimal import Context, Decimal, localcontext
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 Array = jax.Array
+
+_TWO_PI = Decimal("6.283185307179586476925286766559005768394")  # 2π to 40 digits
 
 
 def sinusoid(pos: Array, dim: int) -> Array:
@@ -35,10 +40,46 @@ def sinusoid(pos: Array, dim: int) -> Array:
     return jnp.concatenate(_sin_cos(pos, dim), axis=-1)
 
 
-def _sin_cos(pos: Array, dim: int) -> tuple[Array, Array]:
-    inv_freq = 1.0 / 10000.0 ** (jnp.arange(0, dim, 2, dtype=jnp.float32) / dim)  # [dim/2]
-    angle = jnp.asarray(pos, jnp.float32)[..., None] * inv_freq
+def _sin_cos(pos: Array, dim: int, base: float = 10000.0) -> tuple[Array, Array]:
+    """sin and cos of p ω_f, ω_f = base^(-2f/dim): pos [...] -> two [..., dim/2]."""
+    angle = angles(pos, base ** (-np.arange(0, dim, 2) / dim))
     return jnp.sin(angle), jnp.cos(angle)
+
+
+def angles(pos: Array, freq: np.ndarray) -> Array:
+    """p ω_f mod 2π in [-π, π): integer pos [...] (int32), constant freq [F] -> [..., F] float32.
+
+    float32(p) · ω_f keeps only 24 bits of p ω_f, so the angle's error grows with p (XL's
+    and RoPE's logits moved by 5e-5 when every position was shifted by 10⁴ and by 3.5e-4
+    at 10⁵, issue 30). Here each ω_f / 2π is a 64-bit fixed-point fraction of a turn,
+    the product with p is taken modulo one turn in exact integer arithmetic (uint32 words,
+    whose wrap-around is the modulo), and only the turn's top 32 bits become a float: at
+    any int32 p the angle is off by float32 round-off of a number in [-π, π) (≤ 3e-7),
+    and a common shift of all positions moves angle differences by no more.
+    """
+    # ω_f / 2π to 40 digits (a float64 quotient's 1e-16 would grow to 5e-7 rad at p = 2^31);
+    # whole turns per step change no angle, so the fraction is kept modulo 1.
+    with localcontext(Context(prec=40)):
+        fixed = [round(Decimal(f) * 2**64 / _TWO_PI) % 2**64 for f in map(float, freq)]
+    hi = jnp.asarray([t >> 32 for t in fixed], jnp.uint32)  # [F], turns in units of 2^-32
+    lo = jnp.asarray([t & 0xFFFFFFFF for t in fixed], jnp.uint32)  # [F], units of 2^-64
+    signed = jnp.asarray(pos, jnp.int32)[..., None]  # [..., 1]
+    p = jax.lax.bitcast_convert_type(signed, jnp.uint32)  # p mod 2^32
+    # floor(p (hi 2^32 + lo) / 2^32) mod 2^32; for p < 0 the unsigned p is p + 2^32, whose
+    # product with lo carries lo more into the high word.
+    turn = p * hi + _mul_hi(p, lo) - jnp.where(signed < 0, lo, jnp.uint32(0))
+    turn = jax.lax.bitcast_convert_type(turn, jnp.int32)  # [-2^31, 2^31): [-1/2, 1/2) turn
+    return turn.astype(jnp.float32) * jnp.float32(2 * math.pi / 2.0**32)
+
+
+def _mul_hi(a: Array, b: Array) -> Array:
+    """The high 32 bits of the 64-bit product of uint32 a and b, from 16-bit halves
+    (no partial sum wraps: a1 b0 + (a0 b0 >> 16) < 2^32)."""
+    a0, a1 = a & 0xFFFF, a >> 16
+    b0, b1 = b & 0xFFFF, b >> 16
+    mid = a1 * b0 + ((a0 * b0) >> 16)
+    mid2 = a0 * b1 + (mid & 0xFFFF)
+    return a1 * b1 + (mid >> 16) + (mid2 >> 16)
 
 
 class Position(nn.Module):
@@ -136,7 +177,9 @@ class XL(Position):
 
     (q_i + v)ᵀW_R R(p_i - p_j) is expanded with sin(a - b) and cos(a - b) into two matrix
     products of per-query and per-key sinusoids, so no [Tq, Tk, dim] tensor is built and
-    any positions work (memory, resets), not only contiguous ones.
+    any positions work (memory, resets), not only contiguous ones. The angles a = p_i ω_f
+    and b = p_j ω_f are exact modulo 2π (`angles`), so the expansion is as exact at step
+    10⁷ as at step 0.
     """
 
     def setup(self) -> None:
@@ -163,16 +206,14 @@ class RoPE(Position):
     """Rotary embedding: rotate q and k by their positions (Su et al. 2021, eq. 34).
 
     q_iᵀk_j then depends on positions only through i - j (for dot-product scores).
-    Rotates (x_f, x_{f+D/2}) pairs by p ω_f, ω_f = base^(-2f/D).
+    Rotates (x_f, x_{f+D/2}) pairs by p ω_f, ω_f = base^(-2f/D), the angle exact modulo
+    2π (`angles`), so the logits at step 10⁷ are those at step 0 to float32 round-off.
     """
 
     base: float = 10000.0
 
     def _rotate(self, x: Array, pos: Array) -> Array:
-        d = x.shape[-1]
-        inv_freq = 1.0 / self.base ** (jnp.arange(0, d, 2, dtype=jnp.float32) / d)
-        angle = jnp.asarray(pos, jnp.float32)[:, None, :, None] * inv_freq  # [B, 1, T, D/2]
-        sin, cos = jnp.sin(angle), jnp.cos(angle)
+        sin, cos = (a[:, None] for a in _sin_cos(pos, x.shape[-1], self.base))  # [B, 1, T, D/2]
         x1, x2 = jnp.split(x, 2, axis=-1)
         return jnp.concatenate([x1 * cos - x2 * sin, x1 * sin + x2 * cos], axis=-1)
 

@@ -141,6 +141,29 @@ def test_step_by_step_equals_the_full_sequence(
     np.testing.assert_allclose(jnp.concatenate([first, second], 1), full, atol=1e-5)
 
 
+@pytest.mark.parametrize("position", ["xl", "rope", "shaw", "alibi"])
+def test_an_episode_at_step_ten_million_attends_as_at_step_zero(
+    position: str, randomize: Callable[..., Any]
+) -> None:
+    # Issue 30: positions count the steps of an episode, which can run for millions; a
+    # relative scheme must see only distances there, in one call as step by step, also
+    # when a new episode (positions from 0) starts in the same call.
+    enc = _encoder(position=position)
+    x = _x(0, 8, features=5)
+    resets = jnp.zeros((2, 8), bool).at[1, 4].set(True)  # row 1: a new episode from step 4
+    memory = enc.initial_memory(2)
+    params = randomize(enc.init(jax.random.key(1), x, memory, resets), scale=0.3)
+    _, memory = enc.apply(params, _x(9, 4, features=5), memory)  # positions 1..3 kept
+    early, _ = enc.apply(params, x, memory, resets)
+    for shift in (10**4, 10**5, 10**6, 10**7):
+        late_memory = memory._replace(positions=memory.positions + shift)
+        late, _ = enc.apply(params, x, late_memory, resets)
+        drift = float(jnp.abs(late - early).max() / jnp.abs(early).max())
+        assert drift <= 1e-6, (shift, drift)
+        stepped, _ = _step_by_step(enc, params, x, late_memory, resets)
+        np.testing.assert_allclose(stepped, late, atol=1e-5)
+
+
 @pytest.mark.parametrize("num_layers", [1, 2])
 def test_memory_is_a_window_of_the_past(num_layers: int) -> None:
     enc = TransformerEncoder(dim=DIM, num_layers=num_layers, num_heads=HEADS, memory_len=3)

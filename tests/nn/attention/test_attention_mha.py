@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from decimal import Decimal, localcontext
 from typing import Any
 
 import flax.linen as nn
@@ -21,6 +22,7 @@ from ascent.nn.attention import (
     episode_mask,
     masked_softmax,
 )
+from ascent.nn.attention.positions import angles
 
 DIM, HEADS, T = 8, 2, 6
 D = DIM // HEADS
@@ -150,10 +152,13 @@ def test_relative_schemes_equal_their_papers_loops(
 
 
 def _shift_cases() -> list[tuple[str, str]]:
-    # RoPE keeps only i - j for scores built from qᵀk and norms (not additive/multiplicative).
+    # RoPE keeps only i - j for scores built from qᵀk and norms (not additive/multiplicative);
+    # "none" ignores positions altogether.
     rope_scores = ["dot", "scaled_dot", "cosine", "euclidean"]
     return [
-        (s, p) for p in sorted(RELATIVE) for s in (rope_scores if p == "rope" else list(SCORES))
+        (s, p)
+        for p in sorted(RELATIVE | {"none"})
+        for s in (rope_scores if p == "rope" else list(SCORES))
     ]
 
 
@@ -161,14 +166,34 @@ def _shift_cases() -> list[tuple[str, str]]:
 def test_relative_scores_ignore_a_common_shift(
     score: str, position: str, randomize: Callable[..., Any]
 ) -> None:
+    # A memory policy acting for millions of steps must attend at step 10⁷ as at step 0
+    # (issue 30): float32 round-off only, not an error growing with the position.
     mha = MultiHeadAttention(DIM, HEADS, score=score, position=position)
     x = _x()
     pos = jnp.broadcast_to(jnp.arange(T), (2, T))
     params = randomize(mha.init(jax.random.key(1), x, q_pos=pos, k_pos=pos), scale=0.3)
     for method in (MultiHeadAttention.logits, MultiHeadAttention.__call__):
         base = mha.apply(params, x, q_pos=pos, k_pos=pos, method=method)
-        shifted = mha.apply(params, x, q_pos=pos + 37, k_pos=pos + 37, method=method)
-        np.testing.assert_allclose(base, shifted, atol=1e-5)
+        for shift in (37, 10**4, 10**5, 10**6, 10**7):
+            shifted = mha.apply(params, x, q_pos=pos + shift, k_pos=pos + shift, method=method)
+            drift = float(jnp.abs(shifted - base).max() / jnp.abs(base).max())
+            assert drift <= 1e-6, (method.__name__, shift, drift)
+
+
+def test_angles_are_exact_modulo_a_turn() -> None:
+    # p ω mod 2π against 50-digit decimals, out to the int32 extremes: the error is float32
+    # round-off of a number in [-π, π), at every p (float32(p) · ω is off by 7e-5 at 10⁵).
+    freq = 10000.0 ** (-np.arange(0, 8, 2) / 8)
+    pos = [0, 1, 37, 10**4, 10**5, 10**6, 10**7, 2**31 - 1, -1, -(10**7), -(2**31)]
+    got = np.asarray(angles(jnp.asarray(pos, jnp.int32), freq), np.float64)
+    with localcontext() as context:
+        context.prec = 50
+        two_pi = Decimal("6.28318530717958647692528676655900576839433879875021164194989")
+        turns = [[Decimal(p) * Decimal(float(f)) / two_pi for f in freq] for p in pos]
+        exact = np.array([[float((t - round(t)) * two_pi) for t in row] for row in turns])
+    error = np.abs((got - exact + np.pi) % (2 * np.pi) - np.pi)  # on the circle
+    assert error.max() <= 3e-7, error.max(axis=1)
+    assert np.all((got >= -np.pi) & (got <= np.pi))
 
 
 @pytest.mark.parametrize("position", ["sinusoidal", "learned"])
