@@ -9,7 +9,7 @@ from ascent.buffers.replay import (
     replay_like,
     replay_sample,
 )
-from ascent.buffers.rollout import Rollout, RolloutBuffer
+from ascent.buffers.rollout import Rollout, RolloutBuffer, set_row
 
 __all__ = [
     "ReplayBuffer",
@@ -21,4 +21,5 @@ __all__ = [
     "replay_init",
     "replay_like",
     "replay_sample",
+    "set_row",
 ]

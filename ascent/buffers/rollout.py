@@ -36,6 +36,15 @@ class Rollout(NamedTuple):
     next_values: jax.Array | None = None
 
 
+def set_row(store: Any, t: int, value: Any) -> None:
+    """`store[t] = value` for an array, or at every leaf of a pytree of arrays (a Dict
+    observation, a team's `AgentObs`)."""
+    if isinstance(store, np.ndarray):
+        store[t] = value
+    else:
+        jax.tree.map(lambda leaf, x: leaf.__setitem__(t, x), store, value)
+
+
 class RolloutBuffer:
     """Preallocated numpy arrays that a host loop fills one step at a time.
 
@@ -85,12 +94,8 @@ class RolloutBuffer:
         truncated: np.ndarray,
         next_obs: np.ndarray,
     ) -> None:
-        if isinstance(obs, np.ndarray):
-            self.obs[t] = obs
-            self.next_obs[t] = next_obs
-        else:  # a pytree of arrays
-            jax.tree.map(lambda store, x: store.__setitem__(t, x), self.obs, obs)
-            jax.tree.map(lambda store, x: store.__setitem__(t, x), self.next_obs, next_obs)
+        set_row(self.obs, t, obs)
+        set_row(self.next_obs, t, next_obs)
         self.actions[t] = actions
         self.log_probs[t] = log_probs
         self.rewards[t] = rewards

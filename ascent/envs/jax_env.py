@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 
 from ascent.errors import EnvError
+from ascent.nn.encoders import ObsSpec
 
 EnvState = Any
 """An environment's state: any pytree of arrays."""
@@ -51,11 +52,15 @@ class JaxEnv(Protocol):
 
 def check_jax_env(env: JaxEnv) -> None:
     """EnvError, in one line, unless `env`'s reset and step give what its spaces say:
-    observations of the observation space's shape, scalar reward and flags. Checked on
+    observations shaped like the observation space (`ObsSpec.mismatch`: its structure,
+    each leaf's shape, numbers), scalar reward and flags. Checked on
     shapes only (`jax.eval_shape`: nothing is compiled or run)."""
     label = getattr(env, "env_id", type(env).__name__)
-    shape = tuple(env.observation_space.shape)
-    action = jnp.asarray(env.action_space.sample())
+    try:
+        spec = ObsSpec.of(env.observation_space)
+    except EnvError as e:
+        raise EnvError(f"{label}: {e}") from None
+    action = jax.tree.map(jnp.asarray, env.action_space.sample())
     key = jax.random.PRNGKey(0)
     try:
         obs, state = jax.eval_shape(env.reset, key)
@@ -71,11 +76,9 @@ def check_jax_env(env: JaxEnv) -> None:
         )
     named = {"reset's observation": obs, "step's observation": out[0], "next_obs": out[5]}
     for name, value in named.items():
-        if tuple(value.shape) != shape or not jnp.issubdtype(value.dtype, jnp.number):
-            raise EnvError(
-                f"{label}: {name} is {value.dtype}{list(value.shape)}, expected numbers of "
-                f"shape {shape} ({env.observation_space})"
-            )
+        problem = spec.mismatch(value)
+        if problem:
+            raise EnvError(f"{label}: {name} does not fit {env.observation_space}: {problem}")
     for name, value in zip(("reward", "terminated", "truncated"), out[2:5], strict=True):
         if tuple(value.shape) != ():
             raise EnvError(f"{label}: {name} has shape {tuple(value.shape)}, expected a scalar")

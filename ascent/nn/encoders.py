@@ -22,7 +22,7 @@ A new kind of leaf is one entry of `ENCODERS` and one case of `ObsSpec.of`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -118,6 +118,39 @@ class ObsSpec:
     def features(self) -> int:
         """The width of `encode`'s output."""
         return sum(leaf.features for leaf in self.leaves())
+
+    def mismatch(self, value: Any, batch: tuple[int, ...] = (), path: str = "obs") -> str | None:
+        """None if `value` has this spec's structure with arrays of numbers of shape
+        [*batch, *leaf.shape] at its leaves (arrays, or anything with `shape` and
+        `dtype`); else what differs first, with its path (`obs['pos']: shape (3,), expected
+        (2,)`). Only the failure path of the doors' checks calls it."""
+        if self.keys is not None:
+            if not isinstance(value, Mapping):
+                return f"{path}: a {type(value).__name__}, expected a dict of {list(self.keys)}"
+            missing = [k for k in self.keys if k not in value]
+            if missing:
+                return f"{path}: no key {missing[0]!r} (expected {list(self.keys)})"
+            named = zip(self.keys, self.children, strict=True)
+            pairs = [(value[k], child, f"{path}[{k!r}]") for k, child in named]
+        elif self.leaf is None:
+            if not isinstance(value, tuple | list) or len(value) != len(self.children):
+                return f"{path}: a {type(value).__name__}, expected a tuple of {len(self.children)}"
+            items = enumerate(zip(value, self.children, strict=True))
+            pairs = [(v, child, f"{path}[{i}]") for i, (v, child) in items]
+        else:
+            leaf, shape = self.leaf, (*batch, *self.leaf.shape)
+            got = tuple(getattr(value, "shape", np.shape(value)))
+            kind = np.dtype(getattr(value, "dtype", np.asarray(value).dtype)).kind
+            if got != shape:
+                return f"{path}: shape {got}, expected {shape} ({leaf.kind})"
+            if kind not in "biuf":
+                return f"{path}: {np.dtype(getattr(value, 'dtype', 'O'))} values, expected numbers"
+            return None
+        for v, child, where in pairs:
+            found = child.mismatch(v, batch, where)
+            if found:
+                return found
+        return None
 
 
 def _leaf(space: object, path: str) -> Leaf:

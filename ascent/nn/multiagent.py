@@ -113,17 +113,17 @@ class TeamActorCritic(nn.Module):
             critic_in = actor_in
         team = {"share": self.share_parameters, "agent_ids": self.agent_ids}
         if self.messages == "none":
-            dist = per_agent(PolicyNet, (True, self.n_actions, 1, self.hidden, self.activation),
+            dist = per_agent(PolicyNet, (True, self.n_actions, None, self.hidden, self.activation),
                              actor_in, name="actor", **team)  # fmt: skip
         else:  # each agent's features, then what it hears from the others, then its policy
             features = per_agent(MLP, (self.hidden, self.activation), actor_in,
                                  name="encoder", **team)  # fmt: skip
             heard = MessageChannel(self.hidden[-1], self.num_heads, self.messages == "cut",
                                    name="channel")(features, obs.active)  # fmt: skip
-            dist = per_agent(PolicyNet, (True, self.n_actions, 1, (), self.activation),
+            dist = per_agent(PolicyNet, (True, self.n_actions, None, (), self.activation),
                              jnp.concatenate([features, heard], axis=-1), name="actor",
                              **team)  # fmt: skip
-        value = per_agent(ValueNet, (1, self.hidden, self.activation), critic_in,
+        value = per_agent(ValueNet, (None, self.hidden, self.activation), critic_in,
                           name="critic", **team)  # fmt: skip
         return state, Categorical(masked_logits(dist.logits, obs.action_mask)), value
 
@@ -195,7 +195,7 @@ class CounterfactualCritic(nn.Module):
         others = others_actions(actions, self.n_actions, obs.active)
         x = jnp.concatenate([broadcast_state(obs.global_state, self.n_agents), others], axis=-1)
         team = {"share": self.share_parameters, "agent_ids": self.agent_ids}
-        return per_agent(QNet, (self.n_actions, 1, self.hidden, self.activation), x,
+        return per_agent(QNet, (self.n_actions, None, self.hidden, self.activation), x,
                          name="q", **team)  # fmt: skip
 
 
@@ -226,7 +226,7 @@ class CentralQ(nn.Module):
         flat = joint.reshape(*joint.shape[:-2], -1)  # [..., A, A·n]
         x = jnp.concatenate([broadcast_state(obs.global_state, self.n_agents), flat], axis=-1)
         team = {"share": self.share_parameters, "agent_ids": self.agent_ids}
-        return per_agent(ValueNet, (1, self.hidden, self.activation), x, name="q", **team)
+        return per_agent(ValueNet, (None, self.hidden, self.activation), x, name="q", **team)
 
 
 class TeamActor(nn.Module):
@@ -243,7 +243,7 @@ class TeamActor(nn.Module):
     @nn.compact
     def __call__(self, obs: Any) -> Categorical:
         team = {"share": self.share_parameters, "agent_ids": self.agent_ids}
-        dist = per_agent(PolicyNet, (True, self.n_actions, 1, self.hidden, self.activation),
+        dist = per_agent(PolicyNet, (True, self.n_actions, None, self.hidden, self.activation),
                          jnp.asarray(obs.obs, jnp.float32), name="actor", **team)  # fmt: skip
         return Categorical(masked_logits(dist.logits, obs.action_mask))
 
@@ -263,5 +263,5 @@ class TeamQNet(nn.Module):
     @nn.compact
     def __call__(self, obs: Any) -> Array:
         team = {"share": self.share_parameters, "agent_ids": self.agent_ids}
-        return per_agent(QNet, (self.n_actions, 1, self.hidden, self.activation),
+        return per_agent(QNet, (self.n_actions, None, self.hidden, self.activation),
                          jnp.asarray(obs.obs, jnp.float32), name="q", **team)  # fmt: skip

@@ -297,7 +297,8 @@ class Agent:
         deterministic: bool = True,
         episode_start: Any = None,
     ) -> tuple[np.ndarray, Any]:
-        """The action for one observation (or a batch), ready for `env.step`; for a team,
+        """The action for one observation (or a batch), ready for `env.step`: an array, or a
+        dict or tuple of them as the observation space has it; for a team,
         the actions [A] of every agent for one `AgentObs` (or [N, A] for a batch of them).
 
         Returns (action, state). For a memory policy (`policy` lstm, gru, transformer)
@@ -312,11 +313,13 @@ class Agent:
             single = obs.obs.ndim == 2
             batch = jax.tree.map(lambda x: x[None], obs) if single else obs
             rows = batch.obs.shape[0]
-        else:
-            obs = np.asarray(obs, np.float32)
-            single = obs.shape == tuple(self.env.observation_space.shape)
-            batch = obs[None] if single else obs
-            rows = batch.shape[0]
+        else:  # an array, or a pytree of them shaped like the observation space
+            spec = self.loop.obs_spec
+            obs = spec.map(lambda leaf, x: np.asarray(x, leaf.dtype), obs)
+            first = spec.values(obs)[0]
+            single = first.ndim == len(spec.leaves()[0].shape)
+            batch = jax.tree.map(lambda x: x[None], obs) if single else obs
+            rows = spec.values(batch)[0].shape[0]
         self._act_key, key = jax.random.split(self._act_key)
         acting = self.loop.acting
         policy_state, starts = acting.carried(state, episode_start, rows)

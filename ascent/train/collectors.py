@@ -15,7 +15,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from ascent.buffers import Rollout, RolloutBuffer, Transitions
+from ascent.buffers import Rollout, RolloutBuffer, Transitions, set_row
 from ascent.core.noise import ou_reset
 from ascent.envs import (
     HostVecEnv,
@@ -25,6 +25,7 @@ from ascent.envs import (
     is_discrete,
     is_multiagent,
 )
+from ascent.nn.encoders import ObsSpec
 from ascent.train.acting import Policy, next_starts
 from ascent.train.loop import EnvCarry, LoopState
 
@@ -90,7 +91,7 @@ class HostRolloutCollector:
             spaces = MultiAgentSpaces.of(env)
             obs, samples, action_shape = spaces.zeros(n), (n, spaces.n_agents), (spaces.n_agents,)
         else:
-            obs = np.zeros((n, *env.observation_space.shape), np.float32)
+            obs = ObsSpec.of(env.observation_space).zeros((n,))
             samples, action_shape = (n,), () if is_discrete(space) else tuple(space.shape)
         self.buffer = RolloutBuffer(
             n_steps,
@@ -171,16 +172,14 @@ class HostTransitionCollector:
         self.reset_noise = jax.jit(ou_reset)
         action_shape = tuple(env.action_space.shape)
         t_n = (n_steps, env.n_envs)
-        obs_shape = tuple(env.observation_space.shape)
-        # one set of arrays for every iteration: the loop writes them again only after the
-        # update that read them has finished (the next iteration's keys come out of it)
+        spec = ObsSpec.of(env.observation_space)
         # one set of arrays for every iteration: the loop writes them again only after the
         # update that read them has finished (the next iteration's keys come out of it)
         self.steps = Transitions(
-            obs=np.zeros((*t_n, *obs_shape), np.float32),
+            obs=spec.zeros(t_n),
             actions=np.zeros((*t_n, *action_shape), np.float32),
             rewards=np.zeros(t_n, np.float32),
-            next_obs=np.zeros((*t_n, *obs_shape), np.float32),
+            next_obs=spec.zeros(t_n),
             terminated=np.zeros(t_n, bool),
             truncated=np.zeros(t_n, bool),
         )
@@ -197,7 +196,7 @@ class HostTransitionCollector:
             for store, value in zip(
                 steps, (obs, action, reward, next_obs, terminated, truncated), strict=True
             ):
-                store[t] = value
+                set_row(store, t, value)
             if self.ou and (terminated | truncated).any():
                 noise = self.reset_noise(noise, terminated | truncated)
             state = state._replace(noise=noise)

@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ascent.buffers import set_row
 from ascent.core.shapes import broadcast_flags
 from ascent.envs import HostVecEnv, clip_action, is_multiagent
 from ascent.runtime import CachedJit
@@ -176,8 +177,3 @@ class Evaluator:
     def _per_episode(self, n: int) -> tuple[int, ...]:
         """The shape of n episodes' returns: [n], or [n, A] for a team."""
         return (n,) if self.agents is None else (n, len(self.agents))
-
-
-def set_row(obs: Any, i: int, row: Any) -> None:
-    """obs[i] = row, for an observation array [N, ...] or a team's `AgentObs` of them."""
-    jax.tree.map(lambda array, value: array.__setitem__(i, value), obs, row)

@@ -19,6 +19,7 @@ from ascent.algos.protocol import Algorithm
 from ascent.core.normalize import RunningMeanStd, normalize, scale_rewards, update_running_stats
 from ascent.core.shapes import broadcast_flags
 from ascent.envs import GymnaxEnv, HostVecEnv, JaxEnv, is_multiagent
+from ascent.nn.encoders import Leaf, ObsSpec
 
 
 class Count(NamedTuple):
@@ -74,7 +75,7 @@ class EnvCarry(NamedTuple):
 class NormState(NamedTuple):
     """Normalisation statistics; frozen during evaluation, saved with the state."""
 
-    obs: RunningMeanStd  # of observations, per component
+    obs: Any  # of observations, per component: a RunningMeanStd at each Box leaf, else None
     ret: RunningMeanStd  # of the discounted return, for reward scaling
     discounted: jax.Array  # [N] the discounted return in progress in each environment
 
@@ -125,7 +126,7 @@ def init_loop_state(
     if is_jax:
         obs, env_state = jax.vmap(env.reset)(jax.random.split(reset_key, n_envs))
         carry = EnvCarry(env_state, obs)
-    obs_shape = tuple(env.observation_space.shape)
+    obs_stats = obs_statistics(ObsSpec.of(env.observation_space))
     returns = (n_envs, len(env.agents)) if is_multiagent(env) else (n_envs,)
     return LoopState(
         algo=algorithm.init(init_key),
@@ -133,9 +134,7 @@ def init_loop_state(
         env_steps=Count.of(0),
         iteration=Count.of(0),
         episodes=Episodes(jnp.zeros(returns, jnp.float32), jnp.zeros((n_envs,), jnp.int32)),
-        norm=NormState(
-            RunningMeanStd.zeros(obs_shape), RunningMeanStd.zeros(), jnp.zeros((n_envs,))
-        ),
+        norm=NormState(obs_stats, RunningMeanStd.zeros(), jnp.zeros((n_envs,))),
         env=carry,
     )
 
@@ -183,18 +182,32 @@ def track_episodes(
     return episodes, stats
 
 
-class Normalizer:
-    """Observation normalisation and reward scaling, switched on by the config fields
-    `normalize_obs` / `normalize_reward` (static: off costs nothing)."""
+def obs_statistics(spec: ObsSpec) -> Any:
+    """Zero running statistics for an observation: a `RunningMeanStd` of each Box leaf's
+    shape, None at the other leaves (one-hots and bits are not normalised)."""
+    return spec.map(lambda leaf: RunningMeanStd.zeros(leaf.shape) if leaf.kind == "box" else None)
 
-    def __init__(self, config: Any):
+
+class Normalizer:
+    """Observation normalisation (of an observation's Box leaves) and reward scaling,
+    switched on by the config fields `normalize_obs` / `normalize_reward` (static: off
+    costs nothing)."""
+
+    def __init__(self, config: Any, obs_spec: ObsSpec):
         self.obs = bool(getattr(config, "normalize_obs", False))
         self.reward = bool(getattr(config, "normalize_reward", False))
         self.clip_obs = float(getattr(config, "clip_obs", 10.0))
         self.gamma = float(getattr(config, "gamma", 0.99))
+        self.spec = obs_spec
 
-    def obs_for_policy(self, norm: NormState, obs: jax.Array) -> jax.Array:
-        return normalize(norm.obs, obs, clip=self.clip_obs) if self.obs else obs
+    def obs_for_policy(self, norm: NormState, obs: Any) -> Any:
+        if not self.obs:
+            return obs
+
+        def one(leaf: Leaf, stats: RunningMeanStd | None, x: jax.Array) -> jax.Array:
+            return x if stats is None else normalize(stats, x, clip=self.clip_obs)
+
+        return self.spec.map(one, norm.obs, obs)
 
     def update(
         self, norm: NormState, raw_obs: jax.Array, rewards: jax.Array, dones: jax.Array
@@ -207,7 +220,11 @@ class Normalizer:
             )
             norm = norm._replace(ret=ret, discounted=discounted)
         if self.obs:
-            norm = norm._replace(obs=update_running_stats(norm.obs, raw_obs))
+
+            def one(leaf: Leaf, stats: RunningMeanStd | None, x: jax.Array) -> Any:
+                return None if stats is None else update_running_stats(stats, x)
+
+            norm = norm._replace(obs=self.spec.map(one, norm.obs, raw_obs))
         return norm, rewards
 
 

@@ -32,9 +32,10 @@ import numpy as np
 
 from ascent.algos.optim import schedule_fn
 from ascent.algos.protocol import Algorithm
-from ascent.buffers import Transitions, replay_init, replay_like
+from ascent.buffers import Transitions, replay_like
 from ascent.core.noise import gaussian_noise, ou_noise
 from ascent.envs import HostVecEnv, JaxEnv, MultiAgentSpaces, is_jax_env
+from ascent.nn.encoders import ObsSpec
 from ascent.runtime import CompiledChunks, HostLearn, LeanJit
 from ascent.train.acting import Policy
 from ascent.train.collectors import HostTransitionCollector, TransitionCollector
@@ -63,7 +64,8 @@ class OffPolicyLoop:
         self.action_shape = tuple(env.action_space.shape)
         self.low = np.asarray(env.action_space.low, np.float32)
         self.high = np.asarray(env.action_space.high, np.float32)
-        self.normalizer = Normalizer(config)
+        self.obs_spec = ObsSpec.of(env.observation_space)
+        self.normalizer = Normalizer(config, self.obs_spec)
         self.acting = Policy(algorithm, self.normalizer)  # feed-forward: no state to carry
         self.noise_std = schedule_fn(config.noise_std, config.total_iterations)
         self.learner = OffPolicyLearner(algorithm, self.normalizer, self.steps_per_iteration)
@@ -78,9 +80,17 @@ class OffPolicyLoop:
 
     def init(self, seed: int | jax.Array) -> LoopState:
         state = init_loop_state(self.algorithm, self.env, self.n_envs, seed, self.is_jax)
-        obs_shape = tuple(self.env.observation_space.shape)
+        one = self.obs_spec.map(lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype))
+        example = Transitions(
+            obs=one,
+            actions=jax.ShapeDtypeStruct(self.action_shape, jnp.float32),
+            rewards=jax.ShapeDtypeStruct((), jnp.float32),
+            next_obs=one,
+            terminated=jax.ShapeDtypeStruct((), bool),
+            truncated=jax.ShapeDtypeStruct((), bool),
+        )
         return state._replace(
-            buffer=replay_init(self.config.buffer_size, obs_shape, self.action_shape),
+            buffer=replay_like(self.config.buffer_size, example),
             noise=jnp.zeros((self.n_envs, *self.action_shape), jnp.float32),
         )
 

@@ -33,6 +33,7 @@ import numpy as np
 
 from ascent.algos.protocol import Algorithm
 from ascent.envs import HostVecEnv, JaxEnv, is_jax_env, is_multiagent
+from ascent.nn.encoders import ObsSpec
 from ascent.runtime import CachedJit, CompiledChunks, FlatLearn
 from ascent.train.acting import Policy
 from ascent.train.collectors import HostRolloutCollector, RolloutCollector
@@ -57,7 +58,8 @@ class OnPolicyLoop:
         self.steps_per_iteration = self.n_envs * self.n_steps
         self.is_jax = is_jax_env(env)
         self.action_space = env.action_space
-        self.normalizer = Normalizer(config)
+        self.obs_spec = ObsSpec.of(env.observation_space)
+        self.normalizer = Normalizer(config, self.obs_spec)
         self.acting = Policy(algorithm, self.normalizer)
         agents = tuple(env.agents) if is_multiagent(env) else None
         self.learner = self.make_learner(agents)
