@@ -9,6 +9,7 @@ import jax
 
 from ascent.algos.config import OnPolicyConfig
 from ascent.envs.spaces import check_space
+from ascent.errors import EnvError
 from ascent.nn import ObsSpec, PolicyNet, action_head_size
 from ascent.nn.sequence import (
     SequenceActorCriticNet,
@@ -20,8 +21,19 @@ from ascent.nn.sequence import (
 def check_on_policy_spaces(
     name: str, observation_space: gym.Space, action_space: gym.Space
 ) -> None:
-    check_space(observation_space, allowed=("Box",), who=name, role="observation")
+    """EnvError in one line for spaces an on-policy algorithm cannot take: observations of
+    any space `nn.ObsSpec` takes; Discrete or Box actions."""
+    check_observation_space(name, observation_space)
     check_space(action_space, allowed=("Discrete", "Box"), who=name)
+
+
+def check_observation_space(name: str, observation_space: gym.Space) -> None:
+    """EnvError naming the algorithm and the path inside the space of what it cannot
+    take (`ppo: obs['sensors'][1]: Sequence is not supported; ...`)."""
+    try:
+        ObsSpec.of(observation_space)
+    except EnvError as e:
+        raise EnvError(f"{name}: {e}") from None
 
 
 def sample_action(dist: Any, key: jax.Array, deterministic: bool) -> tuple[jax.Array, jax.Array]:

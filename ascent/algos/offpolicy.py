@@ -25,8 +25,8 @@ from ascent.algos.config import (
     positive,
     positive_schedule,
 )
+from ascent.algos.networks import check_observation_space
 from ascent.algos.optim import make_optimizer, set_lr
-from ascent.envs.spaces import check_space
 from ascent.errors import ConfigError, EnvError
 from ascent.nn import ACTIVATIONS
 
@@ -134,7 +134,7 @@ def check_continuous_spaces(
 ) -> None:
     """Raise EnvError unless actions form a Box with finite bounds (one line, naming an
     algorithm that fits a Discrete space)."""
-    check_space(observation_space, allowed=("Box",), who=name, role="observation")
+    check_observation_space(name, observation_space)
     if isinstance(action_space, gym.spaces.Discrete):
         raise EnvError(
             f"{name} needs a Box action space; this environment has {action_space} — try ppo or a2c"

@@ -65,7 +65,7 @@ class SequenceModel:
         if not self.stateful:
             _, dist, _ = self.forward(params, None, obs, None)
             return sample_action(dist, key, deterministic)
-        n = obs.shape[0]
+        n = _rows(obs)
         starts = jnp.ones((n,), bool)
         action, log_prob, _ = self.step(
             params, self.initial_state(n), obs, starts, key, deterministic
@@ -84,7 +84,7 @@ class SequenceModel:
         """One step of N environments: obs [N, ...], episode_starts [N] (reset the state of
         those rows first) -> (action [N, ...], log_prob [N], the state after the step)."""
         policy_state, dist, _ = self.forward(
-            params, policy_state, obs[:, None], episode_starts[:, None]
+            params, policy_state, _one_step(obs), episode_starts[:, None]
         )
         action, log_prob = sample_action(dist, key, deterministic)
         return action[:, 0], log_prob[:, 0], policy_state
@@ -92,8 +92,8 @@ class SequenceModel:
     def next_values(self, params: Any, policy_state: Any, next_obs: jax.Array) -> jax.Array:
         """V(next_obs) [N] seen from the state after the step that led to next_obs [N, ...]
         (no reset): the bootstrap value of that step, truncated or last in the rollout."""
-        starts = jnp.zeros((next_obs.shape[0], 1), bool)
-        _, _, value = self.forward(params, policy_state, next_obs[:, None], starts)
+        starts = jnp.zeros((_rows(next_obs), 1), bool)
+        _, _, value = self.forward(params, policy_state, _one_step(next_obs), starts)
         return value[:, 0]
 
     def unroll(self, params: Any, rollout: Rollout) -> tuple[Any, jax.Array]:
@@ -102,7 +102,10 @@ class SequenceModel:
             _, dist, values = self.forward(params, None, rollout.obs, None)
             return dist, values
         _, dist, values = self.forward(
-            params, rollout.policy_state, _swap(rollout.obs), _swap(rollout.episode_starts)
+            params,
+            rollout.policy_state,
+            jax.tree.map(_swap, rollout.obs),
+            _swap(rollout.episode_starts),
         )
         return jax.tree.map(_swap, dist), _swap(values)
 
@@ -131,7 +134,17 @@ class SequenceModel:
         sequences = jax.tree.map(_swap, batch)
         sequences["policy_state"] = rollout.policy_state
         sequences["episode_starts"] = _swap(rollout.episode_starts)
-        return sequences, max(1, minibatch_size // rollout.obs.shape[0])
+        return sequences, max(1, minibatch_size // _rows(rollout.obs))
+
+
+def _rows(obs: Any) -> int:
+    """The leading dimension of observations: an array's, or a Dict's or Tuple's leaves'."""
+    return int(jax.tree.leaves(obs)[0].shape[0])
+
+
+def _one_step(obs: Any) -> Any:
+    """Observations [N, ...] as sequences of one step, [N, 1, ...] (any pytree)."""
+    return jax.tree.map(lambda x: x[:, None], obs)
 
 
 def shuffled_minibatches(batch: Any, key: jax.Array, n_minibatches: int, size: int) -> Any:

@@ -13,6 +13,7 @@ from gymnasium import spaces
 
 from ascent.envs.watchdog import STEP_TIMEOUT, StepWatchdog
 from ascent.errors import EnvError, StepTimeout
+from ascent.nn.encoders import ObsSpec
 
 # what a step may return without a closer look: observation dtypes, reward and flag types
 _OBS_DTYPES = frozenset(np.dtype(t) for t in "bool int8 int16 int32 int64 uint8 uint16 uint32 "
@@ -156,6 +157,10 @@ class HostVecEnv:
         self.n_envs = n_envs
         self.seed = seed
         self.observation_space = _float32_box(first.observation_space)
+        try:
+            self.obs_spec = ObsSpec.of(self.observation_space)
+        except EnvError as e:
+            raise EnvError(f"{self.env_id}: {e}") from None
         self.action_space = first.action_space
         self.action_space.seed(seed)
         spec = first.spec
@@ -163,8 +168,11 @@ class HostVecEnv:
         self.max_episode_steps: int | None = make_kwargs.get("max_episode_steps", default_steps)
         self._discrete = isinstance(self.action_space, spaces.Discrete)
         self._action_dtype = np.int64 if self._discrete else np.float32
-        self._one_obs_shape = tuple(self.observation_space.shape)
-        self._obs_shape = (n_envs, *self._one_obs_shape)
+        # an array observation (a Box, or a Discrete's number) is checked by its class,
+        # shape and dtype; a Dict's or Tuple's by its spec (`_obs_problem`)
+        leaf = self.obs_spec.leaf
+        self._one_obs_shape = leaf.shape if leaf is not None else None
+        self._obs_dtype = np.dtype(leaf.dtype) if leaf is not None else None
         self._was_reset = False
         self.watchdog = StepWatchdog(self.env_id, step_timeout)
 
@@ -184,29 +192,31 @@ class HostVecEnv:
     def reset(self, seed: int | None = None) -> np.ndarray:
         """Start every environment; the first reset uses the constructor's seed.
 
-        Environment i is seeded with `seed + i`. Returns obs `[N, *obs_shape]` float32.
+        Environment i is seeded with `seed + i`. Returns obs `[N, *obs_shape]` (float32
+        for a Box; a dict or tuple of such arrays for a Dict or Tuple space, as `obs_spec`
+        has them).
         """
         if seed is None and not self._was_reset:
             seed = self.seed
         self._was_reset = True
-        obs = np.empty(self._obs_shape, np.float32)
+        obs = self._new_obs()
         self.watchdog.enter()
         try:
             for i in range(self.n_envs):
                 self.watchdog.at = i
-                obs[i] = self._reset(i, None if seed is None else seed + i)
+                self._put(obs, i, self._reset(i, None if seed is None else seed + i))
         except StepTimeout as e:
             raise self.watchdog.timed_out(e) from None
         finally:
             self.watchdog.leave()
         return obs
 
-    def reset_one(self, i: int) -> np.ndarray:
+    def reset_one(self, i: int) -> Any:
         """Start a new episode in environment i (one cut short by its caller)."""
         self.watchdog.enter()
         try:
             self.watchdog.at = i
-            return np.asarray(self._reset(i), np.float32)
+            return self.obs_spec.map(lambda leaf, x: np.asarray(x, leaf.dtype), self._reset(i))
         except StepTimeout as e:
             raise self.watchdog.timed_out(e) from None
         finally:
@@ -239,7 +249,24 @@ class HostVecEnv:
         text = str(error).splitlines()[0] if str(error) else ""
         return EnvError(f"{self._where(i)}: {call} raised {type(error).__name__}: {text}")
 
+    def _new_obs(self) -> Any:
+        """Arrays for one observation of every environment, [N, ...]."""
+        if self._one_obs_shape is not None:
+            return np.empty((self.n_envs, *self._one_obs_shape), self._obs_dtype)
+        return self.obs_spec.zeros((self.n_envs,))
+
+    def _put(self, obs: Any, i: int, o: Any) -> None:
+        """Row i of the observations `obs` (arrays [N, ...] as `obs_spec.zeros` makes
+        them) set to one environment's observation `o`."""
+        if self._one_obs_shape is not None:
+            obs[i] = o
+        else:
+            self.obs_spec.map(lambda leaf, store, x: store.__setitem__(i, x), obs, o)
+
     def _obs_problem(self, o: Any) -> str | None:
+        if self._one_obs_shape is None:  # a Dict's or Tuple's, leaf by leaf
+            problem = self.obs_spec.mismatch(o)
+            return problem and f"{problem} ({self.observation_space})"
         try:
             arr = np.asarray(o)
         except Exception as e:  # noqa: BLE001 - anything that is not an array
@@ -278,7 +305,7 @@ class HostVecEnv:
         `watchdog.timeout` seconds is interrupted (StepTimeout)."""
         actions = np.asarray(actions, self._action_dtype)
         n = self.n_envs
-        obs = np.empty(self._obs_shape, np.float32)
+        obs = self._new_obs()
         reward = np.empty(n, np.float32)
         terminated = np.empty(n, np.bool_)
         truncated = np.empty(n, np.bool_)
@@ -311,7 +338,7 @@ class HostVecEnv:
                 if te or tr:
                     ended.append((i, o))
                     o = self._reset(i)
-                obs[i] = o
+                self._put(obs, i, o)
         except StepTimeout as e:
             raise watchdog.timed_out(e) from None
         finally:
@@ -319,9 +346,9 @@ class HostVecEnv:
         watchdog.steps += 1
         next_obs = obs
         if ended:
-            next_obs = obs.copy()
+            next_obs = self.obs_spec.map(lambda leaf, x: x.copy(), obs)
             for i, o in ended:
-                next_obs[i] = o
+                self._put(next_obs, i, o)
         return obs, reward, terminated, truncated, next_obs
 
     def close(self) -> None:
