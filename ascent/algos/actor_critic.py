@@ -28,7 +28,7 @@ from ascent.buffers import Rollout
 from ascent.core.losses import masked_mean, policy_gradient_loss, value_loss
 from ascent.core.returns import td_errors
 from ascent.errors import ConfigError
-from ascent.nn import QNet, ValueNet, action_head_size
+from ascent.nn import ActionSpec, QNet, ValueNet
 from ascent.nn.encoders import ObsSpec
 
 
@@ -73,12 +73,12 @@ class ActorCritic(Algorithm):
         self.config = config
         self.obs_spec = ObsSpec.of(observation_space)
         self.action_space = action_space
-        discrete, n_out = action_head_size(action_space)
+        self.action = ActionSpec.of(action_space)
         self.actor = policy_net(config, observation_space, action_space)
         if config.critic == "v":
             self.critic = ValueNet(self.obs_spec, config.hidden, config.activation)
-        else:
-            n_actions = n_out if discrete else None
+        else:  # Q(s, ·) over a Discrete's actions; else Q(s, a), a read as numbers
+            n_actions = self.action.sizes[0] if self.action.kind == "discrete" else None
             self.critic = QNet(n_actions, self.obs_spec, config.hidden, config.activation)
         self.optimizer = make_optimizer(config.max_grad_norm)
         total = config.total_updates
@@ -91,9 +91,8 @@ class ActorCritic(Algorithm):
     def init(self, key: jax.Array) -> ActorCriticState:
         actor_key, critic_key = jax.random.split(key)
         obs = self.obs_spec.zeros((1,), jnp)
-        critic_args = (
-            (obs,) if self.config.critic == "v" else (obs, jnp.zeros((1, *self.action_space.shape)))
-        )
+        action = jnp.zeros((1, *self.action.stored_shape))
+        critic_args = (obs,) if self.config.critic == "v" else (obs, action)
         params = {
             "actor": self.actor.init(actor_key, obs),
             "critic": self.critic.init(critic_key, *critic_args),

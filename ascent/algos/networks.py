@@ -10,7 +10,8 @@ import jax
 from ascent.algos.config import OnPolicyConfig
 from ascent.envs.spaces import check_space
 from ascent.errors import EnvError
-from ascent.nn import ObsSpec, PolicyNet, action_head_size
+from ascent.nn import ActionSpec, ObsSpec, PolicyNet
+from ascent.nn.heads import ACTION_KINDS
 from ascent.nn.sequence import (
     SequenceActorCriticNet,
     SequencePolicyNet,
@@ -22,9 +23,9 @@ def check_on_policy_spaces(
     name: str, observation_space: gym.Space, action_space: gym.Space
 ) -> None:
     """EnvError in one line for spaces an on-policy algorithm cannot take: observations of
-    any space `nn.ObsSpec` takes; Discrete or Box actions."""
+    any space `nn.ObsSpec` takes; Discrete, Box, MultiDiscrete or MultiBinary actions."""
     check_observation_space(name, observation_space)
-    check_space(action_space, allowed=("Discrete", "Box"), who=name)
+    check_space(action_space, allowed=tuple(t.__name__ for t in ACTION_KINDS), who=name)
 
 
 def check_observation_space(name: str, observation_space: gym.Space) -> None:
@@ -46,10 +47,8 @@ def _policy_fields(
     config: OnPolicyConfig, observation_space: gym.Space, action_space: gym.Space
 ) -> dict[str, Any]:
     """The fields every policy network takes from a config and the spaces."""
-    discrete, n_out = action_head_size(action_space)
     return {
-        "discrete": discrete,
-        "n_out": n_out,
+        "action": ActionSpec.of(action_space),
         "obs_spec": ObsSpec.of(observation_space),
         "hidden": config.hidden,
         "activation": config.activation,

@@ -166,7 +166,7 @@ class TRPO(Algorithm):
             gae_lambda=cfg.gae_lambda,
         )
         returns = advantages + values  # λ-returns, the critic's targets
-        obs = flatten_time(rollout.obs)
+        obs = jax.tree.map(flatten_time, rollout.obs)
         actions = flatten_time(rollout.actions)
         old_log_probs = flatten_time(rollout.log_probs)
         adv = flatten_time(advantages)

@@ -1,7 +1,9 @@
 """Action distributions as NamedTuples, so they are pytrees that cross `jit` and `vmap`.
 
-Batch dims lead. `Categorical` is over the last axis of its logits; `DiagGaussian`
-has its event dim last, and log-probabilities and entropies sum over it.
+Batch dims lead. `Categorical` is over the last axis of its logits (Discrete actions);
+`MultiCategorical` is one per component (MultiDiscrete), `Bernoulli` one bit per
+component (MultiBinary), `DiagGaussian` a Gaussian per component (Box): for these three
+the event dim is last, and log-probabilities, entropies and KLs sum over it.
 """
 
 from __future__ import annotations
@@ -107,6 +109,79 @@ class DiagGaussian(NamedTuple):
         var_ratio = jnp.exp(2 * (log_std_p - log_std_q))  # σ_p² / σ_q²
         mean_term = jnp.square((self.mean - other.mean) * jnp.exp(-log_std_q))
         return jnp.sum(log_std_q - log_std_p + 0.5 * (var_ratio + mean_term) - 0.5, axis=-1)
+
+
+class MultiCategorical(NamedTuple):
+    """Independent categoricals, one per component of a MultiDiscrete action:
+    π(a) = Π_k softmax(logits_k)[a_k]. logits: [..., K, N], component k's n_k logits
+    followed by −inf up to N = max_k n_k (an action never taken, as a mask); samples:
+    int32 [..., K]. The components are independent, so log-probabilities, entropies and
+    KLs are sums over k of the per-component ones (`Categorical`'s).
+    """
+
+    logits: Array
+
+    def _components(self) -> Categorical:
+        return Categorical(self.logits)
+
+    def sample(self, key: Array) -> Array:
+        """a_k ~ π_k for every k at once. Returns int32 [..., K]."""
+        return self._components().sample(key)
+
+    def log_prob(self, x: ArrayLike) -> Array:
+        """Σ_k log π_k(x_k). x: integers [..., K]. Returns [...]."""
+        return jnp.sum(self._components().log_prob(x), axis=-1)
+
+    def entropy(self) -> Array:
+        """Σ_k H(π_k). Returns [...]."""
+        return jnp.sum(self._components().entropy(), axis=-1)
+
+    def mode(self) -> Array:
+        """argmax_a π(a) = (argmax π_k)_k. Returns int32 [..., K]."""
+        return self._components().mode()
+
+    def kl(self, other: MultiCategorical) -> Array:
+        """Σ_k KL(π_k ‖ q_k). Returns [...]."""
+        return jnp.sum(self._components().kl(other._components()), axis=-1)
+
+
+class Bernoulli(NamedTuple):
+    """Independent bits, a MultiBinary action: π(a) = Π_i p_i^{a_i} (1 − p_i)^{1 − a_i},
+    p = σ(logits). logits: [..., n]; samples: int32 [..., n] of 0 and 1. Sums over the n
+    bits, as for any product of independent distributions.
+    """
+
+    logits: Array
+
+    def sample(self, key: Array) -> Array:
+        """a_i = [u_i < p_i], u ~ U(0, 1). Returns int32 [..., n]."""
+        u = jax.random.uniform(key, jnp.shape(self.logits), jnp.result_type(self.logits))
+        return (u < jax.nn.sigmoid(self.logits)).astype(jnp.int32)
+
+    def log_prob(self, x: ArrayLike) -> Array:
+        """Σ_i [x_i log p_i + (1 − x_i) log(1 − p_i)], with log p = log σ(l) and
+        log(1 − p) = log σ(−l) computed stably. x: [..., n]. Returns [...]."""
+        x = jnp.asarray(x, jnp.result_type(self.logits))
+        log_p, log_not_p = jax.nn.log_sigmoid(self.logits), jax.nn.log_sigmoid(-self.logits)
+        return jnp.sum(x * log_p + (1 - x) * log_not_p, axis=-1)
+
+    def entropy(self) -> Array:
+        """Σ_i −[p_i log p_i + (1 − p_i) log(1 − p_i)]. Returns [...]."""
+        p = jax.nn.sigmoid(self.logits)
+        log_p, log_not_p = jax.nn.log_sigmoid(self.logits), jax.nn.log_sigmoid(-self.logits)
+        return -jnp.sum(p * log_p + (1 - p) * log_not_p, axis=-1)
+
+    def mode(self) -> Array:
+        """The likelier value of each bit (0 on a tie). Returns int32 [..., n]."""
+        return (self.logits > 0).astype(jnp.int32)
+
+    def kl(self, other: Bernoulli) -> Array:
+        """Σ_i [p_i (log p_i − log q_i) + (1 − p_i)(log(1 − p_i) − log(1 − q_i))].
+        Returns [...]."""
+        p = jax.nn.sigmoid(self.logits)
+        log_p, log_not_p = jax.nn.log_sigmoid(self.logits), jax.nn.log_sigmoid(-self.logits)
+        log_q, log_not_q = jax.nn.log_sigmoid(other.logits), jax.nn.log_sigmoid(-other.logits)
+        return jnp.sum(p * (log_p - log_q) + (1 - p) * (log_not_p - log_not_q), axis=-1)
 
 
 def gumbel_softmax(

@@ -17,13 +17,15 @@ from ascent.envs.multiagent import (
 )
 from ascent.envs.pettingzoo_env import PettingZooVecEnv
 from ascent.envs.registry import TASKS, door, is_jax_env, list_envs, make, register_task
-from ascent.envs.spaces import action_dim, check_space, clip_action, is_discrete, obs_shape
-from ascent.envs.tasks import Chain
+from ascent.envs.spaces import action_dim, check_space, env_action, is_discrete, obs_shape
+from ascent.envs.tasks import Chain, DialLock, Switches
 
 __all__ = [
+    "Switches",
     "TASKS",
     "AgentObs",
     "Chain",
+    "DialLock",
     "EnvState",
     "GymnaxEnv",
     "HostVecEnv",
@@ -35,7 +37,7 @@ __all__ = [
     "action_dim",
     "check_multiagent_env",
     "check_space",
-    "clip_action",
+    "env_action",
     "door",
     "is_discrete",
     "is_jax_env",

@@ -167,7 +167,11 @@ class HostVecEnv:
         default_steps = spec.max_episode_steps if spec is not None else None
         self.max_episode_steps: int | None = make_kwargs.get("max_episode_steps", default_steps)
         self._discrete = isinstance(self.action_space, spaces.Discrete)
-        self._action_dtype = np.int64 if self._discrete else np.float32
+        # what each environment's step() gets: Python ints for a Discrete (faster than
+        # numpy scalars), else one row of the actions as the space's dtype
+        self._action_dtype = (
+            np.float32 if isinstance(self.action_space, spaces.Box) else self.action_space.dtype
+        )
         # an array observation (a Box, or a Discrete's number) is checked by its class,
         # shape and dtype; a Dict's or Tuple's by its spec (`_obs_problem`)
         leaf = self.obs_spec.leaf

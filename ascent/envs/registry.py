@@ -29,9 +29,11 @@ from ascent.envs.multiagent import MultiAgentJaxEnv, check_multiagent_env, is_mu
 from ascent.envs.pettingzoo_env import MPE2_ENVS, PettingZooVecEnv, is_parallel_env
 from ascent.envs.tasks import (
     Chain,
+    DialLock,
     RepeatFirst,
     RepeatPrevious,
     Signalling,
+    Switches,
     TMaze,
     climbing_game,
     penalty_game,
@@ -58,6 +60,8 @@ register_task("RepeatPrevious-v0", RepeatPrevious)
 register_task("Climbing-v0", climbing_game)
 register_task("Penalty-v0", penalty_game)
 register_task("Signalling-v0", Signalling)
+register_task("DialLock-v0", DialLock)
+register_task("Switches-v0", Switches)
 
 _CLASSIC_CONTROL = [
     "CartPole-v1",

@@ -58,19 +58,31 @@ def obs_shape(space: spaces.Space) -> tuple[int, ...]:
     return tuple(int(d) for d in space.shape)
 
 
-def clip_action(actions: ArrayT, space: spaces.Space) -> ArrayT:
-    """Clip actions `[..., *shape]` to a Box's bounds; Discrete actions pass unchanged.
+def env_action(actions: ArrayT, space: spaces.Space) -> ArrayT:
+    """Actions `[..., *stored]` as Ascent holds them (`nn.ActionSpec.stored_shape`) made
+    into what the environment takes: a Box's clipped to its bounds; a Discrete's or a
+    MultiDiscrete's `start` added; a MultiDiscrete's or a MultiBinary's multi-dimensional
+    shape restored from the flat one.
 
-    numpy in, numpy out (host door); anything else goes through `jnp.clip` (jit-safe).
-    The raw sample is what the rollout stores; only the copy sent to the environment
-    is clipped.
+    numpy in, numpy out (host door); anything else goes through jnp (jit-safe). The raw
+    sample is what the rollout stores; only the copy sent to the environment changes.
     """
-    if isinstance(space, spaces.Discrete):
-        return actions
+    xp = np if isinstance(actions, np.ndarray) else jnp
     if isinstance(space, spaces.Box):
         low = space.low.astype(np.float32)
         high = space.high.astype(np.float32)
-        if isinstance(actions, np.ndarray):
-            return np.clip(actions, low, high)  # type: ignore[return-value]
-        return jnp.clip(actions, low, high)  # type: ignore[return-value]
-    raise EnvError(f"cannot clip actions for space {space!r}; supported: Discrete, Box")
+        return xp.clip(actions, low, high)  # type: ignore[return-value]
+    if isinstance(space, spaces.Discrete):
+        return actions if int(space.start) == 0 else actions + int(space.start)  # type: ignore[operator,return-value]
+    if isinstance(space, spaces.MultiDiscrete):
+        nvec = np.asarray(space.nvec)
+        batch = xp.shape(actions)[:-1]
+        shaped = xp.reshape(actions, (*batch, *nvec.shape))
+        start = np.asarray(getattr(space, "start", 0))
+        return shaped if not start.any() else shaped + start  # type: ignore[return-value]
+    if isinstance(space, spaces.MultiBinary):
+        batch = xp.shape(actions)[:-1]
+        return xp.reshape(actions, (*batch, *space.shape)).astype(xp.int8)  # type: ignore[return-value]
+    raise EnvError(
+        f"no action of space {space!r}; supported: Discrete, Box, MultiDiscrete, MultiBinary"
+    )

@@ -9,13 +9,15 @@ from ascent.nn.continuous import (
     unit_action,
 )
 from ascent.nn.encoders import ENCODERS, ObsSpec, encode
-from ascent.nn.heads import CategoricalHead, GaussianHead
+from ascent.nn.heads import HEADS, ActionSpec, CategoricalHead, GaussianHead
 from ascent.nn.multiagent import TeamActorCritic, masked_logits
-from ascent.nn.policies import PolicyNet, QNet, ValueNet, action_head_size
+from ascent.nn.policies import PolicyNet, QNet, ValueNet
 from ascent.nn.torso import ACTIVATIONS, MLP, dense
 
 __all__ = [
     "ACTIVATIONS",
+    "HEADS",
+    "ActionSpec",
     "ENCODERS",
     "MLP",
     "ObsSpec",
@@ -28,7 +30,6 @@ __all__ = [
     "TeamActorCritic",
     "TwinQ",
     "ValueNet",
-    "action_head_size",
     "apply_one_critic",
     "dense",
     "encode",

@@ -1,13 +1,86 @@
-"""Policy heads: features -> an action distribution from `ascent.core.distributions`."""
+"""Policy heads: features -> an action distribution from `ascent.core.distributions`,
+one head per kind of action space, chosen by `ActionSpec` from one registry (`HEADS`).
+
+| action space | head | distribution | an action inside Ascent |
+|---|---|---|---|
+| Discrete(n) | `CategoricalHead` | `Categorical` | int32 `[]` |
+| Box(shape) | `GaussianHead` | `DiagGaussian` | float32 `[*shape]` |
+| MultiDiscrete(nvec) | `MultiCategoricalHead` | `MultiCategorical` | int32 `[K]` (nvec flattened) |
+| MultiBinary(n) | `BernoulliHead` | `Bernoulli` | int32 `[n]` (n flattened) |
+
+`envs.spaces.env_action` turns an action back into what the environment takes (a Box's
+clipped, a start added, a multi-dimensional nvec's shape restored).
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
+from gymnasium import spaces
 
-from ascent.core.distributions import Categorical, DiagGaussian
+from ascent.core.distributions import Bernoulli, Categorical, DiagGaussian, MultiCategorical
+from ascent.errors import EnvError
 from ascent.nn.torso import dense
+
+ACTION_KINDS = {
+    spaces.Discrete: "discrete",
+    spaces.Box: "box",
+    spaces.MultiDiscrete: "multi_discrete",
+    spaces.MultiBinary: "multi_binary",
+}
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    """What a policy outputs for an action space: its `kind`, the `sizes` of its head
+    (a Discrete's n; a Box's size; a MultiDiscrete's nvec and a MultiBinary's n,
+    flattened) and the action's `shape` as the environment takes it."""
+
+    kind: str
+    sizes: tuple[int, ...]
+    shape: tuple[int, ...]
+
+    @classmethod
+    def of(cls, space: object) -> ActionSpec:
+        kind = next((k for t, k in ACTION_KINDS.items() if isinstance(space, t)), None)
+        if kind is None:
+            raise EnvError(
+                f"action space {space!r} is not supported; actions may be Discrete, Box, "
+                "MultiDiscrete or MultiBinary"
+            )
+        if kind == "discrete":
+            return cls.discrete(int(space.n))  # type: ignore[attr-defined]
+        shape = tuple(int(d) for d in space.shape)  # type: ignore[attr-defined]
+        if kind == "multi_discrete":
+            nvec = np.asarray(space.nvec).ravel()  # type: ignore[attr-defined]
+            return cls(kind, tuple(int(n) for n in nvec), shape)
+        return cls(kind, (int(np.prod(shape, dtype=np.int64)),), shape)
+
+    @classmethod
+    def discrete(cls, n: int) -> ActionSpec:
+        return cls("discrete", (n,), ())
+
+    @property
+    def stored_shape(self) -> tuple[int, ...]:
+        """One action's shape inside Ascent: [] (Discrete), the Box's shape, [K] or [n]."""
+        if self.kind == "discrete":
+            return ()
+        if self.kind == "multi_discrete":
+            return (len(self.sizes),)
+        return self.shape if self.kind == "box" else (self.sizes[0],)
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.dtype(np.float32 if self.kind == "box" else np.int32)
+
+    def head(self, state_dependent_std: bool = False, log_std_init: float = 0.0) -> nn.Module:
+        """This kind's head (a Box's takes the Gaussian's two settings)."""
+        return HEADS[self.kind](self, state_dependent_std, log_std_init)
 
 
 class CategoricalHead(nn.Module):
@@ -43,3 +116,41 @@ class GaussianHead(nn.Module):
             )
             log_std = jnp.broadcast_to(log_std, mean.shape)
         return DiagGaussian(mean=mean, log_std=log_std)
+
+
+class MultiCategoricalHead(nn.Module):
+    """Logits for each component of a MultiDiscrete action (output gain 0.01), laid out
+    [..., K, max n] with −inf past each component's n."""
+
+    sizes: tuple[int, ...]
+
+    @nn.compact
+    def __call__(self, features: jax.Array) -> MultiCategorical:
+        flat = dense(sum(self.sizes), scale=0.01)(features)
+        width = max(self.sizes)
+        parts, start = [], 0
+        for n in self.sizes:
+            part = flat[..., start : start + n]
+            pad = jnp.full((*part.shape[:-1], width - n), -jnp.inf, part.dtype)
+            parts.append(jnp.concatenate([part, pad], axis=-1) if n < width else part)
+            start += n
+        return MultiCategorical(logits=jnp.stack(parts, axis=-2))
+
+
+class BernoulliHead(nn.Module):
+    """One logit per bit of a MultiBinary action (output gain 0.01: p near ½)."""
+
+    n: int
+
+    @nn.compact
+    def __call__(self, features: jax.Array) -> Bernoulli:
+        return Bernoulli(logits=dense(self.n, scale=0.01)(features))
+
+
+HEADS: dict[str, Callable[[ActionSpec, bool, float], nn.Module]] = {
+    "discrete": lambda spec, sds, init: CategoricalHead(spec.sizes[0]),
+    "box": lambda spec, sds, init: GaussianHead(spec.sizes[0], sds, init),
+    "multi_discrete": lambda spec, sds, init: MultiCategoricalHead(spec.sizes),
+    "multi_binary": lambda spec, sds, init: BernoulliHead(spec.sizes[0]),
+}
+"""Action kind -> its head, from (spec, state_dependent_std, log_std_init)."""

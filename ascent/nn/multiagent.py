@@ -33,6 +33,7 @@ import jax.numpy as jnp
 
 from ascent.core.distributions import Categorical
 from ascent.nn.attention import MultiHeadAttention
+from ascent.nn.heads import ActionSpec
 from ascent.nn.policies import PolicyNet, QNet, ValueNet
 from ascent.nn.torso import MLP
 
@@ -99,6 +100,11 @@ class TeamActorCritic(nn.Module):
     messages: str = "none"
     num_heads: int = 2
 
+    @property
+    def action(self) -> ActionSpec:
+        """Each agent's action: one of `n_actions`."""
+        return ActionSpec.discrete(self.n_actions)
+
     def initial_state(self, batch: int) -> None:
         del batch
         return None
@@ -113,14 +119,14 @@ class TeamActorCritic(nn.Module):
             critic_in = actor_in
         team = {"share": self.share_parameters, "agent_ids": self.agent_ids}
         if self.messages == "none":
-            dist = per_agent(PolicyNet, (True, self.n_actions, None, self.hidden, self.activation),
+            dist = per_agent(PolicyNet, (self.action, None, self.hidden, self.activation),
                              actor_in, name="actor", **team)  # fmt: skip
         else:  # each agent's features, then what it hears from the others, then its policy
             features = per_agent(MLP, (self.hidden, self.activation), actor_in,
                                  name="encoder", **team)  # fmt: skip
             heard = MessageChannel(self.hidden[-1], self.num_heads, self.messages == "cut",
                                    name="channel")(features, obs.active)  # fmt: skip
-            dist = per_agent(PolicyNet, (True, self.n_actions, None, (), self.activation),
+            dist = per_agent(PolicyNet, (self.action, None, (), self.activation),
                              jnp.concatenate([features, heard], axis=-1), name="actor",
                              **team)  # fmt: skip
         value = per_agent(ValueNet, (None, self.hidden, self.activation), critic_in,
@@ -240,10 +246,15 @@ class TeamActor(nn.Module):
     share_parameters: bool = True
     agent_ids: bool = True
 
+    @property
+    def action(self) -> ActionSpec:
+        """Each agent's action: one of `n_actions`."""
+        return ActionSpec.discrete(self.n_actions)
+
     @nn.compact
     def __call__(self, obs: Any) -> Categorical:
         team = {"share": self.share_parameters, "agent_ids": self.agent_ids}
-        dist = per_agent(PolicyNet, (True, self.n_actions, None, self.hidden, self.activation),
+        dist = per_agent(PolicyNet, (self.action, None, self.hidden, self.activation),
                          jnp.asarray(obs.obs, jnp.float32), name="actor", **team)  # fmt: skip
         return Categorical(masked_logits(dist.logits, obs.action_mask))
 

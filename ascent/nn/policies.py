@@ -10,29 +10,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import flax.linen as nn
-import gymnasium as gym
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from ascent.core.distributions import Categorical, DiagGaussian
 from ascent.nn.encoders import ObsSpec, encode
-from ascent.nn.heads import CategoricalHead, GaussianHead
+from ascent.nn.heads import ActionSpec
 from ascent.nn.torso import MLP, dense
 
 
-def action_head_size(space: gym.Space) -> tuple[bool, int]:
-    """(discrete, size): the number of actions of a Discrete space or the dimension of a Box."""
-    if isinstance(space, gym.spaces.Discrete):
-        return True, int(space.n)
-    return False, int(np.prod(space.shape))
-
-
 class PolicyNet(nn.Module):
-    """obs [..., *obs_shape] -> Categorical or DiagGaussian over actions."""
+    """obs [..., *obs_shape] -> the action distribution of `action`'s kind (`heads.py`)."""
 
-    discrete: bool
-    n_out: int
+    action: ActionSpec
     obs_spec: ObsSpec | None = None  # None: a flat vector
     hidden: Sequence[int] = (64, 64)
     activation: str = "tanh"
@@ -42,9 +32,7 @@ class PolicyNet(nn.Module):
     @nn.compact
     def __call__(self, obs: jax.Array) -> Categorical | DiagGaussian:
         features = MLP(self.hidden, self.activation)(encode(self.obs_spec, obs))
-        if self.discrete:
-            return CategoricalHead(self.n_out)(features)
-        return GaussianHead(self.n_out, self.state_dependent_std, self.log_std_init)(features)
+        return self.action.head(self.state_dependent_std, self.log_std_init)(features)
 
 
 class ValueNet(nn.Module):

@@ -41,7 +41,7 @@ from ascent.nn.attention import NORMS, TransformerEncoder
 from ascent.nn.attention.block import GATES, init_memory
 from ascent.nn.attention.mha import check_attention, check_choice
 from ascent.nn.encoders import ObsSpec, encode
-from ascent.nn.heads import CategoricalHead, GaussianHead
+from ascent.nn.heads import ActionSpec
 from ascent.nn.torso import MLP, dense
 
 Array = jax.Array
@@ -213,20 +213,12 @@ CORES: dict[str, Callable[..., nn.Module]] = {
 """Policy kind (the config's `policy`) -> core builder (`spec`, then flax's `name`/`parent`)."""
 
 
-def _policy_head(
-    discrete: bool, n_out: int, state_dependent_std: bool, log_std_init: float
-) -> nn.Module:
-    if discrete:
-        return CategoricalHead(n_out)
-    return GaussianHead(n_out, state_dependent_std, log_std_init)
-
-
 class SequencePolicyNet(nn.Module):
-    """(state, obs [B, T, *obs_shape], resets [B, T]) -> (state, Categorical | DiagGaussian
-    [B, T]): core, MLP, head. With the `mlp` core, obs may have any leading dims."""
+    """(state, obs [B, T, *obs_shape], resets [B, T]) -> (state, the action distribution
+    [B, T] of `action`'s kind): core, MLP, head. With the `mlp` core, obs may have any
+    leading dims."""
 
-    discrete: bool
-    n_out: int
+    action: ActionSpec
     obs_spec: ObsSpec | None = None  # None: a flat vector
     hidden: Sequence[int] = (64, 64)
     activation: str = "tanh"
@@ -240,7 +232,7 @@ class SequencePolicyNet(nn.Module):
     ) -> tuple[Any, Categorical | DiagGaussian]:
         state, x = self.core.build("core")(state, encode(self.obs_spec, obs), resets)
         features = MLP(self.hidden, self.activation)(x)
-        head = _policy_head(self.discrete, self.n_out, self.state_dependent_std, self.log_std_init)
+        head = self.action.head(self.state_dependent_std, self.log_std_init)
         return state, head(features)
 
 
@@ -269,8 +261,7 @@ class SequenceActorCriticNet(nn.Module):
     the feed-forward actor-critic before cores (tests/nn/test_sequence.py).
     """
 
-    discrete: bool
-    n_out: int
+    action: ActionSpec
     obs_spec: ObsSpec | None = None  # None: a flat vector
     hidden: Sequence[int] = (64, 64)
     activation: str = "tanh"
@@ -290,14 +281,11 @@ class SequenceActorCriticNet(nn.Module):
         if self.shared_trunk:
             self.trunk_core = self.core.build()
             self.trunk = MLP(self.hidden, self.activation)
-            self.policy_head = _policy_head(
-                self.discrete, self.n_out, self.state_dependent_std, self.log_std_init
-            )
+            self.policy_head = self.action.head(self.state_dependent_std, self.log_std_init)
             self.value_head = dense(1, scale=1.0)
         else:
             self.actor = SequencePolicyNet(
-                self.discrete,
-                self.n_out,
+                self.action,
                 self.obs_spec,
                 self.hidden,
                 self.activation,

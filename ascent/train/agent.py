@@ -20,7 +20,7 @@ import numpy as np
 
 from ascent.algos.config import config_to_dict, whole_number
 from ascent.catalog import algorithm_class, build_algorithm
-from ascent.envs import AgentObs, HostVecEnv, clip_action, is_multiagent
+from ascent.envs import AgentObs, HostVecEnv, env_action, is_multiagent
 from ascent.envs import make as make_env
 from ascent.envs.registry import EnvLike, env_label
 from ascent.envs.watchdog import STEP_TIMEOUT
@@ -327,7 +327,7 @@ class Agent:
             self.state.algo, self.state.norm, policy_state, starts, batch, key
         )
         state = policy_state if acting.memory else state  # a feed-forward one's passes through
-        action = clip_action(np.asarray(action), self.env.action_space)
+        action = env_action(np.asarray(action), self.env.action_space)
         return (action[0] if single else action), state
 
     def close(self) -> None:

@@ -21,11 +21,11 @@ from ascent.envs import (
     HostVecEnv,
     JaxEnv,
     MultiAgentSpaces,
-    clip_action,
-    is_discrete,
+    env_action,
     is_multiagent,
 )
 from ascent.nn.encoders import ObsSpec
+from ascent.nn.heads import ActionSpec
 from ascent.train.acting import Policy, next_starts
 from ascent.train.loop import EnvCarry, LoopState
 
@@ -53,9 +53,9 @@ class RolloutCollector:
             action, log_prob, policy_state = self.acting.step(
                 state.algo, state.norm, policy_state, starts, env.obs, act_key
             )
-            env_action = clip_action(action, self.action_space)
+            taken = env_action(action, self.action_space)
             obs, env_state, reward, terminated, truncated, next_obs = step_env(
-                jax.random.split(env_key, self.n_envs), env.env_state, env_action
+                jax.random.split(env_key, self.n_envs), env.env_state, taken
             )
             next_values = self.acting.next_values(state.algo, state.norm, policy_state, next_obs)
             transition = Rollout(
@@ -92,15 +92,9 @@ class HostRolloutCollector:
             obs, samples, action_shape = spaces.zeros(n), (n, spaces.n_agents), (spaces.n_agents,)
         else:
             obs = ObsSpec.of(env.observation_space).zeros((n,))
-            samples, action_shape = (n,), () if is_discrete(space) else tuple(space.shape)
-        self.buffer = RolloutBuffer(
-            n_steps,
-            obs,
-            action_shape,
-            np.int32 if is_discrete(space) else np.float32,
-            samples,
-            memory=memory,
-        )
+            samples, action_shape = (n,), ActionSpec.of(space).stored_shape
+        dtype = ActionSpec.of(space).dtype  # a team's actions: each agent's Discrete
+        self.buffer = RolloutBuffer(n_steps, obs, action_shape, dtype, samples, memory=memory)
 
     def collect(
         self,
@@ -120,7 +114,7 @@ class HostRolloutCollector:
             action, log_prob, policy_state = act(policy_state, starts, obs, act_keys[t])
             action, log_prob = np.asarray(action), np.asarray(log_prob)
             obs_after, reward, terminated, truncated, next_obs = env.step(
-                clip_action(action, self.action_space)
+                env_action(action, self.action_space)
             )
             buffer.add(t, obs, action, log_prob, reward, terminated, truncated, next_obs)
             if policy_state is not None:  # a memory policy's bootstrap, from this moment

@@ -15,7 +15,7 @@ import numpy as np
 
 from ascent.buffers import set_row
 from ascent.core.shapes import broadcast_flags
-from ascent.envs import HostVecEnv, clip_action, is_multiagent
+from ascent.envs import HostVecEnv, env_action, is_multiagent
 from ascent.runtime import CachedJit
 from ascent.train.acting import next_starts
 from ascent.train.loop import Loop, LoopState
@@ -121,7 +121,7 @@ class Evaluator:
             obs, env_state, reward, terminated, truncated, _ = jax.vmap(env.step)(
                 jax.random.split(env_key, episodes),
                 env_state,
-                clip_action(action, env.action_space),
+                env_action(action, env.action_space),
             )
             live = ~finished
             ret = ret + reward * broadcast_flags(live, reward)
@@ -157,7 +157,7 @@ class Evaluator:
                     state.algo, state.norm, policy_state, starts, obs, act_key
                 )
                 obs, reward, terminated, truncated, _ = env.step(
-                    clip_action(np.asarray(action), env.action_space)
+                    env_action(np.asarray(action), env.action_space)
                 )
                 ret += reward
                 length += 1

@@ -219,7 +219,7 @@ def host_floors(agent: Any, iterations: int, steps: int, offpolicy: bool) -> dic
     import jax.numpy as jnp
     import numpy as np
 
-    from ascent.envs import HostVecEnv, clip_action
+    from ascent.envs import HostVecEnv, env_action
     from ascent.runtime import LeanJit
 
     algorithm, config = agent.algorithm, agent.config
@@ -245,7 +245,7 @@ def host_floors(agent: Any, iterations: int, steps: int, offpolicy: bool) -> dic
     start = time.perf_counter()
     for i in range(steps):
         action, log_prob = act(obs[i % 256], keys[i % 256])
-        clip_action(np.asarray(action), space), np.asarray(log_prob)
+        env_action(np.asarray(action), space), np.asarray(log_prob)
     policy_s = time.perf_counter() - start
     # (c) the jitted update alone, threading its state, as often as the run updates
     out: dict[str, Any] = {"env_s": env_s, "policy_s": policy_s, "env_steps": steps * config.n_envs}
@@ -304,7 +304,7 @@ def jax_floors(agent: Any, iterations: int, steps: int, offpolicy: bool) -> dict
     import jax
     import jax.numpy as jnp
 
-    from ascent.envs import clip_action, is_discrete
+    from ascent.envs import env_action, is_discrete
 
     if offpolicy:
         raise SystemExit("JAX-door floors are written for on-policy loops")
@@ -335,7 +335,7 @@ def jax_floors(agent: Any, iterations: int, steps: int, offpolicy: bool) -> dict
 
         def step(obs: jax.Array, key: jax.Array) -> Any:
             action, log_prob = algorithm.act(state, obs, key, False)
-            action = clip_action(action, space)
+            action = env_action(action, space)
             return obs + 1e-3 * jnp.mean(log_prob), None
 
         return jax.lax.scan(step, obs, jax.random.split(key, steps))[0]

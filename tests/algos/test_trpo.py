@@ -15,7 +15,7 @@ import ascent
 from ascent.algos import TRPO, TRPOConfig
 from ascent.buffers import Rollout
 from ascent.core.distributions import Categorical
-from ascent.envs import clip_action
+from ascent.envs import env_action
 from ascent.envs import make as make_env
 from ascent.errors import ConfigError
 
@@ -31,7 +31,7 @@ def collect(algo: TRPO, state: Any, env: Any, carry: tuple, key: jax.Array) -> t
         act_key, env_key = jax.random.split(key)
         action, log_prob = algo.act(state, obs, act_key)
         obs_next, env_state, reward, term, trunc, next_obs = jax.vmap(env.step)(
-            jax.random.split(env_key, N_ENVS), env_state, clip_action(action, env.action_space)
+            jax.random.split(env_key, N_ENVS), env_state, env_action(action, env.action_space)
         )
         return (env_state, obs_next), Rollout(obs, action, log_prob, reward, term, trunc, next_obs)
 

@@ -155,3 +155,63 @@ def test_gumbel_softmax_samples_the_categorical_and_passes_the_relaxed_gradient(
     soft = gumbel_softmax(key, finite, temperature=0.5, hard=False)
     hard = gumbel_softmax(key, finite, temperature=0.5)
     assert int(jnp.argmax(hard)) == int(jnp.argmax(soft)) and float(hard.max()) == 1.0
+
+
+def _padded(logits_by_component: list[list[float]]) -> jnp.ndarray:
+    """[K, N] logits, each component's followed by −inf up to the widest."""
+    width = max(len(c) for c in logits_by_component)
+    return jnp.array([c + [-jnp.inf] * (width - len(c)) for c in logits_by_component])
+
+
+def test_multi_categorical_is_the_product_of_its_components_by_brute_force() -> None:
+    """nvec (2, 3): every joint action's log-probability, the entropy and the KL equal
+    those of the joint distribution of 6 actions, built by hand from the components'
+    softmaxes; samples follow it, and the padded third value of component 0 never
+    comes."""
+    from itertools import product
+
+    from ascent.core.distributions import MultiCategorical
+
+    p_parts, q_parts = [[0.3, -1.2], [1.0, 0.0, -0.5]], [[-0.4, 0.2], [0.1, 0.7, 0.3]]
+    p, q = MultiCategorical(_padded(p_parts)), MultiCategorical(_padded(q_parts))
+
+    def joint_of(parts: list[list[float]]) -> dict[tuple[int, int], float]:
+        pa, pb = (np.exp(x) / np.exp(x).sum() for x in map(np.asarray, parts))
+        return {(a, b): pa[a] * pb[b] for a, b in product(range(2), range(3))}
+
+    joint, joint_q = joint_of(p_parts), joint_of(q_parts)
+    assert abs(sum(joint.values()) - 1) < 1e-12
+    for action, prob in joint.items():
+        np.testing.assert_allclose(p.log_prob(jnp.array(action)), np.log(prob), rtol=1e-5)
+    entropy = -sum(v * np.log(v) for v in joint.values())
+    np.testing.assert_allclose(p.entropy(), entropy, rtol=1e-5)
+    kl = sum(v * (np.log(v) - np.log(joint_q[k])) for k, v in joint.items())
+    np.testing.assert_allclose(p.kl(q), kl, rtol=1e-5)
+    assert tuple(np.asarray(p.mode())) == max(joint, key=joint.get)
+    draws = np.asarray(jax.vmap(p.sample)(jax.random.split(jax.random.PRNGKey(0), 100_000)))
+    assert draws.shape == (100_000, 2) and draws[:, 0].max() == 1  # the padding never comes
+    for action, prob in joint.items():
+        seen = np.mean((draws[:, 0] == action[0]) & (draws[:, 1] == action[1]))
+        assert abs(seen - prob) < 4 * np.sqrt(prob * (1 - prob) / 100_000), (action, seen, prob)
+
+
+def test_bernoulli_bits_are_the_product_of_their_bits_by_brute_force() -> None:
+    from itertools import product
+
+    from ascent.core.distributions import Bernoulli
+
+    logits, other = jnp.array([0.5, -1.0, 2.0]), jnp.array([-0.3, 0.4, 1.0])
+    p, q = Bernoulli(logits), Bernoulli(other)
+    on, on_q = 1 / (1 + np.exp(-np.asarray(logits))), 1 / (1 + np.exp(-np.asarray(other)))
+    joint = {bits: np.prod([on[i] if b else 1 - on[i] for i, b in enumerate(bits)])
+             for bits in product((0, 1), repeat=3)}  # fmt: skip
+    joint_q = {bits: np.prod([on_q[i] if b else 1 - on_q[i] for i, b in enumerate(bits)])
+               for bits in product((0, 1), repeat=3)}  # fmt: skip
+    for bits, prob in joint.items():
+        np.testing.assert_allclose(p.log_prob(jnp.array(bits)), np.log(prob), rtol=1e-5)
+    np.testing.assert_allclose(p.entropy(), -sum(v * np.log(v) for v in joint.values()), rtol=1e-5)
+    kl = sum(v * (np.log(v) - np.log(joint_q[k])) for k, v in joint.items())
+    np.testing.assert_allclose(p.kl(q), kl, rtol=1e-5)
+    assert tuple(np.asarray(p.mode())) == (1, 0, 1)
+    draws = np.asarray(jax.vmap(p.sample)(jax.random.split(jax.random.PRNGKey(1), 100_000)))
+    np.testing.assert_allclose(draws.mean(0), on, atol=4 * 0.5 / np.sqrt(100_000))

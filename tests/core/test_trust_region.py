@@ -18,7 +18,7 @@ from ascent.core.trust_region import (
     fisher_vector_product,
     max_step,
 )
-from ascent.nn import PolicyNet
+from ascent.nn import ActionSpec, PolicyNet
 
 
 def random_spd(key: jax.Array, n: int) -> jax.Array:
@@ -66,7 +66,8 @@ def policy_setup(
     discrete: bool, seed: int = 0
 ) -> tuple[Callable[[jax.Array], Any], jax.Array, jax.Array, jax.Array]:
     """A small policy network, a batch of states, its parameters flattened, and v."""
-    net = PolicyNet(discrete=discrete, n_out=3 if discrete else 2, hidden=(5,))
+    action = ActionSpec.discrete(3) if discrete else ActionSpec("box", (2,), (2,))
+    net = PolicyNet(action, hidden=(5,))
     k_obs, k_init, k_v = jax.random.split(jax.random.PRNGKey(seed), 3)
     obs = jax.random.normal(k_obs, (6, 4))
     params = net.init(k_init, obs)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from gymnasium import spaces
 
-from ascent.envs.spaces import action_dim, check_space, clip_action, is_discrete, obs_shape
+from ascent.envs.spaces import action_dim, check_space, env_action, is_discrete, obs_shape
 from ascent.errors import EnvError
 
 
@@ -35,13 +35,13 @@ def test_sizes() -> None:
         action_dim(spaces.MultiBinary(2))
 
 
-def test_clip_action_numpy_and_jax() -> None:
+def test_env_action_numpy_and_jax() -> None:
     box = spaces.Box(np.array([-1.0, 0.0], np.float32), np.array([1.0, 2.0], np.float32))
     raw = np.array([[-3.0, 1.0], [0.5, 5.0]], np.float32)
-    clipped = clip_action(raw, box)
+    clipped = env_action(raw, box)
     assert isinstance(clipped, np.ndarray)
     np.testing.assert_array_equal(clipped, [[-1.0, 1.0], [0.5, 2.0]])
     np.testing.assert_array_equal(raw, [[-3.0, 1.0], [0.5, 5.0]])  # the raw sample is kept
-    np.testing.assert_array_equal(np.asarray(clip_action(jnp.asarray(raw), box)), clipped)
+    np.testing.assert_array_equal(np.asarray(env_action(jnp.asarray(raw), box)), clipped)
     ints = np.array([0, 4, 1])
-    assert clip_action(ints, spaces.Discrete(2)) is ints
+    assert env_action(ints, spaces.Discrete(2)) is ints

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from ascent.errors import ConfigError
-from ascent.nn import MLP, CategoricalHead, GaussianHead, PolicyNet, ValueNet, dense
+from ascent.nn import MLP, ActionSpec, CategoricalHead, GaussianHead, PolicyNet, ValueNet, dense
 from ascent.nn.sequence import (
     CoreSpec,
     SequenceActorCriticNet,
@@ -28,19 +28,18 @@ class FeedForwardActorCritic(nn.Module):
     took a core (separate actor and critic, or one trunk with two heads), whose
     parameters and numbers `policy=mlp` must keep."""
 
-    discrete: bool
-    n_out: int
+    action: ActionSpec
     hidden: tuple[int, ...] = (64, 64)
     shared_trunk: bool = False
 
     def setup(self) -> None:
         if self.shared_trunk:
             self.trunk = MLP(self.hidden, "tanh")
-            head = CategoricalHead if self.discrete else GaussianHead
-            self.policy_head = head(self.n_out)
+            head = CategoricalHead if self.action.kind == "discrete" else GaussianHead
+            self.policy_head = head(self.action.sizes[0])
             self.value_head = dense(1, scale=1.0)
         else:
-            self.actor = PolicyNet(self.discrete, self.n_out, None, self.hidden)
+            self.actor = PolicyNet(self.action, None, self.hidden)
             self.critic = ValueNet(None, self.hidden)
 
     def __call__(self, obs: jax.Array) -> tuple[Any, jax.Array]:
@@ -50,12 +49,18 @@ class FeedForwardActorCritic(nn.Module):
         return self.actor(obs), self.critic(obs)
 
 
+def _action(discrete: bool) -> ActionSpec:
+    """Three actions, or a Box of three."""
+    return ActionSpec.discrete(3) if discrete else ActionSpec("box", (3,), (3,))
+
+
 def _spec(kind: str) -> CoreSpec:
     return CoreSpec(kind, embed_dim=8, num_heads=2, memory_len=T)
 
 
 def _net(kind: str, shared: bool = False, discrete: bool = True) -> SequenceActorCriticNet:
-    return SequenceActorCriticNet(discrete, 3, hidden=(8,), shared_trunk=shared, core=_spec(kind))
+    action = _action(discrete)
+    return SequenceActorCriticNet(action, hidden=(8,), shared_trunk=shared, core=_spec(kind))
 
 
 def _inputs(seed: int = 0) -> tuple[jax.Array, jax.Array]:
@@ -89,8 +94,8 @@ def test_mlp_core_has_the_feed_forward_nets_parameters_and_outputs(
     """policy=mlp keeps the parameters (names, shapes, initial values) and numbers of the
     feed-forward nets, so the default policy trains exactly as before."""
     key, obs = jax.random.key(3), jnp.ones((1, OBS))
-    old = FeedForwardActorCritic(discrete, 3, hidden=(8, 8), shared_trunk=shared)
-    new = SequenceActorCriticNet(discrete, 3, hidden=(8, 8), shared_trunk=shared)
+    old = FeedForwardActorCritic(_action(discrete), hidden=(8, 8), shared_trunk=shared)
+    new = SequenceActorCriticNet(_action(discrete), hidden=(8, 8), shared_trunk=shared)
     old_params, new_params = old.init(key, obs), new.init(key, None, obs, None)
     assert _same(old_params, new_params)
     x = jax.random.normal(key, (4, 6, OBS))  # any leading dims, state and resets unused
@@ -99,7 +104,8 @@ def test_mlp_core_has_the_feed_forward_nets_parameters_and_outputs(
     assert _same(old.apply(old_params, x), (dist, value))
 
     assert _same(
-        PolicyNet(True, 3).init(key, obs), SequencePolicyNet(True, 3).init(key, None, obs, None)
+        PolicyNet(_action(True)).init(key, obs),
+        SequencePolicyNet(_action(True)).init(key, None, obs, None),
     )
     assert _same(ValueNet().init(key, obs), SequenceValueNet().init(key, None, obs, None))
 

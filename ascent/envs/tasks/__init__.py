@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from ascent.envs.tasks.chain import Chain, ChainState
+from ascent.envs.tasks.dial_lock import DialLock, LockState, Switches, SwitchState
 from ascent.envs.tasks.matrix_games import MatrixGame, climbing_game, penalty_game
 from ascent.envs.tasks.repeat import RepeatFirst, RepeatPrevious, RepeatState
 from ascent.envs.tasks.signalling import Signalling, SignallingState
@@ -12,12 +13,16 @@ from ascent.envs.tasks.tmaze import TMaze, TMazeState
 __all__ = [
     "Chain",
     "ChainState",
+    "DialLock",
+    "LockState",
     "MatrixGame",
     "RepeatFirst",
     "RepeatPrevious",
     "RepeatState",
     "Signalling",
     "SignallingState",
+    "SwitchState",
+    "Switches",
     "TMaze",
     "TMazeState",
     "climbing_game",
