@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -15,6 +17,9 @@ import pytest
 
 import ascent
 
+# read by Ray when it is imported: local instances on 127.0.0.1, with authentication
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+os.environ.setdefault("RAY_AUTH_MODE", "token")
 pytest.importorskip("ray", reason="Ray is not installed: pip install 'ascent-rl[ray]'")
 
 SMALL = {"n_envs": 4, "n_steps": 5, "hidden": (16,), "total_steps": 4000}
@@ -98,3 +103,89 @@ def test_ray_workers_train_survive_a_killed_worker_and_leave_nothing(algo, tmp_p
     assert not (ray_processes() - before)
     assert not Path(f"/proc/{killed[0]}").exists()
     assert set(os.listdir("/dev/shm")) <= shared_memory  # the object store's memory is freed
+
+
+ROOT = Path(__file__).resolve().parents[2]
+A3C_LOCAL = [
+    "train", "a3c", "--env", "gymnax/CartPole-v1", "--ray-address", "local",
+    "--set", "workers=2", "--set", "n_envs=4", "--set", "n_steps=5", "--set", "hidden=16",
+    "--total-steps", "4000000", "--no-progress",
+]  # fmt: skip
+
+
+def process_table() -> dict[int, tuple[int, str, str]]:
+    """Every living process: pid -> (parent's pid, start time, command)."""
+    table = {}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+            command = (proc / "cmdline").read_bytes().split(b"\0")[0].decode()
+        except (OSError, IndexError):  # ended while read
+            continue
+        if fields[0] != "Z":  # state; a zombie has ended
+            table[int(proc.name)] = (int(fields[1]), fields[19], command)
+    return table
+
+
+def descendants(root: int) -> dict[tuple[int, str], str]:
+    """The living descendants of `root`: (pid, start time) -> command."""
+    table, found, todo = process_table(), {}, [root]
+    while todo:
+        parent = todo.pop()
+        for pid, (ppid, start, command) in table.items():
+            if ppid == parent:
+                found[(pid, start)] = command
+                todo.append(pid)
+    return found
+
+
+def alive(processes: dict[tuple[int, str], str]) -> dict[tuple[int, str], str]:
+    """Those of `processes` still running (the same pid and start time)."""
+    table = process_table()
+    return {k: v for k, v in processes.items() if k[0] in table and table[k[0]][1] == k[1]}
+
+
+@pytest.mark.slow  # three local Ray instances started and killed: about a minute
+def test_a_killed_local_ray_driver_leaves_no_process(tmp_path):
+    """Issue 30, item 5: SIGKILL an `ascent train a3c --ray-address local` once its
+    actors are up; within 15 s no process it started, directly or not, is alive (Ray's
+    agents outlived the driver, adopted by init). Three times in a row."""
+    env = {**os.environ, "ASCENT_CACHE_DIR": str(ROOT / ".cache" / "jax"),
+           "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}  # fmt: skip
+    for attempt in range(3):
+        run = tmp_path / str(attempt)
+        driver = subprocess.Popen(
+            [sys.executable, "-m", "ascent.cli", *A3C_LOCAL, "--run-dir", str(run)],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        seen: dict[tuple[int, str], str] = {}
+        try:
+            deadline = time.monotonic() + 240
+            # both workers' actors and the raylet's two agents are up: every kind of
+            # process a local instance has
+            while True:
+                seen.update(descendants(driver.pid))
+                commands = list(alive(seen).values())
+                workers = sum(c.startswith("ray::Worker") for c in commands)
+                agents = {"ray::DashboardAgent", "ray::RuntimeEnvAgent"} & set(commands)
+                if workers == 2 and len(agents) == 2:
+                    break
+                assert driver.poll() is None, driver.stderr.read().decode()  # type: ignore[union-attr]
+                assert time.monotonic() < deadline, f"Ray did not start: {commands}"
+                time.sleep(0.1)
+            seen.update(descendants(driver.pid))
+            driver.send_signal(signal.SIGKILL)
+            driver.wait(timeout=30)
+            deadline = time.monotonic() + 15
+            while alive(seen) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            left = alive(seen)
+        finally:
+            driver.kill()
+            driver.wait()
+            driver.stderr.close()  # type: ignore[union-attr]
+            for pid, _ in alive(seen):  # nothing of this test outlives it, whatever happened
+                os.kill(pid, signal.SIGKILL)
+        assert not left, f"try {attempt + 1}: alive 15 s after the SIGKILL: {left}"

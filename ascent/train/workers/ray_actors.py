@@ -17,14 +17,18 @@ Faults: a worker that dies (its process killed, its node lost) is replaced, with
 environments; the iteration it had claimed goes back to the pool, so no rollout is
 counted twice (a gradient counts once it is applied). No iteration for `timeout`
 seconds raises TrainingError. `close` kills every actor, and shuts down a Ray instance
-the driver started.
+the driver started. Every process of a local instance ends with the driver, even one
+killed with SIGKILL (`ray_keeper.py`).
 """
 
 from __future__ import annotations
 
 import collections
 import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import jax
@@ -38,6 +42,7 @@ from ascent.train.workers.loop import AsyncOnPolicyLoop
 from ascent.train.workers.shared import SharedParams
 
 RESTARTS = 8  # workers replaced per run before training stops
+KEEPER_WAIT = 40.0  # seconds `close` waits for a local instance's processes to end
 WORKER_ENV = ("XLA_FLAGS", "JAX_PLATFORMS", "OMP_NUM_THREADS", "ASCENT_CACHE_DIR")
 
 
@@ -159,6 +164,7 @@ class RayDriver:
         self.timeout = 120.0
         self.staleness_counts: collections.Counter[int] = collections.Counter()
         self._started_ray = False
+        self._keeper: subprocess.Popen[bytes] | None = None  # of a local instance
         self._holder: Any = None
         self._workers: dict[int, tuple[int, Any]] = {}  # slot -> (worker number, actor)
         self._next_index = 0
@@ -170,22 +176,25 @@ class RayDriver:
     # --- actors -------------------------------------------------------------------
 
     def _start(self) -> None:
+        if self.address == "local":
+            # Ray reads these when it is imported: a single-node instance addressed
+            # on 127.0.0.1 (its GCS address is not resolved to this host's address)
+            os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+            os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+            if "ray" not in sys.modules:  # token authentication, as `ray.init` gives a
+                os.environ.setdefault("RAY_AUTH_MODE", "token")  # new instance by default
         ray = _ray()
+        local = False
         if not ray.is_initialized():
             if self.address == "local":
-                os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-                os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-                ray.init(
-                    num_cpus=max(2, self.loop.workers + 1),
-                    include_dashboard=False,
-                    _node_ip_address="127.0.0.1",
-                    log_to_driver=False,
-                    runtime_env={"env_vars": self._worker_env()},
-                )
+                self._start_local(ray)
+                local = True
             else:
                 ray.init(address=self.address, log_to_driver=False)
             self._started_ray = True
-        options = {"num_cpus": 0, "runtime_env": {"env_vars": self._worker_env()}}
+        options: dict[str, Any] = {"num_cpus": 0}
+        if not local:  # a local instance's workers inherit this process's environment
+            options["runtime_env"] = {"env_vars": self._worker_env()}
         cache = jax.config.jax_compilation_cache_dir
         args = (self.algo_name, self.loop.algorithm.config, self.env, cache)
         self._args = args
@@ -193,6 +202,46 @@ class RayDriver:
         self._holder = ray.remote(ParameterHolder).options(**options).remote(*args)
         for slot in range(self.loop.workers):
             self._add_worker(slot)
+
+    def _start_local(self, ray: Any) -> None:
+        """Start a Ray instance on 127.0.0.1 through a keeper (`ray_keeper.py`), which
+        ends its every process when this one ends, even by SIGKILL, and connect to it.
+        Ray 2.x starts an API server and the raylet's DashboardAgent and
+        RuntimeEnvAgent whatever it is told (the raylet refuses to start without
+        them); the dashboard is left out, and no runtime environment is asked of the
+        agents (the instance's workers inherit this process's environment)."""
+        keeper = Path(__file__).with_name("ray_keeper.py")
+        # the instance authenticates as this process does: Ray read RAY_AUTH_MODE when
+        # it was imported (unset: no authentication)
+        auth = os.environ.get("RAY_AUTH_MODE", "disabled")
+        self._keeper = subprocess.Popen(
+            [sys.executable, "-P", str(keeper), str(max(2, self.loop.workers + 1))],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env={**os.environ, "RAY_AUTH_MODE": auth},
+            start_new_session=True,  # the terminal's Ctrl-C is for this process to handle
+        )
+        address = self._keeper.stdout.readline().decode().strip()  # type: ignore[union-attr]
+        self._keeper.stdout.close()  # type: ignore[union-attr]
+        if not address:
+            self._end_keeper()
+            raise TrainingError("a local Ray instance did not start (Ray's message is above)")
+        try:
+            ray.init(address=address, _node_ip_address="127.0.0.1", log_to_driver=False)
+        except BaseException:
+            self._end_keeper()
+            raise
+
+    def _end_keeper(self) -> None:
+        """Let the keeper end what is left of the local instance, and wait for it."""
+        keeper, self._keeper = self._keeper, None
+        if keeper is not None:
+            keeper.stdin.close()  # type: ignore[union-attr]
+            try:
+                keeper.wait(timeout=KEEPER_WAIT)
+            except subprocess.TimeoutExpired:
+                keeper.kill()
+                keeper.wait()
 
     def _worker_env(self) -> dict[str, str]:
         return {k: os.environ[k] for k in WORKER_ENV if k in os.environ}
@@ -219,8 +268,10 @@ class RayDriver:
         return ray.get([actor.pid.remote() for _, actor in self._workers.values()])
 
     def close(self) -> None:
-        """Kill every actor; shut down the Ray instance this driver started."""
+        """Kill every actor; shut down the Ray instance this driver started, and with
+        a local one, every process it started."""
         if self._holder is None and not self._started_ray:
+            self._end_keeper()
             return
         ray = _ray()
         for actor in [*(a for _, a in self._workers.values()), self._holder]:
@@ -234,6 +285,7 @@ class RayDriver:
         if self._started_ray:
             ray.shutdown()
             self._started_ray = False
+        self._end_keeper()
 
     # --- a chunk ------------------------------------------------------------------
 

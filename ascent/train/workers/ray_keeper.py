@@ -1,0 +1,119 @@
+"""The keeper of a local Ray instance: starts it, and ends every process of it when the
+Ascent process that asked for it ends, however that ends (issue 30, item 5). Run as a
+script, not as part of the package (it imports Ray and the standard library only):
+
+    python -P ray_keeper.py NUM_CPUS
+
+`RayDriver` starts it in a session of its own and connects to the instance at the
+address it prints. The keeper is the instance's ancestor and a child subreaper
+(`prctl(PR_SET_CHILD_SUBREAPER)`), so every process of the instance stays its
+descendant, however its parent ends: Ray ties its GCS and raylet to the process that
+started them (`PR_SET_PDEATHSIG`), but the raylet's DashboardAgent and RuntimeEnvAgent
+only poll for their parent, and after a driver's SIGKILL they were found alive, adopted
+by init, long after. The keeper reads its standard input until it closes, which the
+driver does after `ray.shutdown()` and the kernel does when the driver dies, SIGKILL
+included; it then ends all its descendants, reaps them, and exits.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import sys
+import time
+import traceback
+from pathlib import Path
+
+PR_SET_CHILD_SUBREAPER = 36  # <linux/prctl.h>
+PATIENCE = 1.0  # seconds the processes get to end on SIGTERM before SIGKILL
+
+
+def descendants() -> list[int]:
+    """Every living descendant of this process (a zombie child is reaped, not killed)."""
+    children: dict[int, list[int]] = {}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            # pid (comm) state ppid ...; comm may hold spaces and parentheses
+            state, ppid = (proc / "stat").read_text().rsplit(")", 1)[1].split()[:2]
+        except (OSError, ValueError):  # ended while read
+            continue
+        if state != "Z":
+            children.setdefault(int(ppid), []).append(int(proc.name))
+    found, todo = [], [os.getpid()]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def signal_all(pids: list[int], signum: int) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signum)
+        except OSError:  # ended already
+            pass
+
+
+def reap() -> bool:
+    """Collect the exit of every child that has ended; whether any is left."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return False
+        if pid == 0:
+            return True
+
+
+def end_all(deadline: float = 30.0) -> None:
+    """SIGTERM every descendant, SIGKILL what is left after PATIENCE, until none is."""
+    signal_all(descendants(), signal.SIGTERM)
+    patience = time.monotonic() + PATIENCE
+    stop = time.monotonic() + deadline
+    while time.monotonic() < stop:
+        left = descendants()
+        if not left and not reap():
+            return
+        if time.monotonic() > patience:
+            signal_all(left, signal.SIGKILL)
+        time.sleep(0.02)
+
+
+def main() -> int:
+    num_cpus = int(sys.argv[1])
+    # Ctrl-C and a SIGTERM to the driver are the driver's to handle: it stops gracefully,
+    # disconnects and closes this process's input
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    # the address goes to the driver on the standard output; what Ray prints, to stderr
+    address_out = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+    status = 0
+    try:
+        import ray
+
+        ray.init(
+            num_cpus=num_cpus,
+            include_dashboard=False,
+            _node_ip_address="127.0.0.1",
+            log_to_driver=False,
+        )
+        address_out.write(ray.get_runtime_context().gcs_address + "\n")
+        address_out.close()
+        while sys.stdin.buffer.read(1024):  # until the driver closes it or dies
+            pass
+    except BaseException:  # Ray did not start: the driver says so, Ray's reason is here
+        traceback.print_exc()
+        status = 1
+    end_all()
+    os._exit(status)  # Ray's exit handlers would wait on the processes just ended
+
+
+if __name__ == "__main__":
+    sys.exit(main())
