@@ -8,6 +8,7 @@ from typing import Any
 import gymnasium
 
 from ascent.catalog import make_config
+from ascent.envs.host import ActionMaskSource
 from ascent.envs.registry import EnvLike, env_label
 from ascent.envs.watchdog import STEP_TIMEOUT
 from ascent.train.agent import Agent
@@ -20,6 +21,7 @@ def make(
     seed: int = 0,
     *,
     step_timeout: float | None = STEP_TIMEOUT,
+    action_mask: ActionMaskSource = None,
     **overrides: Any,
 ) -> Agent:
     """An untrained agent for `algo` on `env`: an environment id, a `gymnasium.Env` or
@@ -31,16 +33,22 @@ def make(
     An environment object is one environment: `n_envs` is 1 unless given. The config is
     validated before any environment is made. `step_timeout`: seconds a Gymnasium
     environment's step() or reset() may take before training stops (None: no limit).
+    `action_mask`: where a Gymnasium environment's allowed actions come from when its
+    observations do not carry them (an `action_mask` key, used by itself): "info"
+    (`info["action_mask"]`, as Taxi-v4 gives it) or a function of one observation.
     """
     if isinstance(env, gymnasium.Env):
         overrides = {"n_envs": 1, **overrides}
     config = make_config(algo, env_label(env), overrides, use_preset=isinstance(env, str))
-    return Agent(algo, env, config, seed, step_timeout=step_timeout)
+    return Agent(algo, env, config, seed, step_timeout=step_timeout, action_mask=action_mask)
 
 
-def load(path: str | Path, env: EnvLike | None = None) -> Agent:
+def load(
+    path: str | Path, env: EnvLike | None = None, *, action_mask: ActionMaskSource = None
+) -> Agent:
     """An agent from `agent.save(path)`, a checkpoint folder or a run folder (its final
     or newest checkpoint). `env` gives the environment again (needed when it was trained
     on an object or a function; a saved id is only used when it is registered, a file
-    never makes Ascent import a module)."""
-    return load_agent(Path(path), env)
+    never makes Ascent import a module); `action_mask` the function its masks came from,
+    if they came from one."""
+    return load_agent(Path(path), env, action_mask)

@@ -11,7 +11,7 @@ from ascent.algos.config import OnPolicyConfig
 from ascent.envs.spaces import check_space
 from ascent.errors import EnvError
 from ascent.nn import ActionSpec, ObsSpec, PolicyNet
-from ascent.nn.heads import ACTION_KINDS
+from ascent.nn.heads import ACTION_KINDS, mask_size
 from ascent.nn.sequence import (
     SequenceActorCriticNet,
     SequencePolicyNet,
@@ -26,6 +26,14 @@ def check_on_policy_spaces(
     any space `nn.ObsSpec` takes; Discrete, Box, MultiDiscrete or MultiBinary actions."""
     check_observation_space(name, observation_space)
     check_space(action_space, allowed=tuple(t.__name__ for t in ACTION_KINDS), who=name)
+    got = ObsSpec.of(observation_space).mask_shape
+    if got is not None:  # a mask of one bit per action (a MultiDiscrete's: per value)
+        size = mask_size(ActionSpec.of(action_space))
+        if size is None or got != (size,):
+            raise EnvError(
+                f"{name}: the observation's action_mask {got} does not fit {action_space}; "
+                "a Discrete(n) takes a mask of n, a MultiDiscrete(nvec) one of sum(nvec)"
+            )
 
 
 def check_observation_space(name: str, observation_space: gym.Space) -> None:

@@ -13,7 +13,8 @@ from gymnasium import spaces
 
 from ascent.envs.watchdog import STEP_TIMEOUT, StepWatchdog
 from ascent.errors import EnvError, StepTimeout
-from ascent.nn.encoders import ObsSpec
+from ascent.nn.encoders import MASK_KEY, ObsSpec
+from ascent.nn.heads import ActionSpec, mask_size
 
 # what a step may return without a closer look: observation dtypes, reward and flag types
 _OBS_DTYPES = frozenset(np.dtype(t) for t in "bool int8 int16 int32 int64 uint8 uint16 uint32 "
@@ -84,6 +85,28 @@ def not_obs_info(result: Any) -> str:
     return f"reset must return (obs, info), got {got}"
 
 
+ActionMaskSource = str | Callable[[Any], Any] | None
+"""Where a Gymnasium door's action masks come from besides the observation: "info" or a
+function of one observation (None: the observation's own `action_mask` key, if any)."""
+
+
+def _masked_space(
+    env_id: str, space: spaces.Space, action_space: spaces.Space, source: ActionMaskSource
+) -> spaces.Dict:
+    """The observation space with masks from `source`: {"obs": space, "action_mask":
+    MultiBinary(one bit per action)}; EnvError for a source or action space masks do not fit."""
+    if source != "info" and not callable(source):
+        raise EnvError(
+            f"action_mask must be 'info' or a function of an observation, got {source!r}"
+        )
+    size = mask_size(ActionSpec.of(action_space))
+    if size is None:
+        raise EnvError(
+            f"{env_id}: action masks need Discrete or MultiDiscrete actions, not {action_space}"
+        )
+    return spaces.Dict({"obs": space, MASK_KEY: spaces.MultiBinary(size)})
+
+
 def _float32_box(space: spaces.Space) -> spaces.Space:
     # Observations leave the door as float32, so the declared space says so too.
     if isinstance(space, spaces.Box) and space.dtype != np.float32:
@@ -108,6 +131,8 @@ class HostVecEnv:
     bookkeeping, which costs more than the stepping itself (benchmarks/results/design_notes.md).
     """
 
+    action_mask: ActionMaskSource = None  # where masks come from besides the observations
+
     def __init__(
         self,
         env: str | Callable[[], gymnasium.Env] | gymnasium.Env,
@@ -116,11 +141,16 @@ class HostVecEnv:
         *,
         first: gymnasium.Env | None = None,
         step_timeout: float | None = STEP_TIMEOUT,
+        action_mask: ActionMaskSource = None,
         **make_kwargs: Any,
     ) -> None:
         """`env` is a Gymnasium id (made with `make_kwargs`), a function returning a new
         environment (called `n_envs` times, or `n_envs - 1` after `first`, one it already
-        returned), or one environment object (then `n_envs` must be 1). A `step()` or
+        returned), or one environment object (then `n_envs` must be 1). `action_mask`:
+        where the actions allowed at each step come from besides an observation's own
+        `action_mask` key: "info" (`info["action_mask"]`, as Taxi-v4 gives it) or a
+        function of one observation; each observation is then `{"obs": o,
+        "action_mask": mask}` (`with_mask`). A `step()` or
         `reset()` that has not returned after `step_timeout` seconds is interrupted
         (None: never)."""
         if n_envs < 1:
@@ -157,6 +187,11 @@ class HostVecEnv:
         self.n_envs = n_envs
         self.seed = seed
         self.observation_space = _float32_box(first.observation_space)
+        self.action_mask = action_mask
+        if action_mask is not None:
+            self.observation_space = _masked_space(
+                self.env_id, self.observation_space, first.action_space, action_mask
+            )
         try:
             self.obs_spec = ObsSpec.of(self.observation_space)
         except EnvError as e:
@@ -185,13 +220,16 @@ class HostVecEnv:
         An environment given as an object has nothing to make more from: the result steps
         that one environment (closing it leaves it open), and it must be reset after."""
         timeout, cls = self.watchdog.timeout, type(self)  # a PettingZooVecEnv makes its own
+        options: dict[str, Any] = {"step_timeout": timeout}
+        if self.action_mask is not None:
+            options["action_mask"] = self.action_mask
         if self.factory is None:
-            view = cls(self._envs[0], 1, seed, step_timeout=timeout)
+            view = cls(self._envs[0], 1, seed, **options)
             view._owns = False
             return view
         if self._from_id:
-            return cls(self.env_id, n_envs, seed, step_timeout=timeout, **self._make_kwargs)
-        return cls(self.factory, n_envs, seed, step_timeout=timeout)
+            return cls(self.env_id, n_envs, seed, **options, **self._make_kwargs)
+        return cls(self.factory, n_envs, seed, **options)
 
     def reset(self, seed: int | None = None) -> np.ndarray:
         """Start every environment; the first reset uses the constructor's seed.
@@ -236,6 +274,8 @@ class HostVecEnv:
         if not (isinstance(result, tuple) and len(result) == 2):
             raise EnvError(f"{self._where(i)}: {not_obs_info(result)}")
         o = result[0]
+        if self.action_mask is not None:
+            o = self._with_mask(i, o, result[1])
         if (
             o.__class__ is not np.ndarray
             or o.shape != self._one_obs_shape
@@ -243,6 +283,20 @@ class HostVecEnv:
         ) and (problem := self._obs_problem(o)):
             raise EnvError(f"{self._where(i)} (reset): {problem}")
         return o
+
+    def _with_mask(self, i: int, o: Any, info: Any) -> dict[str, Any]:
+        """Observation `o` of environment i with the actions allowed after it, from its
+        `info` or the function given as `action_mask`."""
+        if self.action_mask == "info":
+            if not isinstance(info, dict) or MASK_KEY not in info:
+                raise EnvError(f"{self._where(i)}: info has no 'action_mask' (action_mask=info)")
+            mask = info[MASK_KEY]
+        else:
+            try:
+                mask = self.action_mask(o)  # type: ignore[misc,operator]
+            except Exception as e:  # noqa: BLE001 - the user's function's failure, named
+                raise self._failed(i, "action_mask(obs)", e) from e
+        return {"obs": o, MASK_KEY: mask}
 
     # --- what is wrong, in one line ------------------------------------------------
 
@@ -323,11 +377,13 @@ class HostVecEnv:
             for i, (env, action) in enumerate(zip(self._envs, rows, strict=True)):
                 watchdog.at = i
                 try:
-                    o, r, te, tr, _ = env.step(action)
+                    o, r, te, tr, info = env.step(action)
                 except EnvError:
                     raise
                 except Exception as e:  # noqa: BLE001 - the environment's own failure, named
                     raise self._failed(i, "step()", e) from e
+                if self.action_mask is not None:
+                    o = self._with_mask(i, o, info)
                 # what a step must give (by the spaces), cheaply; `_problem` says what is off
                 if (
                     o.__class__ is not np.ndarray

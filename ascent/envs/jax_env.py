@@ -24,7 +24,8 @@ EnvState = Any
 class JaxEnv(Protocol):
     """One environment with pure `reset`/`step` and automatic reset inside `step`.
 
-    Observations are float32, rewards a float32 scalar, flags bool scalars.
+    Observations are arrays, or a dict or tuple of them, as the observation space says
+    (`nn.ObsSpec`); rewards a float32 scalar, flags bool scalars.
     """
 
     observation_space: gymnasium.spaces.Space

@@ -22,7 +22,7 @@ from typing import Any, Literal
 import gymnasium
 
 from ascent.envs.gymnax_env import GymnaxEnv, gymnax_ids
-from ascent.envs.host import HostVecEnv, object_label
+from ascent.envs.host import ActionMaskSource, HostVecEnv, object_label
 from ascent.envs.jax_env import JaxEnv, check_jax_env
 from ascent.envs.jaxmarl_env import JaxMarlEnv, jaxmarl_name
 from ascent.envs.multiagent import MultiAgentJaxEnv, check_multiagent_env, is_multiagent
@@ -124,6 +124,7 @@ def make(
     seed: int = 0,
     *,
     step_timeout: float | None = STEP_TIMEOUT,
+    action_mask: ActionMaskSource = None,
     **make_kwargs: Any,
 ) -> HostVecEnv | JaxEnv | MultiAgentJaxEnv:
     """Build the environment `env`: an id, an environment object or a factory.
@@ -141,11 +142,37 @@ def make(
     each environment. Raises EnvError for an unknown id
     or a missing optional dependency, before creating anything. `step_timeout`: seconds a
     Gymnasium environment's step() or reset() may take (`ascent.envs.watchdog`).
+    `action_mask`: "info" or a function of an observation, for a Gymnasium environment
+    whose allowed actions are not in its observations (`HostVecEnv`).
     """
     if n_envs < 1:
         raise EnvError(f"n_envs must be at least 1, got {n_envs}")
+    made = _make(env, n_envs, seed, step_timeout, action_mask, make_kwargs)
+    if action_mask is not None and not (
+        isinstance(made, HostVecEnv) and not isinstance(made, PettingZooVecEnv)
+    ):
+        if isinstance(made, HostVecEnv):
+            made.close()
+        raise EnvError(
+            f"action_mask={action_mask!r} is for Gymnasium environments; {env_label(env)} "
+            "gives its allowed actions in its observations (an 'action_mask' key)"
+        )
+    return made
+
+
+def _make(
+    env: EnvLike,
+    n_envs: int,
+    seed: int,
+    step_timeout: float | None,
+    action_mask: ActionMaskSource,
+    make_kwargs: dict[str, Any],
+) -> HostVecEnv | JaxEnv | MultiAgentJaxEnv:
+    host = {"step_timeout": step_timeout}
+    if action_mask is not None:
+        host["action_mask"] = action_mask  # type: ignore[assignment]
     if not isinstance(env, str):
-        return _make_from_object(env, n_envs, seed, step_timeout, make_kwargs)
+        return _make_from_object(env, n_envs, seed, host, make_kwargs)
     env_id = env
     if env_id.startswith("gymnax/"):
         if make_kwargs:
@@ -168,7 +195,7 @@ def make(
             raise EnvError(f"cannot import '{module}' to register '{env_id}': {e}") from None
     if env_id not in gymnasium.registry:
         raise _unknown(env_id)
-    return HostVecEnv(env_id, n_envs, seed, step_timeout=step_timeout, **make_kwargs)
+    return HostVecEnv(env_id, n_envs, seed, **host, **make_kwargs)
 
 
 def _is_multiagent_jax(env: object) -> bool:
@@ -177,7 +204,7 @@ def _is_multiagent_jax(env: object) -> bool:
 
 
 def _make_from_object(
-    env: Any, n_envs: int, seed: int, step_timeout: float | None, make_kwargs: dict[str, Any]
+    env: Any, n_envs: int, seed: int, host: dict[str, Any], make_kwargs: dict[str, Any]
 ) -> HostVecEnv | JaxEnv | MultiAgentJaxEnv:
     if make_kwargs:
         raise EnvError(
@@ -194,11 +221,10 @@ def _make_from_object(
         )
     factory = None if first is env else env
     if isinstance(first, gymnasium.Env):
-        return HostVecEnv(factory or first, n_envs, seed, first=first, step_timeout=step_timeout)
+        return HostVecEnv(factory or first, n_envs, seed, first=first, **host)
     if is_parallel_env(first):
-        return PettingZooVecEnv(
-            factory or first, n_envs, seed, first=first, step_timeout=step_timeout
-        )
+        timeout = host["step_timeout"]
+        return PettingZooVecEnv(factory or first, n_envs, seed, first=first, step_timeout=timeout)
     if _is_multiagent_jax(first):
         check_multiagent_env(first)
         return first

@@ -55,7 +55,8 @@ from ascent.core.targets import polyak_update, td_target
 from ascent.envs.multiagent import MultiAgentSpaces
 from ascent.errors import ConfigError
 from ascent.marl.team import TeamFields, check_team_spaces, example_obs
-from ascent.nn.multiagent import CentralQ, TeamActor, allowed_actions, joint_actions_seen
+from ascent.nn.heads import allowed_actions
+from ascent.nn.multiagent import CentralQ, TeamActor, joint_actions_seen
 
 
 @dataclass(frozen=True)

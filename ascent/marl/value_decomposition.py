@@ -47,8 +47,9 @@ from ascent.core.targets import polyak_update
 from ascent.envs.multiagent import MultiAgentSpaces
 from ascent.errors import ConfigError
 from ascent.marl.team import TeamFields, check_team_spaces, example_obs
+from ascent.nn.heads import allowed_actions
 from ascent.nn.mixers import MIXERS, make_mixer
-from ascent.nn.multiagent import TeamQNet, allowed_actions
+from ascent.nn.multiagent import TeamQNet
 
 
 @dataclass(frozen=True)

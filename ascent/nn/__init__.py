@@ -9,8 +9,16 @@ from ascent.nn.continuous import (
     unit_action,
 )
 from ascent.nn.encoders import ENCODERS, ObsSpec, encode
-from ascent.nn.heads import HEADS, ActionSpec, CategoricalHead, GaussianHead
-from ascent.nn.multiagent import TeamActorCritic, masked_logits
+from ascent.nn.heads import (
+    HEADS,
+    ActionSpec,
+    CategoricalHead,
+    GaussianHead,
+    allowed_actions,
+    masked,
+    masked_logits,
+)
+from ascent.nn.multiagent import TeamActorCritic
 from ascent.nn.policies import PolicyNet, QNet, ValueNet
 from ascent.nn.torso import ACTIVATIONS, MLP, dense
 
@@ -33,6 +41,8 @@ __all__ = [
     "apply_one_critic",
     "dense",
     "encode",
+    "allowed_actions",
+    "masked",
     "masked_logits",
     "rescale_action",
     "unit_action",

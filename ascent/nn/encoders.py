@@ -16,6 +16,7 @@ The encoder (`encode`) turns each leaf into features by its kind, from one regis
 | Discrete(n, start) | int32 `[]` | one-hot of x − start, [n] |
 | MultiDiscrete(nvec, start) | int32 `[*nvec.shape]` | one-hot per component, concatenated |
 | MultiBinary(n) | int8 `[*n]` | the bits as floats, flattened |
+| a top-level `action_mask` | bool `[n]` | none: the policy's head reads it |
 
 A new kind of leaf is one entry of `ENCODERS` and one case of `ObsSpec.of`.
 """
@@ -71,7 +72,12 @@ class ObsSpec:
             if not space.spaces:
                 raise EnvError(f"{path}: a Dict with no spaces is not supported")
             keys = tuple(space.spaces)
-            children = tuple(cls.of(space.spaces[k], f"{path}[{k!r}]") for k in keys)
+            children = tuple(
+                cls(leaf=_mask_leaf(space.spaces[k], f"{path}[{k!r}]"))
+                if k == MASK_KEY and path == "obs"
+                else cls.of(space.spaces[k], f"{path}[{k!r}]")
+                for k in keys
+            )
             return cls(keys=keys, children=children)
         if isinstance(space, spaces.Tuple):
             if not space.spaces:
@@ -82,6 +88,23 @@ class ObsSpec:
     @property
     def is_leaf(self) -> bool:
         return self.leaf is not None
+
+    @property
+    def has_mask(self) -> bool:
+        """Whether the observation carries an action mask (a top-level `action_mask`)."""
+        return self.keys is not None and MASK_KEY in self.keys
+
+    @property
+    def mask_shape(self) -> tuple[int, ...] | None:
+        """The shape of one action mask, [n], or None without one."""
+        if not self.has_mask:
+            return None
+        child = self.children[self.keys.index(MASK_KEY)]  # type: ignore[union-attr]
+        return child.leaf.shape  # type: ignore[union-attr]
+
+    def mask_of(self, obs: Any) -> Any:
+        """The action mask an observation carries [..., n], or None."""
+        return obs[MASK_KEY] if self.has_mask else None
 
     def leaves(self) -> list[Leaf]:
         """The leaves in the spec's order (a Dict's keys in the space's order)."""
@@ -117,7 +140,7 @@ class ObsSpec:
     @property
     def features(self) -> int:
         """The width of `encode`'s output."""
-        return sum(leaf.features for leaf in self.leaves())
+        return sum(leaf.features for leaf in self.leaves() if leaf.kind in ENCODERS)
 
     def mismatch(self, value: Any, batch: tuple[int, ...] = (), path: str = "obs") -> str | None:
         """None if `value` has this spec's structure with arrays of numbers of shape
@@ -151,6 +174,19 @@ class ObsSpec:
             if found:
                 return found
         return None
+
+
+MASK_KEY = "action_mask"
+"""An observation Dict's key for the actions allowed now: read by the policy's head
+(`nn.heads.masked`), not encoded into its features, not normalised."""
+
+
+def _mask_leaf(space: object, path: str) -> Leaf:
+    """An action mask's leaf: a MultiBinary(n) or a Box of 0 and 1 [n], stored as bool."""
+    shape = tuple(int(d) for d in getattr(space, "shape", None) or ())
+    if not isinstance(space, spaces.MultiBinary | spaces.Box) or len(shape) != 1:
+        raise EnvError(f"{path}: an action mask must be a MultiBinary(n) or a Box [n], got {space}")
+    return Leaf("mask", shape, "bool")
 
 
 def _leaf(space: object, path: str) -> Leaf:
@@ -217,5 +253,5 @@ def encode(spec: ObsSpec | None, obs: Any) -> jax.Array:
     if spec is None:
         return jnp.asarray(obs, jnp.float32)
     leaves = zip(spec.leaves(), spec.values(obs), strict=True)
-    parts = [ENCODERS[leaf.kind](x, leaf) for leaf, x in leaves]
+    parts = [ENCODERS[leaf.kind](x, leaf) for leaf, x in leaves if leaf.kind in ENCODERS]
     return parts[0] if len(parts) == 1 else jnp.concatenate(parts, axis=-1)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import flax.linen as nn
 import jax
@@ -154,3 +155,54 @@ HEADS: dict[str, Callable[[ActionSpec, bool, float], nn.Module]] = {
     "multi_binary": lambda spec, sds, init: BernoulliHead(spec.sizes[0]),
 }
 """Action kind -> its head, from (spec, state_dependent_std, log_std_init)."""
+
+
+def allowed_actions(action_mask: jax.Array) -> jax.Array:
+    """The actions that may be taken, [..., n]: those `action_mask` allows (True or
+    nonzero), or every one in a row that allows none (a padded agent's, or a state with
+    no legal move: its distribution stays defined). The one definition of "allowed" for
+    single agents' masks and teams' (`nn.multiagent`)."""
+    mask = jnp.asarray(action_mask).astype(bool)
+    return mask | ~mask.any(axis=-1, keepdims=True)
+
+
+def masked_logits(logits: jax.Array, action_mask: jax.Array) -> jax.Array:
+    """Logits with −inf where `action_mask` [..., n] forbids the action: probability 0,
+    never sampled, and log-probabilities and entropies those of the masked distribution
+    (Huang & Ontañón 2020, "A Closer Look at Invalid Action Masking")."""
+    return jnp.where(allowed_actions(action_mask), logits, -jnp.inf)
+
+
+def masked(dist: Any, action_mask: jax.Array, action: ActionSpec) -> Any:
+    """`dist` with the actions `action_mask` forbids removed: a Discrete's mask is [..., n];
+    a MultiDiscrete's [..., Σ n_k], each component's values in turn (Gymnasium's
+    per-component masks, concatenated), each component allowed on its own."""
+    if action.kind == "discrete":
+        return Categorical(masked_logits(dist.logits, action_mask))
+    if action.kind == "multi_discrete":
+        mask = jnp.asarray(action_mask).astype(bool)
+        width, rows, start = dist.logits.shape[-1], [], 0
+        for n in action.sizes:
+            row = mask[..., start : start + n]
+            pad = jnp.zeros((*row.shape[:-1], width - n), bool)
+            rows.append(allowed_actions(row) if n == width else
+                        jnp.concatenate([allowed_actions(row), pad], axis=-1))  # fmt: skip
+            start += n
+        allowed = jnp.stack(rows, axis=-2)
+        return MultiCategorical(jnp.where(allowed, dist.logits, -jnp.inf))
+    raise EnvError(f"action masks need Discrete or MultiDiscrete actions, not {action.kind}")
+
+
+def with_mask(dist: Any, obs_spec: Any, obs: Any, action: ActionSpec) -> Any:
+    """`dist`, masked by the action mask the observations `obs` carry when their spec
+    (`nn.ObsSpec`) has one; else unchanged."""
+    if obs_spec is None or not obs_spec.has_mask:
+        return dist
+    return masked(dist, obs_spec.mask_of(obs), action)
+
+
+def mask_size(action: ActionSpec) -> int | None:
+    """The length of an action mask for `action`'s kind, or None where masks do not apply."""
+    if action.kind in ("discrete", "multi_discrete"):
+        return int(sum(action.sizes))
+    return None

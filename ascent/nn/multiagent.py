@@ -33,23 +33,11 @@ import jax.numpy as jnp
 
 from ascent.core.distributions import Categorical
 from ascent.nn.attention import MultiHeadAttention
-from ascent.nn.heads import ActionSpec
+from ascent.nn.heads import ActionSpec, masked_logits
 from ascent.nn.policies import PolicyNet, QNet, ValueNet
 from ascent.nn.torso import MLP
 
 Array = jax.Array
-
-
-def masked_logits(logits: Array, action_mask: Array) -> Array:
-    """Logits with −inf where `action_mask` [..., n] forbids the action; a row that allows
-    nothing (a padded agent) is left as it is, so its distribution stays defined."""
-    return jnp.where(allowed_actions(action_mask), logits, -jnp.inf)
-
-
-def allowed_actions(action_mask: Array) -> Array:
-    """The actions an agent may take, [..., n]: those `action_mask` allows, or any for a
-    row that allows none (a padded slot, whose action is ignored)."""
-    return action_mask | ~action_mask.any(axis=-1, keepdims=True)
 
 
 def per_agent(

@@ -15,7 +15,7 @@ import jax.numpy as jnp
 
 from ascent.core.distributions import Categorical, DiagGaussian
 from ascent.nn.encoders import ObsSpec, encode
-from ascent.nn.heads import ActionSpec
+from ascent.nn.heads import ActionSpec, with_mask
 from ascent.nn.torso import MLP, dense
 
 
@@ -32,7 +32,8 @@ class PolicyNet(nn.Module):
     @nn.compact
     def __call__(self, obs: jax.Array) -> Categorical | DiagGaussian:
         features = MLP(self.hidden, self.activation)(encode(self.obs_spec, obs))
-        return self.action.head(self.state_dependent_std, self.log_std_init)(features)
+        dist = self.action.head(self.state_dependent_std, self.log_std_init)(features)
+        return with_mask(dist, self.obs_spec, obs, self.action)
 
 
 class ValueNet(nn.Module):

@@ -41,7 +41,7 @@ from ascent.nn.attention import NORMS, TransformerEncoder
 from ascent.nn.attention.block import GATES, init_memory
 from ascent.nn.attention.mha import check_attention, check_choice
 from ascent.nn.encoders import ObsSpec, encode
-from ascent.nn.heads import ActionSpec
+from ascent.nn.heads import ActionSpec, with_mask
 from ascent.nn.torso import MLP, dense
 
 Array = jax.Array
@@ -233,7 +233,7 @@ class SequencePolicyNet(nn.Module):
         state, x = self.core.build("core")(state, encode(self.obs_spec, obs), resets)
         features = MLP(self.hidden, self.activation)(x)
         head = self.action.head(self.state_dependent_std, self.log_std_init)
-        return state, head(features)
+        return state, with_mask(head(features), self.obs_spec, obs, self.action)
 
 
 class SequenceValueNet(nn.Module):
@@ -303,7 +303,8 @@ class SequenceActorCriticNet(nn.Module):
             trunk, x = self.trunk_core(trunk, encode(self.obs_spec, obs), resets)
             features = self.trunk(x)
             new_state = None if state is None else {"trunk": trunk}
-            return new_state, self.policy_head(features), self.value_head(features)[..., 0]
+            dist = with_mask(self.policy_head(features), self.obs_spec, obs, self.action)
+            return new_state, dist, self.value_head(features)[..., 0]
         actor, critic = (None, None) if state is None else (state["actor"], state["critic"])
         actor, dist = self.actor(actor, obs, resets)
         critic, value = self.critic(critic, obs, resets)

@@ -10,6 +10,7 @@ from typing import Any
 
 from ascent.algos.config import MAX_STEPS, whole_number
 from ascent.catalog import make_config
+from ascent.envs.host import ActionMaskSource
 from ascent.envs.registry import EnvLike, check_saved_id, env_label
 from ascent.errors import CheckpointError, ConfigError
 from ascent.io import load_checkpoint, read_json, read_meta
@@ -19,12 +20,14 @@ from ascent.io.run_dir import RunLock, time_stamp
 from ascent.train.agent import MAX_SEED, Agent
 
 
-def load_agent(path: Path, env: EnvLike | None = None) -> Agent:
+def load_agent(
+    path: Path, env: EnvLike | None = None, action_mask: ActionMaskSource = None
+) -> Agent:
     """The agent of a checkpoint folder, a run folder (its final or newest checkpoint)
-    or a path given to `Agent.save`; `env` as for `ascent.load`."""
+    or a path given to `Agent.save`; `env` and `action_mask` as for `ascent.load`."""
     checkpoint = _resolve_checkpoint(path)
     meta = read_meta(checkpoint)
-    agent = _agent_of(meta, str(checkpoint / "meta.json"), env)
+    agent = _agent_of(meta, str(checkpoint / "meta.json"), env, action_mask)
     # a state saved on the other door: parameters, statistics and counters carry over,
     # the environments start afresh (the JAX door's are in the state, the other's are not)
     door = "jax" if agent.is_jax_door else "host"
@@ -43,7 +46,9 @@ def load_agent(path: Path, env: EnvLike | None = None) -> Agent:
     return agent
 
 
-def _agent_of(meta: Any, where: str, env: EnvLike | None) -> Agent:
+def _agent_of(
+    meta: Any, where: str, env: EnvLike | None, action_mask: ActionMaskSource = None
+) -> Agent:
     """An untrained agent as `meta` (a checkpoint's or a run's config.json) describes
     it; CheckpointError naming `where` for anything wrong in it."""
     if not isinstance(meta, dict) or not isinstance(meta.get("config"), dict):
@@ -63,7 +68,9 @@ def _agent_of(meta: Any, where: str, env: EnvLike | None) -> Agent:
         config = make_config(meta["algo"], env_label(env), meta["config"], use_preset=False)
     except ConfigError as e:
         raise CheckpointError(f"{where}: {e}") from None
-    agent = Agent(meta["algo"], env, config, count("seed", None, minimum=0, maximum=MAX_SEED))
+    action_mask = _saved_mask(meta.get("action_mask"), action_mask, where)
+    seed = count("seed", None, minimum=0, maximum=MAX_SEED)
+    agent = Agent(meta["algo"], env, config, seed, action_mask=action_mask)
     try:
         agent.log_every = count("log_every", agent.log_every)
         agent.checkpoint_every = count("checkpoint_every", agent.checkpoint_every)
@@ -82,6 +89,21 @@ def _agent_of(meta: Any, where: str, env: EnvLike | None) -> Agent:
     return agent
 
 
+def _saved_mask(saved: Any, given: ActionMaskSource, where: str) -> ActionMaskSource:
+    """Where the masks of a run come from: as saved ("info", or none), or the function
+    `given` again for one trained with a function (a file holds no code)."""
+    if saved in (None, "info"):
+        return given if given is not None else saved
+    if saved == "function":
+        if given is None:
+            raise CheckpointError(
+                f"{where}: this run's action masks came from a function; pass it again: "
+                "ascent.load(path, action_mask=...)"
+            )
+        return given
+    raise CheckpointError(f"{where}: action_mask must be null, 'info' or 'function', got {saved!r}")
+
+
 def _resolve_checkpoint(path: Path) -> Path:
     """The checkpoint `path` names: itself, a run's final/ or its newest checkpoint
     (never an older one in its place: a damaged newest one is reported on loading)."""
@@ -98,7 +120,10 @@ def _resolve_checkpoint(path: Path) -> Path:
 
 
 def resume(
-    run_dir: str | Path, env: EnvLike | None = None, start: str | Path | None = None
+    run_dir: str | Path,
+    env: EnvLike | None = None,
+    start: str | Path | None = None,
+    action_mask: ActionMaskSource = None,
 ) -> Agent:
     """The agent of a run folder at its newest checkpoint (or at `start`, a checkpoint's
     name such as `step_000000004096`), ready to `learn` on; `env` as for `ascent.load`.
@@ -121,10 +146,10 @@ def resume(
                 raise CheckpointError(f"no checkpoint {chosen}; the newest are: {names}")
         if chosen is None:
             where = run_dir / "config.json"
-            agent = _agent_of(read_json(where), str(where), env)
+            agent = _agent_of(read_json(where), str(where), env, action_mask)
         else:
             try:
-                agent = load_agent(chosen, env)
+                agent = load_agent(chosen, env, action_mask)
             except CheckpointError as e:
                 older = [p.name for _, p in found if p != chosen]
                 hint = f"; or resume from an older one: --resume-from {older[-1]}" if older else ""
