@@ -69,6 +69,7 @@ class DDPG(Algorithm):
 
     name = "ddpg"
     kind = "off-policy"
+    action_spaces = ("Box",)
     Config = DDPGConfig
 
     def __init__(self, config: DDPGConfig, observation_space: gym.Space, action_space: gym.Space):

@@ -94,6 +94,7 @@ class NAF(Algorithm):
 
     name = "naf"
     kind = "off-policy"
+    action_spaces = ("Box",)
     Config = NAFConfig
 
     def __init__(self, config: NAFConfig, observation_space: gym.Space, action_space: gym.Space):

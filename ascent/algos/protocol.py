@@ -3,9 +3,10 @@
 and `SequenceAlgorithm` for memory policies.
 
 Every algorithm class names `Algorithm` among its bases, and so inherits the defaults
-of its capabilities (`kind`, `driver`, `multi_agent`), declared once here; a class sets
-only those that differ. What a config allows (memory policies, a lock between workers)
-is declared on the config (`algos.config.OnPolicyConfig`)."""
+of its capabilities (`kind`, `driver`, `multi_agent`, `action_spaces`), declared once
+here; a class sets only those that differ. What a config allows (memory policies) is
+declared on the config (`algos.config.OnPolicyConfig`), and A3C's `lock` is a field of
+its config, read by the one driver that uses it."""
 
 from __future__ import annotations
 
@@ -34,6 +35,9 @@ class Algorithm(Protocol):
     (IMPALA)."""
     multi_agent: ClassVar[bool] = False
     """It trains a team of agents, built from `envs.MultiAgentSpaces`."""
+    action_spaces: ClassVar[tuple[str, ...]] = ("Discrete", "Box", "MultiDiscrete", "MultiBinary")
+    """The kinds of action space it takes (`ascent list --spaces`; tests/algos/
+    test_spaces_declared.py checks each algorithm's constructor agrees)."""
 
     config: Any
 

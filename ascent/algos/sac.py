@@ -76,6 +76,7 @@ class SAC(Algorithm):
 
     name = "sac"
     kind = "off-policy"
+    action_spaces = ("Box",)
     Config = SACConfig
 
     def __init__(self, config: SACConfig, observation_space: gym.Space, action_space: gym.Space):

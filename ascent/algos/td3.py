@@ -80,6 +80,7 @@ class TD3(Algorithm):
 
     name = "td3"
     kind = "off-policy"
+    action_spaces = ("Box",)
     Config = TD3Config
 
     def __init__(self, config: TD3Config, observation_space: gym.Space, action_space: gym.Space):

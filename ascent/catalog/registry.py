@@ -112,3 +112,19 @@ def build_algorithm(cls: type, config: Any, env: Any) -> Any:
             f"({', '.join(env.agents)}): use ippo or mappo"
         )
     return cls(config, env.observation_space, env.action_space)
+
+
+def spaces_table() -> list[dict[str, str]]:
+    """What each algorithm takes, from its declared capabilities (`ascent list --spaces`,
+    the README's table): observations, actions and action masks."""
+    rows = []
+    for name, cls in ALGORITHMS.items():
+        maskable = {"Discrete", "MultiDiscrete"} & set(cls.action_spaces)
+        if cls.multi_agent:
+            obs, masks = "each agent's Box (padded to the largest)", "the team's action_mask"
+        else:
+            obs = "any: Box, Discrete, Multi*, nested in Dict and Tuple"
+            masks = "observation key, info, function" if maskable else "-"
+        rows.append({"algorithm": name, "observations": obs,
+                     "actions": ", ".join(cls.action_spaces), "action masks": masks})  # fmt: skip
+    return rows

@@ -90,6 +90,7 @@ class COMA(Algorithm):
     name = "coma"
     Config = COMAConfig
     multi_agent = True
+    action_spaces = ("Discrete",)  # each agent's
 
     def __init__(self, config: COMAConfig, spaces: MultiAgentSpaces):
         check_team_spaces(self.name, spaces)

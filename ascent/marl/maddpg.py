@@ -134,6 +134,7 @@ class MADDPG(Algorithm):
     Config = MADDPGConfig
     kind = "off-policy"
     multi_agent = True
+    action_spaces = ("Discrete",)  # each agent's
 
     def __init__(self, config: MADDPGConfig, spaces: MultiAgentSpaces):
         check_team_spaces(self.name, spaces)

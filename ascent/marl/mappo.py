@@ -107,6 +107,7 @@ class MAPPO(PPO):
     name = "mappo"
     Config = MAPPOConfig
     multi_agent = True
+    action_spaces = ("Discrete",)  # each agent's
 
     def __init__(self, config: MAPPOConfig, spaces: MultiAgentSpaces):
         self.spaces = spaces

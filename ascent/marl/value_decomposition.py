@@ -120,6 +120,7 @@ class VDN(Algorithm):
     name = "vdn"
     Config = VDNConfig
     multi_agent = True
+    action_spaces = ("Discrete",)  # each agent's
 
     def __init__(self, config: VDNConfig, spaces: MultiAgentSpaces):
         check_team_spaces(self.name, spaces)
