@@ -72,19 +72,24 @@ class Reach(gymnasium.Env):
 
 @dataclass(frozen=True)
 class DictChain(Chain):
-    """Chain on the JAX door with a Dict observation: the cell as a Discrete, the time
-    left as a Box."""
+    """Chain on the JAX door with a nested Dict-of-Tuple observation of every leaf kind:
+    the cell as a Discrete, a Box, and a Tuple of a MultiBinary and a MultiDiscrete."""
 
     env_id: str = "test/DictChain"
 
     @property
     def observation_space(self) -> spaces.Dict:  # type: ignore[override]
+        extra = spaces.Tuple((spaces.MultiBinary(2), spaces.MultiDiscrete([3, 2])))
         return spaces.Dict(
-            {"cell": spaces.Discrete(self.length), "time": spaces.Box(0.0, 1.0, (1,))}
-        )
+            {"cell": spaces.Discrete(self.length), "time": spaces.Box(0.0, 1.0, (1,)),
+             "extra": extra}
+        )  # fmt: skip
 
     def _observe(self, position: jax.Array) -> Any:  # type: ignore[override]
-        return {"cell": position.astype(jnp.int32), "time": jnp.zeros((1,), jnp.float32)}
+        bits = jnp.stack([position % 2, position // 2 % 2]).astype(jnp.int8)
+        dials = jnp.stack([position % 3, position % 2]).astype(jnp.int32)
+        return {"cell": position.astype(jnp.int32), "time": jnp.zeros((1,), jnp.float32),
+                "extra": (bits, dials)}  # fmt: skip
 
 
 def _leaves_equal(a: Any, b: Any) -> None:
