@@ -1,7 +1,9 @@
 """The `ascent` command: train, eval, plot, list, theory. Thin: parse, call, print.
 
 Bad input (config, environment, checkpoint) is an `ascent.errors.AscentError`: the
-message is printed as one line without a traceback and the exit status is 2.
+message is printed as one line without a traceback and the exit status is 2. SIGINT or
+SIGTERM in training saves a checkpoint and exits 130 or 143 with one line saying where
+it stopped and how to resume (`train/signals.py`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Annotated, Any, Literal
 import tyro
 
 from ascent._xla import XLA_FLAGS_BY_AFFINITY, set_xla_flags
-from ascent.errors import AscentError, ConfigError
+from ascent.errors import AscentError, ConfigError, Interrupted
 
 
 @dataclass
@@ -68,6 +70,9 @@ class Train:
     step_timeout: float = 60.0
     """Seconds a Gymnasium environment's step() or reset() may take before training stops
     (0: no limit)."""
+    action_mask: Literal["info"] | None = None
+    """info: mask the actions the environment's info["action_mask"] forbids (Taxi-v4);
+    an observation's own action_mask key is used without it."""
 
 
 @dataclass
@@ -103,6 +108,9 @@ class Plot:
 @dataclass
 class List:
     """List algorithms, presets and environments."""
+
+    spaces: bool = False
+    """Instead: the spaces each algorithm takes (observations, actions, action masks)."""
 
 
 @dataclass
@@ -191,7 +199,12 @@ def train(args: Train) -> int:
         overrides.update(_parse_sets(args.set))
         config = make_config(args.algo, args.env, overrides, use_preset=not args.no_preset)
         agent = Agent(
-            args.algo, args.env, config, args.seed, step_timeout=args.step_timeout or None
+            args.algo,
+            args.env,
+            config,
+            args.seed,
+            step_timeout=args.step_timeout or None,
+            action_mask=args.action_mask,
         )
         run_dir = args.run_dir or new_run_dir(agent.algo_name, args.env)
         agent.attach_run_dir(Path(run_dir))
@@ -249,10 +262,14 @@ def plot(args: Plot) -> int:
     return 0
 
 
-def list_all(_: List) -> int:
-    from ascent.catalog.registry import ALGORITHMS, presets
+def list_all(args: List) -> int:
+    from ascent.catalog.registry import ALGORITHMS, presets, spaces_table
     from ascent.envs import list_envs
     from ascent.io import print_table
+
+    if args.spaces:
+        print_table("spaces each algorithm takes", spaces_table())
+        return 0
 
     tuned = presets()
     print_table(
@@ -388,6 +405,9 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as e:  # a file the command reads or writes (a run folder elsewhere)
         print(f"error: {e.filename or 'a file'}: {e.strerror or e}", file=sys.stderr)
         return 2
+    except Interrupted as e:  # SIGINT or SIGTERM in training: where it stopped, how to resume
+        print(e, file=sys.stderr)
+        return 128 + e.signum
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -42,3 +42,13 @@ class StepTimeout(EnvError):
 class StorageError(AscentError):
     """A file could not be written (a full disk, a refused permission); the message
     names it."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Training stopped on SIGINT or SIGTERM (`signum`), after saving where it was; the
+    message says where and how to resume. Not bad input: a KeyboardInterrupt, which the
+    CLI ends with status 128 + signum (130, 143)."""
+
+    def __init__(self, signum: int, message: str) -> None:
+        super().__init__(message)
+        self.signum = signum

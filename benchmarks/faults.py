@@ -19,6 +19,7 @@ import os
 import pickle
 import platform
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -458,6 +459,216 @@ def attack_hanging_step(work: Path) -> Row:
     )
 
 
+def with_option(args: list[str], name: str, value: str) -> list[str]:
+    i = args.index(name)
+    return [*args[: i + 1], value, *args[i + 2 :]]
+
+
+STOPPED = re.compile(
+    r"(SIGINT|SIGTERM): training stopped at step (\d+), checkpoint (\S+); "
+    r"resume with: ascent train --resume (\S+)"
+)
+
+
+def attack_signal(work: Path, name: str, door: str) -> Row:
+    """SIGINT or SIGTERM once a run with a checkpoint interval longer than itself has
+    written four metrics rows; then `--resume`, against an uninterrupted run."""
+    signum = getattr(signal, name)
+    args = with_option(COMPILED if door == "compiled" else HOST, "--checkpoint-every", "1000000")
+    run = work / "signalled"
+    process = start(*args, "--run-dir", str(run))
+    deadline = time.monotonic() + 600
+    while len(rows_of(run)) < 4:
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError("the run ended or stalled before the signal")
+        time.sleep(0.005)
+    process.send_signal(signum)
+    sent = time.monotonic()
+    err = process.communicate(timeout=600)[1]
+    seconds = time.monotonic() - sent
+    last = err.strip().splitlines()[-1] if err.strip() else ""
+    stopped = STOPPED.fullmatch(last)
+    step = int(stopped.group(2)) if stopped else -1
+    saved = checkpoints(run) == [f"step_{step:012d}"] and rows_of(run)[-1] == step
+    named = bool(stopped) and stopped.group(3) == str(run / "checkpoints" / f"step_{step:012d}")
+    resumed = cli("train", "--resume", str(run), "--no-progress", "--eval-episodes", "2")
+    first = resumed.stdout.splitlines()[0] if resumed.stdout else ""
+    continued = resumed.returncode == 0 and first == f"resuming {run} at step {step}"
+    whole = work / "whole"
+    result = cli(*args, "--run-dir", str(whole))
+    assert result.returncode == 0, result.stderr
+    steps, expected_steps = rows_of(run), rows_of(whole)
+    consistent = steps == expected_steps and steps == sorted(set(steps))
+    observed = [
+        f"exit {process.returncode} after {seconds:.1f} s: {last!r}",
+        f"checkpoint at the last row's step {step}: {saved}",
+        f"--resume: {first!r}, exit {resumed.returncode}",
+        f"metrics rows {len(steps)} (uninterrupted {len(expected_steps)}), "
+        f"{'each step once, in order' if consistent else 'NOT consistent'}",
+    ]
+    passed = process.returncode == 128 + signum and named and saved and continued and consistent
+    expected = (
+        f"exit {128 + signum}, one line naming the checkpoint of the chunk in progress and "
+        "`ascent train --resume RUN`; --resume continues from it; rows as an uninterrupted run's"
+    )
+    if door == "compiled":
+        same = state_bytes(run / "final") == state_bytes(whole / "final")
+        observed.append("final parameters bit-identical" if same else "final parameters DIFFER")
+        expected += "; final parameters bit-identical"
+        passed = passed and same
+    return Row(
+        f"{name} during training, {door} door, no checkpoint due for the whole run; then --resume",
+        expected,
+        "; ".join(observed),
+        passed,
+    )
+
+
+# a process whose third checkpoint file write hangs: the second signal comes during the
+# checkpoint the first one asked for
+SLOW_SAVE = """
+import sys, time
+from pathlib import Path
+import ascent.io.checkpoint as c
+real, calls = c.write_file_durably, []
+def slow(path, data):
+    calls.append(path)
+    if len(calls) >= 3:
+        Path(sys.argv[-1]).with_name("SAVING").touch()
+        time.sleep(600)
+    real(path, data)
+c.write_file_durably = slow
+from ascent.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def attack_signal_twice(work: Path) -> Row:
+    run = work / "twice"
+    args = [*with_option(COMPILED, "--checkpoint-every", "16"), "--run-dir", str(run)]
+    process = subprocess.Popen(
+        [sys.executable, "-c", SLOW_SAVE, *args], cwd=ROOT, text=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=environment(),
+    )  # fmt: skip
+    deadline = time.monotonic() + 600
+    while not checkpoints(run):
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError("the run ended or stalled before its first checkpoint")
+        time.sleep(0.005)
+    process.send_signal(signal.SIGTERM)
+    while not (work / "SAVING").exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError("the run ended or stalled before the checkpoint after the signal")
+        time.sleep(0.005)
+    process.send_signal(signal.SIGTERM)
+    sent = time.monotonic()
+    err = process.communicate(timeout=600)[1]
+    seconds = time.monotonic() - sent
+    last = err.strip().splitlines()[-1] if err.strip() else ""
+    names = sorted(p.name for p in (run / "checkpoints").iterdir())
+    loads = all(cli("eval", str(run / "checkpoints" / n), "--episodes", "1").returncode == 0
+                for n in names)  # fmt: skip
+    passed = (
+        process.returncode == 143
+        and last.startswith("SIGTERM again: stopped at once, last good checkpoint: ")
+        and seconds < 5
+        and len(names) == 1
+        and names[0].startswith("step_")
+        and loads
+    )
+    return Row(
+        "SIGTERM, then SIGTERM again while the checkpoint it asked for is being written",
+        "exit 143 at once, one line naming the last good checkpoint; the checkpoints folder "
+        "holds only whole checkpoints, which load",
+        f"exit {process.returncode} after {seconds:.1f} s: {last!r}; checkpoints folder: "
+        f"{', '.join(names)} ({'loads' if loads else 'does NOT load'})",
+        passed,
+    )
+
+
+# A3C's workers as Ray actors on a local instance, small and long
+RAY_LOCAL = ["train", "a3c", "--env", "gymnax/CartPole-v1", "--ray-address", "local",
+             "--set", "workers=2", "--set", "n_envs=4", "--set", "n_steps=5",
+             "--set", "hidden=16", "--total-steps", "4000000", "--no-progress"]  # fmt: skip
+
+
+def process_table() -> dict[int, tuple[int, str, str]]:
+    """Every living process: pid -> (parent's pid, start time, command)."""
+    table = {}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+            command = (proc / "cmdline").read_bytes().split(b"\0")[0].decode()
+        except (OSError, IndexError):
+            continue
+        if fields[0] != "Z":
+            table[int(proc.name)] = (int(fields[1]), fields[19], command)
+    return table
+
+
+def descendants(root: int) -> dict[tuple[int, str], str]:
+    """The living descendants of `root`: (pid, start time) -> command."""
+    table, found, todo = process_table(), {}, [root]
+    while todo:
+        parent = todo.pop()
+        for pid, (ppid, started, command) in table.items():
+            if ppid == parent:
+                found[(pid, started)] = command
+                todo.append(pid)
+    return found
+
+
+def still_alive(processes: dict[tuple[int, str], str]) -> dict[tuple[int, str], str]:
+    table = process_table()
+    return {k: v for k, v in processes.items() if k[0] in table and table[k[0]][1] == k[1]}
+
+
+def attack_ray_driver_kill(work: Path, tries: int = 3) -> Row:
+    """SIGKILL an `--ray-address local` driver once its actors and Ray's agents are up;
+    every process it started, directly or not, must be gone within 15 s."""
+    log, passed = [], True
+    for k in range(tries):
+        process = start(*RAY_LOCAL, "--run-dir", str(work / f"ray{k}"))
+        seen: dict[tuple[int, str], str] = {}
+        try:
+            deadline = time.monotonic() + 600
+            while True:
+                seen.update(descendants(process.pid))
+                commands = list(still_alive(seen).values())
+                agents = {"ray::DashboardAgent", "ray::RuntimeEnvAgent"} <= set(commands)
+                if agents and sum(c.startswith("ray::Worker") for c in commands) == 2:
+                    break
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"Ray did not start ({commands})")
+                time.sleep(0.1)
+            seen.update(descendants(process.pid))
+            process.send_signal(signal.SIGKILL)
+            killed = time.monotonic()
+            process.wait()
+            while still_alive(seen) and time.monotonic() - killed < 15:
+                time.sleep(0.1)
+            left = still_alive(seen)
+            seconds = time.monotonic() - killed
+        finally:
+            process.kill()
+            process.wait()
+            process.stderr.close()  # type: ignore[union-attr]
+            for pid, _ in still_alive(seen):
+                os.kill(pid, signal.SIGKILL)
+        passed = passed and not left
+        ended = "all ended" if not left else "LEFT: " + ", ".join(left.values())
+        log.append(f"{len(seen)} processes, {ended} after {seconds:.1f} s")
+    return Row(
+        f"SIGKILL of an `ascent train a3c --ray-address local` driver once its actors are up, "
+        f"{tries} times",
+        "every process it started (Ray's keeper, GCS, raylet, agents, workers) gone within 15 s",
+        "; ".join(log),
+        passed,
+    )
+
+
 ATTACKS: dict[str, Callable[..., Row]] = {
     "kill-compiled": lambda work, a, rng: attack_kills(work, "compiled", a.kills, rng),
     "kill-gymnasium": lambda work, a, rng: attack_kills(work, "Gymnasium", a.kills, rng),
@@ -467,6 +678,10 @@ ATTACKS: dict[str, Callable[..., Row]] = {
     "hostile-cache": lambda work, a, rng: attack_hostile_cache(work),
     "planted-module": lambda work, a, rng: attack_planted_module(work),
     "hanging-step": lambda work, a, rng: attack_hanging_step(work),
+    "sigint": lambda work, a, rng: attack_signal(work, "SIGINT", "compiled"),
+    "sigterm": lambda work, a, rng: attack_signal(work, "SIGTERM", "Gymnasium"),
+    "sigterm-twice": lambda work, a, rng: attack_signal_twice(work),
+    "ray-driver-kill": lambda work, a, rng: attack_ray_driver_kill(work),
 }
 
 

@@ -546,9 +546,17 @@ def latest_checkpoint(folder: PathLike) -> Path | None:
 
 
 def prune_checkpoints(folder: PathLike, keep: int) -> list[Path]:
-    """Delete all but the `keep` newest `step_<n>` checkpoints in `folder`; returns the deleted."""
+    """Delete all but the `keep` newest `step_<n>` checkpoints in `folder`; returns the deleted.
+
+    Each is renamed out of the checkpoints' names first (`.step_<n>.old-*`), so an
+    interrupted deletion leaves no half-deleted checkpoint behind."""
     steps = list_checkpoints(folder)
     doomed = [child for _, child in steps[: max(0, len(steps) - keep)]]
     for child in doomed:
-        shutil.rmtree(child, ignore_errors=True)
+        aside = child.with_name(f".{child.name}.old-{uuid.uuid4().hex[:12]}")
+        try:
+            os.rename(child, aside)
+        except OSError:  # kept, as an undeletable one always was
+            continue
+        shutil.rmtree(aside, ignore_errors=True)
     return doomed

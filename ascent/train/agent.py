@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,9 +23,10 @@ from ascent.algos.config import config_to_dict, whole_number
 from ascent.catalog import algorithm_class, build_algorithm
 from ascent.envs import AgentObs, HostVecEnv, env_action, is_multiagent
 from ascent.envs import make as make_env
+from ascent.envs.host import ActionMaskSource
 from ascent.envs.registry import EnvLike, env_label
 from ascent.envs.watchdog import STEP_TIMEOUT
-from ascent.errors import EnvError, StorageError, TrainingError
+from ascent.errors import ConfigError, EnvError, Interrupted, StorageError, TrainingError
 from ascent.io import (
     MetricsLogger,
     TrainingProgress,
@@ -39,6 +41,7 @@ from ascent.train import make_loop
 from ascent.train.evaluate import EvalResult, Evaluator
 from ascent.train.loop import LoopState
 from ascent.train.runner import Cadence, Runner
+from ascent.train.signals import GracefulStop
 from ascent.train.workers import driver_for
 
 EVAL_SEED_OFFSET = 1_000_003  # evaluation environments never share seeds with training ones
@@ -57,10 +60,13 @@ class Agent:
         seed: int = 0,
         *,
         step_timeout: float | None = STEP_TIMEOUT,
+        action_mask: ActionMaskSource = None,
     ):
         """`env`: an id, an environment object or a function returning one (see
         `ascent.envs.make`); `step_timeout`: seconds a Gymnasium environment's step() or
-        reset() may take before training stops (None: no limit)."""
+        reset() may take before training stops (None: no limit); `action_mask`: "info" or
+        a function of an observation, where a Gymnasium environment's allowed actions come
+        from when its observations do not carry them."""
         inline_cpu_dispatch()  # before this process's first JAX computation, if it is
         self.run_dir: Path | None = None
         self._lock: RunLock | None = None  # held while this agent may write its run folder
@@ -71,7 +77,10 @@ class Agent:
         self.algo_name = cls.name
         self.config = config
         self.seed = seed
-        self.env = make_env(env, n_envs=config.n_envs, seed=seed, step_timeout=step_timeout)
+        self.action_mask = action_mask
+        self.env = make_env(
+            env, n_envs=config.n_envs, seed=seed, step_timeout=step_timeout, action_mask=action_mask
+        )
         self.env_id = env_label(env if isinstance(env, str) else self.env)
         try:
             self.algorithm = build_algorithm(cls, config, self.env)
@@ -120,6 +129,8 @@ class Agent:
             "env_steps": self.env_steps,
             "iterations": self.iterations,
             "door": "jax" if self.is_jax_door else "host",
+            # a function cannot be saved: `ascent.load(..., action_mask=...)` takes it again
+            "action_mask": self.action_mask if self.action_mask in (None, "info") else "function",
             "log_every": self.log_every,
             "train_seconds": self.train_seconds,
             "checkpoint_every": self.checkpoint_every,
@@ -163,18 +174,26 @@ class Agent:
         elif self.run_dir is not None:  # what this run really uses, should it be resumed
             self.attach_run_dir(self.run_dir)
         try:
-            with self._writing():
-                self._train(self.iterations_for(total_steps), total_steps, progress)
-                if self.run_dir:
-                    self.checkpoint()
+            # SIGINT and SIGTERM stop at the end of a chunk (or at the last one's, when
+            # it takes too long), saving a checkpoint: Interrupted says where (signals.py)
+            stop = GracefulStop(self._save_on_signal, self._stopped_at_once)
+            with self._writing(), stop:
+                self._train(self.iterations_for(total_steps), total_steps, progress, stop)
+                with stop.lock:
+                    if self.run_dir:
+                        self.checkpoint()
+                    self._stop_if_asked(stop)
         finally:
             if locked_here:
                 self.release_run_dir()
         return self
 
-    def _train(self, iterations_total: int, total_steps: int, progress: bool) -> None:
+    def _train(
+        self, iterations_total: int, total_steps: int, progress: bool, stop: GracefulStop
+    ) -> None:
         """The runner's chunks until `iterations_total`: each good chunk's state and
-        time are kept, and a checkpoint written on cadence."""
+        time are kept, and a checkpoint written on cadence; after a signal, the chunk's
+        state is saved and training stops (`stop`)."""
         logger = MetricsLogger(self.run_dir) if self.run_dir else None
         bar = TrainingProgress(
             total_steps,
@@ -193,9 +212,19 @@ class Agent:
         try:
             with bar, contextlib.closing(chunks):
                 for chunk in chunks:
-                    self.state, self.train_seconds = chunk.state, chunk.train_seconds
-                    if self.run_dir and chunk.checkpoint_due:
-                        self.checkpoint()
+                    with stop.lock:  # not while the signal thread saves (signals.py)
+                        stop.check()
+                        self.state, self.train_seconds = chunk.state, chunk.train_seconds
+                        if self.run_dir and chunk.checkpoint_due:
+                            self.checkpoint()
+                        self._stop_if_asked(stop)
+        except KeyboardInterrupt as e:
+            # a continued run starts fresh episodes, as a resumed one does (the
+            # Gymnasium door's environments may have stepped past the state kept)
+            self.runner.driver.restart_episodes()
+            if stop.raised is None or e is stop.raised:
+                raise
+            raise stop.raised from None  # Ray's calls raise a plain KeyboardInterrupt
         except (EnvError, TrainingError) as e:  # the environment's fault, a non-finite
             # quantity or a hung worker: say where training is
             raise type(e)(f"{e}; training stopped, {self.kept()}") from None
@@ -214,6 +243,34 @@ class Agent:
             raise StorageError(
                 f"cannot write {where}: {e.strerror or e}; training stopped, {self.kept()}"
             ) from None
+
+    def _stop_if_asked(self, stop: GracefulStop) -> None:
+        """After a SIGINT or SIGTERM, save the state kept and raise Interrupted."""
+        signum = stop.check()
+        if signum is not None:
+            stop.stopping()
+            raise Interrupted(signum, self._save_on_signal(signum))
+
+    def _save_on_signal(self, signum: int) -> str:
+        """Save the state kept (the last good chunk's) in a checkpoint, unless it is the
+        newest one already; returns the line to stop with."""
+        name, step = signal.Signals(signum).name, self.env_steps
+        if self.run_dir is None:
+            return (
+                f"{name}: training stopped at step {step}; nothing was saved (no run "
+                "folder: agent.save(path) saves it)"
+            )
+        if self.last_checkpoint != self.checkpoint_path():
+            self.checkpoint()
+        return (
+            f"{name}: training stopped at step {step}, checkpoint {self.last_checkpoint}; "
+            f"resume with: ascent train --resume {self.run_dir}"
+        )
+
+    def _stopped_at_once(self, signum: int) -> str:
+        """The line for a stop without saving (the signal came again)."""
+        resume = f"; resume with: ascent train --resume {self.run_dir}" if self.run_dir else ""
+        return f"{signal.Signals(signum).name} again: stopped at once, {self.kept()}{resume}"
 
     def kept(self) -> str:
         if self.last_checkpoint:
@@ -246,15 +303,16 @@ class Agent:
             return self.state
         return self.state._replace(buffer=None)
 
+    def checkpoint_path(self) -> Path:
+        assert self.run_dir is not None
+        return self.run_dir / "checkpoints" / f"step_{self.env_steps:012d}"
+
     def checkpoint(self) -> Path:
         """Write `checkpoints/step_<n>` in the run folder, keeping the newest few."""
         assert self.run_dir is not None and self._lock is not None
-        folder = self.run_dir / "checkpoints"
-        path = save_checkpoint(
-            folder / f"step_{self.env_steps:012d}", self.saved_state(), self.meta()
-        )
+        path = save_checkpoint(self.checkpoint_path(), self.saved_state(), self.meta())
         self.last_checkpoint = path
-        prune_checkpoints(folder, KEEP_CHECKPOINTS)
+        prune_checkpoints(path.parent, KEEP_CHECKPOINTS)
         return path
 
     def save(self, path: str | Path) -> Path:
@@ -296,6 +354,7 @@ class Agent:
         state: Any = None,
         deterministic: bool = True,
         episode_start: Any = None,
+        action_mask: Any = None,
     ) -> tuple[np.ndarray, Any]:
         """The action for one observation (or a batch), ready for `env.step`: an array, or a
         dict or tuple of them as the observation space has it; for a team,
@@ -306,8 +365,18 @@ class Agent:
         the returned state on each later step; `episode_start` (a bool, or one per row of
         a batch) resets the rows whose episode begins at this observation, as
         Stable-Baselines3's `predict` does. For a feed-forward policy `state` passes
-        through unchanged.
+        through unchanged. `action_mask` (one per row of a batch): the actions allowed now,
+        for an agent whose masks came from `info` or a function (`ascent.make(...,
+        action_mask=...)`); an observation with its own `action_mask` key carries it.
         """
+        if self.action_mask is not None:
+            if action_mask is None:
+                raise ConfigError(
+                    "this agent's actions are masked (action_mask="
+                    f"{self.action_mask if isinstance(self.action_mask, str) else 'a function'}"
+                    "): pass the allowed actions, act(obs, action_mask=...)"
+                )
+            obs = {"obs": obs, "action_mask": np.asarray(action_mask, bool)}
         if is_multiagent(self.env):  # a team's AgentObs: actions [A], or [N, A] for a batch
             obs = AgentObs(*(np.asarray(x) for x in obs))
             single = obs.obs.ndim == 2

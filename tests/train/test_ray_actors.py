@@ -5,6 +5,7 @@ worker is replaced, and no Ray process is left when training ends."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -189,3 +190,47 @@ def test_a_killed_local_ray_driver_leaves_no_process(tmp_path):
             for pid, _ in alive(seen):  # nothing of this test outlives it, whatever happened
                 os.kill(pid, signal.SIGKILL)
         assert not left, f"try {attempt + 1}: alive 15 s after the SIGKILL: {left}"
+
+
+@pytest.mark.slow  # a local Ray instance, and a chunk of Ray iterations: about 30 s
+def test_sigterm_stops_a_ray_run_with_a_checkpoint_and_leaves_no_process(tmp_path):
+    """Issue 30, item 4 on Ray: Ray's own SIGTERM handler (`sys.exit`) does not replace
+    the Agent's, so the run stops at the end of the chunk with a checkpoint, and its
+    driver's `close` ends the instance."""
+    run = tmp_path / "run"
+    env = {**os.environ, "ASCENT_CACHE_DIR": str(ROOT / ".cache" / "jax")}
+    driver = subprocess.Popen(
+        [sys.executable, "-m", "ascent.cli", *A3C_LOCAL, "--log-every", "10",
+         "--checkpoint-every", "1000000", "--run-dir", str(run)],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    seen: dict[tuple[int, str], str] = {}
+    try:
+        deadline = time.monotonic() + 240
+        metrics = run / "metrics.csv"
+        while not metrics.is_file() or len(metrics.read_text().splitlines()) < 2:
+            seen.update(descendants(driver.pid))
+            assert driver.poll() is None, driver.communicate()[1]
+            assert time.monotonic() < deadline, "no metrics row"
+            time.sleep(0.1)
+        seen.update(descendants(driver.pid))
+        driver.send_signal(signal.SIGTERM)
+        err = driver.communicate(timeout=120)[1]
+    finally:
+        driver.kill()
+        driver.communicate()
+        time.sleep(0.5)
+        left = alive(seen)
+        for pid, _ in left:
+            os.kill(pid, signal.SIGKILL)
+    assert driver.returncode == 128 + signal.SIGTERM, err
+    last = err.strip().splitlines()[-1]
+    stopped = re.fullmatch(
+        rf"SIGTERM: training stopped at step (\d+), checkpoint {re.escape(str(run))}"
+        rf"/checkpoints/step_\d{{12}}; resume with: ascent train --resume {re.escape(str(run))}",
+        last,
+    )
+    assert stopped, last
+    assert (run / "checkpoints" / f"step_{int(stopped.group(1)):012d}" / "meta.json").is_file()
+    assert any(c == "ray::DashboardAgent" for c in seen.values())  # Ray was seen running
+    assert not left, f"alive after the run ended: {left}"

@@ -25,8 +25,10 @@ from __future__ import annotations
 
 import collections
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -55,6 +57,18 @@ def _ray() -> Any:
             "to run the workers as threads)"
         ) from None
     return ray
+
+
+def _init(ray: Any, **options: Any) -> None:
+    """`ray.init`, keeping this process's SIGTERM handler: Ray sets one that exits at
+    once, which would cut short the Agent's stop with a checkpoint (`train/signals.py`)."""
+    main = threading.current_thread() is threading.main_thread()
+    handler = signal.getsignal(signal.SIGTERM) if main else None
+    try:
+        ray.init(**options)
+    finally:
+        if handler is not None:
+            signal.signal(signal.SIGTERM, handler)
 
 
 def _build_loop(algo_name: str, config: Any, env: Any, cache: str | None) -> AsyncOnPolicyLoop:
@@ -169,6 +183,13 @@ class RayDriver:
         self._workers: dict[int, tuple[int, Any]] = {}  # slot -> (worker number, actor)
         self._next_index = 0
         self._updates = 0  # IMPALA's updates in the current chunk
+        if address == "local":
+            # Ray reads these when it is imported (here, later): a single-node instance
+            # addressed on 127.0.0.1, whose address is not resolved to this host's
+            os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+            os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+            if "ray" not in sys.modules:  # token authentication, as `ray.init` gives a
+                os.environ.setdefault("RAY_AUTH_MODE", "token")  # new instance by default
 
     def restart_episodes(self) -> None:
         pass
@@ -176,13 +197,6 @@ class RayDriver:
     # --- actors -------------------------------------------------------------------
 
     def _start(self) -> None:
-        if self.address == "local":
-            # Ray reads these when it is imported: a single-node instance addressed
-            # on 127.0.0.1 (its GCS address is not resolved to this host's address)
-            os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-            os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-            if "ray" not in sys.modules:  # token authentication, as `ray.init` gives a
-                os.environ.setdefault("RAY_AUTH_MODE", "token")  # new instance by default
         ray = _ray()
         local = False
         if not ray.is_initialized():
@@ -190,7 +204,7 @@ class RayDriver:
                 self._start_local(ray)
                 local = True
             else:
-                ray.init(address=self.address, log_to_driver=False)
+                _init(ray, address=self.address, log_to_driver=False)
             self._started_ray = True
         options: dict[str, Any] = {"num_cpus": 0}
         if not local:  # a local instance's workers inherit this process's environment
@@ -227,7 +241,7 @@ class RayDriver:
             self._end_keeper()
             raise TrainingError("a local Ray instance did not start (Ray's message is above)")
         try:
-            ray.init(address=address, _node_ip_address="127.0.0.1", log_to_driver=False)
+            _init(ray, address=address, _node_ip_address="127.0.0.1", log_to_driver=False)
         except BaseException:
             self._end_keeper()
             raise

@@ -11,8 +11,9 @@ descendant, however its parent ends: Ray ties its GCS and raylet to the process 
 started them (`PR_SET_PDEATHSIG`), but the raylet's DashboardAgent and RuntimeEnvAgent
 only poll for their parent, and after a driver's SIGKILL they were found alive, adopted
 by init, long after. The keeper reads its standard input until it closes, which the
-driver does after `ray.shutdown()` and the kernel does when the driver dies, SIGKILL
-included; it then ends all its descendants, reaps them, and exits.
+driver does after disconnecting and the kernel does when the driver dies, SIGKILL
+included; it then shuts Ray down (when the driver lives), SIGKILLs what is left of its
+descendants, reaps them, and exits.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ import traceback
 from pathlib import Path
 
 PR_SET_CHILD_SUBREAPER = 36  # <linux/prctl.h>
-PATIENCE = 1.0  # seconds the processes get to end on SIGTERM before SIGKILL
 
 
 def descendants() -> list[int]:
@@ -70,21 +70,20 @@ def reap() -> bool:
 
 
 def end_all(deadline: float = 30.0) -> None:
-    """SIGTERM every descendant, SIGKILL what is left after PATIENCE, until none is."""
-    signal_all(descendants(), signal.SIGTERM)
-    patience = time.monotonic() + PATIENCE
+    """SIGKILL every descendant and reap it, until none is left (a process being
+    started meanwhile shows in the next round)."""
     stop = time.monotonic() + deadline
     while time.monotonic() < stop:
         left = descendants()
         if not left and not reap():
             return
-        if time.monotonic() > patience:
-            signal_all(left, signal.SIGKILL)
+        signal_all(left, signal.SIGKILL)
         time.sleep(0.02)
 
 
 def main() -> int:
     num_cpus = int(sys.argv[1])
+    driver = os.getppid()
     # Ctrl-C and a SIGTERM to the driver are the driver's to handle: it stops gracefully,
     # disconnects and closes this process's input
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -108,6 +107,8 @@ def main() -> int:
         address_out.close()
         while sys.stdin.buffer.read(1024):  # until the driver closes it or dies
             pass
+        if os.getppid() == driver:  # closed, not died: Ray's own shutdown first
+            ray.shutdown()
     except BaseException:  # Ray did not start: the driver says so, Ray's reason is here
         traceback.print_exc()
         status = 1

@@ -184,25 +184,29 @@ def wait_for(
     timeout: float,
 ) -> None:
     """Join `threads`; raise the first failure, or TrainingError when `progress()` has
-    not moved for `timeout` seconds (the threads are then told to stop)."""
+    not moved for `timeout` seconds (the threads are then told to stop). An exception
+    raised in this thread while it waits (a signal's Interrupted) stops them too."""
     last, since = progress(), time.monotonic()
-    for t in threads:
-        while t.is_alive():
-            t.join(0.05)
-            now = progress()
-            if now != last:
-                last, since = now, time.monotonic()
-            elif time.monotonic() - since > timeout and not failed:
-                failed.append(
-                    TrainingError(
-                        f"no training iteration finished in {timeout:g} s: a worker thread "
-                        "hangs (its environment or program)"
+    try:
+        for t in threads:
+            while t.is_alive():
+                t.join(0.05)
+                now = progress()
+                if now != last:
+                    last, since = now, time.monotonic()
+                elif time.monotonic() - since > timeout and not failed:
+                    failed.append(
+                        TrainingError(
+                            f"no training iteration finished in {timeout:g} s: a worker "
+                            "thread hangs (its environment or program)"
+                        )
                     )
-                )
+                if failed:
+                    break
             if failed:
                 break
-        if failed:
-            break
+    except BaseException as e:
+        failed.insert(0, e)
     if failed:
         for t in threads:
             t.join(1.0)  # the others stop at their next check; a hung one stays behind
