@@ -80,15 +80,17 @@ def main() -> None:
     p.add_argument("--doors", nargs="+", choices=doors, default=doors)
     p.add_argument("--append", action="store_true", help="add to redesign_speed.json's pairs")
     p.add_argument("--report", action="store_true", help="only redo the .md from the .json")
+    p.add_argument("--name", default="redesign_speed",
+                   help="results/<name>.md and .json (another change than issue 14's)")  # fmt: skip
     args = p.parse_args()
     if args.report:
-        report(args.old)
+        report(args.old, args.name)
         return
     head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
                           capture_output=True, check=True).stdout.strip()  # fmt: skip
     # the new side runs from a checkout of HEAD too, so edits made meanwhile do not count
     trees = {"old": old_tree(args.old), "new": old_tree(head)}
-    saved = RESULTS / "redesign_speed.json"
+    saved = RESULTS / f"{args.name}.json"
     rows: list[dict[str, Any]] = json.loads(saved.read_text()) if args.append else []
     for key in args.only:
         algo, env_id, steps, episodes, n_seeds = CASES[key]
@@ -112,23 +114,26 @@ def main() -> None:
                 saved.write_text(json.dumps(rows, indent=1))  # kept as the pairs come
                 print(f"{key} {door} seed {seed}: old {row['old_s']:.2f} s, "
                       f"new {row['new_s']:.2f} s", flush=True)  # fmt: skip
-    write(rows, args.old, head)
+    write(rows, args.old, head, args.name)
 
 
-def report(old: str) -> None:
-    """Write the tables again from redesign_speed.json."""
-    write(json.loads((RESULTS / "redesign_speed.json").read_text()), old, "")
+def report(old: str, name: str = "redesign_speed") -> None:
+    """Write the tables again from results/<name>.json."""
+    write(json.loads((RESULTS / f"{name}.json").read_text()), old, "", name)
 
 
 def _num(x: float | None) -> str:
     return "–" if x is None else f"{x:.1f}"  # the first pairs' log kept times only
 
 
-def write(rows: list[dict[str, Any]], old: str, head: str) -> None:
+def write(
+    rows: list[dict[str, Any]], old: str, head: str, name: str = "redesign_speed"
+) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     when = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+    title = "the train/ redesign (issue 14)" if name == "redesign_speed" else f"results/{name}"
     lines = [
-        "# Speed through the train/ redesign (issue 14)",
+        f"# Speed through {title}",
         "",
         f"`python benchmarks/redesign_speed.py` (written {when}; each case's date and "
         f"commit in the table): Ascent at {old} (old) against a later commit (new), "
@@ -152,7 +157,8 @@ def write(rows: list[dict[str, Any]], old: str, head: str) -> None:
         lines.append(f"| {case} | {door} | {steps} | {len(group)} | {commits} | {dates} | "
                      f"{old_s:.2f} s | {new_s:.2f} s | {ratio:.3f} | {verdict} |")  # fmt: skip
     loaded = RESULTS / "redesign_speed_loaded.json"
-    if loaded.is_file():  # pairs measured while other work shared the machine, replaced
+    # issue 14's pairs measured while other work shared the machine, replaced
+    if loaded.is_file() and name == "redesign_speed":
         earlier: dict[tuple[str, str], list[float]] = {}
         for r in json.loads(loaded.read_text()):
             earlier.setdefault((r["case"], r["door"]), []).append(r["new_s"] / r["old_s"])
@@ -169,8 +175,8 @@ def write(rows: list[dict[str, Any]], old: str, head: str) -> None:
         lines.append(f"| {r['case']} | {r['door']} | {r['seed']} | {r['old_s']:.2f} | "
                      f"{r['new_s']:.2f} | {r['new_s'] / r['old_s']:.3f} | "
                      f"{_num(r['old_return'])} | {_num(r['new_return'])} |")  # fmt: skip
-    (RESULTS / "redesign_speed.md").write_text("\n".join(lines) + "\n")
-    print(f"wrote {RESULTS / 'redesign_speed.md'}")
+    (RESULTS / f"{name}.md").write_text("\n".join(lines) + "\n")
+    print(f"wrote {RESULTS / f'{name}.md'}")
 
 
 if __name__ == "__main__":
