@@ -30,6 +30,7 @@ from ascent.buffers import Rollout
 from ascent.core.returns import gae
 from ascent.core.schedules import Schedule
 from ascent.envs import JaxEnv, make
+from ascent.nn.encoders import ObsSpec
 from ascent.train.acting import Policy
 from ascent.train.collectors import RolloutCollector
 from ascent.train.loop import (
@@ -62,7 +63,7 @@ def pieces(config: PPOConfig) -> tuple[JaxEnv, PPO, Policy]:
     assert not (config.normalize_obs or config.normalize_reward)
     env = make(ENV)
     ppo = PPO(config, env.observation_space, env.action_space)
-    return env, ppo, Policy(ppo, Normalizer(config))
+    return env, ppo, Policy(ppo, Normalizer(config, ObsSpec.of(env.observation_space)))
 
 
 def advantages(ppo: PPO, algo: Any, rollout: Rollout) -> jax.Array:
