@@ -23,6 +23,9 @@ state stored at its start) compute the same function. The cores, by `CORES` name
 - `transformer`: `attention.TransformerEncoder` with a memory of `memory_len` past steps
   per layer (Transformer-XL's segment memory, Dai et al. 2019; GTrXL's gate, Parisotto et
   al. 2019).
+- `tcn`: `tcn.TemporalConv`, causal dilated convolutions over time (Bai et al. 2018's TCN,
+  WaveNet's dilations 1, 2, 4, ...): `num_layers` layers see the last 2^num_layers steps
+  of the episode (at most `memory_len`), all T steps of a call computed in parallel.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from ascent.nn.attention.block import GATES, init_memory
 from ascent.nn.attention.mha import check_attention, check_choice
 from ascent.nn.encoders import ObsSpec, encode
 from ascent.nn.heads import ActionSpec, with_mask
+from ascent.nn.tcn import TemporalConv
 from ascent.nn.torso import MLP, dense
 
 Array = jax.Array
@@ -149,7 +153,9 @@ class CoreSpec:
     """Which core a policy uses and its options (hashable: a static field of the nets).
 
     `kind` names an entry of `CORES`; `embed_dim` is the recurrent state size or the
-    transformer width; the other fields are the transformer's (see `Attention`).
+    transformer or TCN width; the other fields are the transformer's (see `Attention`),
+    except that a `tcn` has `num_layers` layers, whose receptive field 2^num_layers
+    must fit in `memory_len` (see `TemporalConv`).
     """
 
     kind: str = "mlp"
@@ -177,6 +183,12 @@ class CoreSpec:
             check_attention(self.embed_dim, self.num_heads, self.score, self.position)
             check_choice("core.norm", self.norm, NORMS)
             check_choice("core.gate", self.gate, GATES)
+        fits = 1 <= self.num_layers and 2**self.num_layers <= self.memory_len
+        if self.kind == "tcn" and not fits:
+            raise ConfigError(
+                f"core.kind=tcn: core.num_layers={self.num_layers} must be >= 1 and its "
+                f"receptive field 2**num_layers <= core.memory_len={self.memory_len}"
+            )
 
     def build(self, name: str | None = None) -> nn.Module:
         """The core module, a submodule called `name` of the module being set up."""
@@ -209,6 +221,7 @@ CORES: dict[str, Callable[..., nn.Module]] = {
         spec.gate,
         **kw,
     ),
+    "tcn": lambda spec, **kw: TemporalConv(spec.embed_dim, spec.num_layers, **kw),
 }
 """Policy kind (the config's `policy`) -> core builder (`spec`, then flax's `name`/`parent`)."""
 

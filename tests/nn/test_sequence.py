@@ -1,4 +1,4 @@
-"""Sequence policies: one interface for mlp, lstm, gru and transformer cores."""
+"""Sequence policies: one interface for mlp, lstm, gru, transformer and tcn cores."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from ascent.nn.sequence import (
     SequenceValueNet,
 )
 
-KINDS = ["lstm", "gru", "transformer"]
+KINDS = ["lstm", "gru", "transformer", "tcn"]
 B, T, OBS = 3, 7, 5
 
 
@@ -173,6 +173,8 @@ def test_initial_states(kind: str) -> None:
         assert state["actor"].shape == (4, 8)
     if kind == "transformer":
         assert state["actor"].hidden.shape == (4, 1, T, 8) and not state["actor"].valid.any()
+    if kind == "tcn":  # one layer: the last step's embedding, and the episode's age
+        assert state["actor"].taps[0].shape == (4, 1, 8) and state["actor"].age.shape == (4,)
 
 
 @pytest.mark.parametrize(
@@ -186,6 +188,7 @@ def test_initial_states(kind: str) -> None:
         ({"kind": "transformer", "embed_dim": 6, "num_heads": 4}, "num_heads"),
         ({"kind": "transformer", "memory_len": 0}, "memory_len"),
         ({"kind": "gru", "embed_dim": 0}, "embed_dim"),
+        ({"kind": "tcn", "num_layers": 3, "memory_len": 7}, "num_layers"),
     ],
 )
 def test_bad_core_options_name_the_field(options: dict[str, Any], field: str) -> None:

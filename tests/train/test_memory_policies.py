@@ -20,7 +20,7 @@ from ascent.nn.sequence import CoreSpec
 from ascent.train import OnPolicyLoop
 from ascent.train.loop import split_iteration_key
 
-KINDS = ["lstm", "gru", "transformer"]
+KINDS = ["lstm", "gru", "transformer", "tcn"]
 ALGOS = {
     "ppo": (PPO, PPOConfig),
     "a2c": (A2C, A2CConfig),
@@ -31,7 +31,7 @@ ALGOS = {
 # tests only; so does A2C's transformer, whose path through SequenceModel is PPO's (the
 # default tests keep PPO's and A2C's others; `make test` must stay under 10 minutes)
 SLOW_PAIRS = {("reinforce", "lstm"), ("reinforce", "transformer"), ("a2c", "transformer"),
-              ("ppo", "transformer")}  # fmt: skip
+              ("ppo", "transformer"), ("reinforce", "tcn")}  # fmt: skip
 PAIRS = [
     pytest.param(algo, kind, marks=[pytest.mark.slow] if (algo, kind) in SLOW_PAIRS else [])
     for kind in KINDS
@@ -41,7 +41,10 @@ PAIRS = [
 # SequenceModel path; test_sequence.py and tests/nn/attention check the cores themselves,
 # and PAIRS trains every core) at 10 to 25 s of compiling each, so they run with the
 # slow tests only
-LOOP_KINDS = ["lstm", *(pytest.param(k, marks=pytest.mark.slow) for k in ("gru", "transformer"))]
+LOOP_KINDS = [
+    "lstm",
+    *(pytest.param(k, marks=pytest.mark.slow) for k in ("gru", "transformer", "tcn")),
+]
 N, T = 4, 12
 CORE = {"embed_dim": 8, "num_heads": 2, "memory_len": 6}
 TINY = {"hidden": (8,), "n_envs": N, "n_steps": T}
@@ -255,7 +258,9 @@ def test_agent_act_carries_the_state(kind: str) -> None:
     assert all(x.shape[0] == 1 for x in jax.tree.leaves(one))
 
 
-@pytest.mark.parametrize("kind", ["lstm", pytest.param("transformer", marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "kind", ["lstm", "tcn", pytest.param("transformer", marks=pytest.mark.slow)]
+)
 def test_save_load_round_trips_a_memory_agent(kind: str, tmp_path: Any) -> None:
     config = dict(TINY, total_steps=N * T, minibatch_size=2 * T, n_epochs=1)
     agent = ascent.make("ppo", env="ascent/TMaze-v0", seed=1, core=_core(kind), **config)
