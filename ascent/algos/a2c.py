@@ -78,7 +78,7 @@ class A2C(ActsThroughModel, Algorithm):
     def __init__(self, config: A2CConfig, observation_space: gym.Space, action_space: gym.Space):
         check_on_policy_spaces(self.name, observation_space, action_space)
         self.config = config
-        self.obs_spec = ObsSpec.of(observation_space)
+        self.obs_spec = ObsSpec.of(observation_space, config.torso)
         self.net = actor_critic_net(config, observation_space, action_space)
         self.model = SequenceModel(self.net.apply, self.net.initial_state)
         self.optimizer = make_optimizer(

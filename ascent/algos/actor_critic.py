@@ -71,7 +71,7 @@ class ActorCritic(Algorithm):
     ):
         check_on_policy_spaces(self.name, observation_space, action_space)
         self.config = config
-        self.obs_spec = ObsSpec.of(observation_space)
+        self.obs_spec = ObsSpec.of(observation_space, config.torso)
         self.action_space = action_space
         self.action = ActionSpec.of(action_space)
         self.actor = policy_net(config, observation_space, action_space)

@@ -15,6 +15,7 @@ import numpy as np
 from ascent.core.schedules import Schedule, as_schedule
 from ascent.errors import ConfigError
 from ascent.nn import ACTIVATIONS
+from ascent.nn.encoders import TORSO_CHOICES
 from ascent.nn.sequence import CoreSpec
 
 ScheduleLike = Union[float, str, Schedule]  # noqa: UP007  (a runtime alias, read by the parser)
@@ -41,9 +42,15 @@ class OnPolicyConfig:
     max_grad_norm: float = 0.5
     """Clip the global gradient norm to this value (inf: no clipping)."""
     hidden: tuple[int, ...] = (64, 64)
-    """Hidden layer widths of the MLP torsos."""
+    """Hidden layer widths of the MLP after the observation's encoder (empty: the heads
+    read the encoder's features, as Atari's CNN policies do)."""
     activation: str = "tanh"
     """Activation of the hidden layers: tanh, relu, elu, gelu or silu."""
+    torso: str = "auto"
+    """Image observations' convolutional torso (`ascent.nn.cnn`): nature (Mnih et al.
+    2015), impala (Espeholt et al. 2018's ResNet), minatar (Young & Tian 2019), mlp (the
+    scaled pixels flattened), or auto: nature for frames of 36 pixels a side or more,
+    minatar below. Other observations ignore it."""
     state_dependent_std: bool = False
     """Box actions: a state-dependent log-std output instead of a free parameter."""
     log_std_init: float = 0.0
@@ -96,10 +103,11 @@ class OnPolicyConfig:
                 f"max_grad_norm must be > 0 (inf disables clipping), got {self.max_grad_norm}"
             )
         positive(self, "clip_obs")
-        if not self.hidden or any(w <= 0 for w in self.hidden):
+        if any(w <= 0 for w in self.hidden):
             raise ConfigError(
                 f"hidden must be positive layer widths, e.g. 64,64; got {self.hidden}"
             )
+        check_torso(self.torso)
         if self.activation not in ACTIVATIONS:
             raise ConfigError(
                 f"activation must be one of {', '.join(ACTIVATIONS)}; got {self.activation!r}"
@@ -246,3 +254,9 @@ def config_to_dict(config: Any) -> dict[str, Any]:
             value = dataclasses.asdict(value)
         out[f.name] = value
     return out
+
+
+def check_torso(torso: str) -> None:
+    """ConfigError in one line for a `torso` that names no torso."""
+    if torso not in TORSO_CHOICES:
+        raise ConfigError(f"torso must be one of {', '.join(TORSO_CHOICES)}; got {torso!r}")

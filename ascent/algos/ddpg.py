@@ -75,7 +75,7 @@ class DDPG(Algorithm):
     def __init__(self, config: DDPGConfig, observation_space: gym.Space, action_space: gym.Space):
         check_continuous_spaces(self.name, observation_space, action_space)
         self.config = config
-        self.obs_spec = ObsSpec.of(observation_space)
+        self.obs_spec = ObsSpec.of(observation_space, config.torso)
         self.low, self.high = action_bounds(action_space)
         action_dim = int(self.low.size)
         self.actor = DeterministicActor(action_dim, self.obs_spec, config.hidden, config.activation)

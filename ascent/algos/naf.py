@@ -100,7 +100,7 @@ class NAF(Algorithm):
     def __init__(self, config: NAFConfig, observation_space: gym.Space, action_space: gym.Space):
         check_continuous_spaces(self.name, observation_space, action_space)
         self.config = config
-        self.obs_spec = ObsSpec.of(observation_space)
+        self.obs_spec = ObsSpec.of(observation_space, config.torso)
         self.low, self.high = action_bounds(action_space)
         self.net = NAFNet(int(self.low.size), self.obs_spec, config.hidden, config.activation)
         self.optimizer = adam()

@@ -57,7 +57,7 @@ def _policy_fields(
     """The fields every policy network takes from a config and the spaces."""
     return {
         "action": ActionSpec.of(action_space),
-        "obs_spec": ObsSpec.of(observation_space),
+        "obs_spec": ObsSpec.of(observation_space, config.torso),
         "hidden": config.hidden,
         "activation": config.activation,
         "state_dependent_std": config.state_dependent_std,
@@ -89,7 +89,7 @@ def sequence_policy_net(
 def sequence_value_net(config: OnPolicyConfig, observation_space: gym.Space) -> SequenceValueNet:
     """A V network with the config's core (`policy`)."""
     return SequenceValueNet(
-        ObsSpec.of(observation_space), config.hidden, config.activation, config.core
+        ObsSpec.of(observation_space, config.torso), config.hidden, config.activation, config.core
     )
 
 

@@ -20,6 +20,7 @@ import optax
 from ascent.algos.config import (
     ScheduleLike,
     check_field_types,
+    check_torso,
     in_unit_interval,
     nonnegative,
     positive,
@@ -62,6 +63,9 @@ class OffPolicyConfig:
     """Hidden layer widths of actor and critics."""
     activation: str = "relu"
     """Activation of the hidden layers: tanh, relu, elu, gelu or silu."""
+    torso: str = "auto"
+    """Image observations' convolutional torso: nature, impala, minatar, mlp or auto (as
+    on-policy configs' `torso`). Other observations ignore it."""
     action_noise: str = "none"
     """Exploration noise added to the policy's actions: none, normal or ou (Ornstein–Uhlenbeck)."""
     noise_std: ScheduleLike = 0.1
@@ -123,6 +127,7 @@ class OffPolicyConfig:
             raise ConfigError(
                 f"hidden must be positive layer widths, e.g. 256,256; got {self.hidden}"
             )
+        check_torso(self.torso)
         if self.activation not in ACTIVATIONS:
             raise ConfigError(
                 f"activation must be one of {', '.join(ACTIVATIONS)}; got {self.activation!r}"

@@ -127,7 +127,7 @@ class PPO(ActsThroughModel, Algorithm):
     def __init__(self, config: PPOConfig, observation_space: gym.Space, action_space: gym.Space):
         check_on_policy_spaces(self.name, observation_space, action_space)
         net = actor_critic_net(config, observation_space, action_space)
-        example_obs = ObsSpec.of(observation_space).zeros((1, 1), jnp)
+        example_obs = ObsSpec.of(observation_space, config.torso).zeros((1, 1), jnp)
         self.setup(config, net, SequenceModel(net.apply, net.initial_state), example_obs)
 
     def setup(self, config: PPOConfig, net: Any, model: SequenceModel, example_obs: Any) -> None:

@@ -89,7 +89,7 @@ class Reinforce(ActsThroughModel, Algorithm):
     ):
         check_on_policy_spaces(self.name, observation_space, action_space)
         self.config = config
-        self.obs_spec = ObsSpec.of(observation_space)
+        self.obs_spec = ObsSpec.of(observation_space, config.torso)
         # the baseline V is a network of the same kind as the policy: for a memory policy
         # it sees the same history (any function of the history keeps the estimate unbiased)
         self.actor = sequence_policy_net(config, observation_space, action_space)

@@ -128,7 +128,7 @@ class TRPO(Algorithm):
     def __init__(self, config: TRPOConfig, observation_space: gym.Space, action_space: gym.Space):
         check_on_policy_spaces(self.name, observation_space, action_space)
         self.config = config
-        self.obs_spec = ObsSpec.of(observation_space)
+        self.obs_spec = ObsSpec.of(observation_space, config.torso)
         self.actor = policy_net(config, observation_space, action_space)
         self.critic = ValueNet(self.obs_spec, config.hidden, config.activation)
         self.optimizer = make_optimizer(config.max_grad_norm)

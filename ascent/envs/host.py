@@ -13,7 +13,7 @@ from gymnasium import spaces
 
 from ascent.envs.watchdog import STEP_TIMEOUT, StepWatchdog
 from ascent.errors import EnvError, StepTimeout
-from ascent.nn.encoders import MASK_KEY, ObsSpec
+from ascent.nn.encoders import MASK_KEY, ObsSpec, is_image
 from ascent.nn.heads import ActionSpec, mask_size
 
 # what a step may return without a closer look: observation dtypes, reward and flag types
@@ -108,8 +108,9 @@ def _masked_space(
 
 
 def _float32_box(space: spaces.Space) -> spaces.Space:
-    # Observations leave the door as float32, so the declared space says so too.
-    if isinstance(space, spaces.Box) and space.dtype != np.float32:
+    # Observations leave the door as float32, so the declared space says so too; images
+    # keep their bytes (scaled inside the network, nn/encoders.py)
+    if isinstance(space, spaces.Box) and space.dtype != np.float32 and not is_image(space):
         return spaces.Box(
             space.low.astype(np.float32), space.high.astype(np.float32), space.shape, np.float32
         )

@@ -16,7 +16,17 @@ The encoder (`encode`) turns each leaf into features by its kind, from one regis
 | Discrete(n, start) | int32 `[]` | one-hot of x − start, [n] |
 | MultiDiscrete(nvec, start) | int32 `[*nvec.shape]` | one-hot per component, concatenated |
 | MultiBinary(n) | int8 `[*n]` | the bits as floats, flattened |
+| image: rank-3 Box, uint8 or floats in [0, 1] | as the space | a CNN's (`nn/cnn.py`) |
 | a top-level `action_mask` | bool `[n]` | none: the policy's head reads it |
+
+An image stays uint8 when its space is (rollouts and replay keep the bytes) and is
+scaled to [0, 1] inside the compiled network. Its channel axis is found from its shape
+(`image_layout`): first when the first side is smaller than both others ((4, 84, 84)
+stacked Atari frames), else last ((84, 84, 3), MinAtar's (10, 10, 4)). Its torso is the
+config's `torso`, and `auto` picks by the frame's size: `nature` from 36 pixels a side,
+`minatar` below, a flat vector under 3. The image's encoder holds parameters, so
+`encode` runs inside a flax module's compact method (the torso's parameters are created
+there); `Encoder` is the same as a module of its own.
 
 A new kind of leaf is one entry of `ENCODERS` and one case of `ObsSpec.of`.
 """
@@ -27,12 +37,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 from gymnasium import spaces
 
-from ascent.errors import EnvError
+from ascent.errors import ConfigError, EnvError
+from ascent.nn.cnn import FEATURES, MIN_SIZE, TORSOS, scaled
 
 
 @dataclass(frozen=True)
@@ -46,13 +58,25 @@ class Leaf:
     dtype: str
     sizes: tuple[int, ...] = ()
     start: tuple[int, ...] = ()
+    layout: str = ""  # an image's: "hwc" (channels last) or "chw" (channels first)
+    torso: str = ""  # an image's: a name in nn.cnn.TORSOS, or "mlp" (flattened)
 
     @property
     def features(self) -> int:
         """The width of this leaf's encoding."""
         if self.kind in ("discrete", "multi_discrete"):
             return int(sum(self.sizes))
+        if self.kind == "image" and self.torso in FEATURES:
+            return FEATURES[self.torso]
         return int(np.prod(self.shape, dtype=np.int64))
+
+    def describe(self) -> str:
+        """One line for a run's config: `image (4, 84, 84) uint8, channels first, nature`."""
+        text = f"{self.kind} {self.shape} {self.dtype}"
+        if self.kind == "image":
+            order = "channels first" if self.layout == "chw" else "channels last"
+            text += f", {order}, torso {self.torso}"
+        return text
 
 
 @dataclass(frozen=True)
@@ -65,9 +89,10 @@ class ObsSpec:
     children: tuple[ObsSpec, ...] = ()
 
     @classmethod
-    def of(cls, space: object, path: str = "obs") -> ObsSpec:
-        """The spec of a Gymnasium observation space; EnvError naming the path inside
-        the space (`obs["sensors"][1]`) for what Ascent cannot take."""
+    def of(cls, space: object, torso: str = "auto", path: str = "obs") -> ObsSpec:
+        """The spec of a Gymnasium observation space, its images read by `torso` (a
+        config's `torso`: a name in `nn.cnn.TORSOS`, `mlp` or `auto`); EnvError naming
+        the path inside the space (`obs["sensors"][1]`) for what Ascent cannot take."""
         if isinstance(space, spaces.Dict):
             if not space.spaces:
                 raise EnvError(f"{path}: a Dict with no spaces is not supported")
@@ -75,15 +100,16 @@ class ObsSpec:
             children = tuple(
                 cls(leaf=_mask_leaf(space.spaces[k], f"{path}[{k!r}]"))
                 if k == MASK_KEY and path == "obs"
-                else cls.of(space.spaces[k], f"{path}[{k!r}]")
+                else cls.of(space.spaces[k], torso, f"{path}[{k!r}]")
                 for k in keys
             )
             return cls(keys=keys, children=children)
         if isinstance(space, spaces.Tuple):
             if not space.spaces:
                 raise EnvError(f"{path}: a Tuple with no spaces is not supported")
-            return cls(children=tuple(cls.of(s, f"{path}[{i}]") for i, s in enumerate(space)))
-        return cls(leaf=_leaf(space, path))
+            children = tuple(cls.of(s, torso, f"{path}[{i}]") for i, s in enumerate(space))
+            return cls(children=children)
+        return cls(leaf=_leaf(space, path, torso))
 
     @property
     def is_leaf(self) -> bool:
@@ -105,6 +131,23 @@ class ObsSpec:
     def mask_of(self, obs: Any) -> Any:
         """The action mask an observation carries [..., n], or None."""
         return obs[MASK_KEY] if self.has_mask else None
+
+    def describe(self) -> dict[str, str]:
+        """Each leaf's path and `Leaf.describe()`, as a run's config.json records them."""
+        found: dict[str, str] = {}
+
+        def walk(spec: ObsSpec, path: str) -> None:
+            if spec.leaf is not None:
+                found[path] = spec.leaf.describe()
+            elif spec.keys is not None:
+                for k, child in zip(spec.keys, spec.children, strict=True):
+                    walk(child, f"{path}[{k!r}]")
+            else:
+                for i, child in enumerate(spec.children):
+                    walk(child, f"{path}[{i}]")
+
+        walk(self, "obs")
+        return found
 
     def leaves(self) -> list[Leaf]:
         """The leaves in the spec's order (a Dict's keys in the space's order)."""
@@ -189,17 +232,54 @@ def _mask_leaf(space: object, path: str) -> Leaf:
     return Leaf("mask", shape, "bool")
 
 
-def _leaf(space: object, path: str) -> Leaf:
+TORSO_CHOICES = ("auto", "mlp", *TORSOS)
+"""The values of a config's `torso`."""
+
+
+def is_image(space: spaces.Box) -> bool:
+    """A rank-3 Box of uint8, or of floats bounded in [0, 1] (MinAtar's frames)."""
+    if len(space.shape) != 3:
+        return False
+    if space.dtype == np.uint8:
+        return True
+    return bool(
+        np.issubdtype(space.dtype, np.floating)
+        and space.is_bounded("both")
+        and np.all(space.low >= 0)
+        and np.all(space.high <= 1)
+    )
+
+
+def image_layout(shape: tuple[int, ...]) -> str:
+    """`chw` when the first side is smaller than both others ((4, 84, 84)), else `hwc`."""
+    return "chw" if shape[0] < shape[1] and shape[0] < shape[2] else "hwc"
+
+
+def _image_leaf(space: spaces.Box, path: str, torso: str) -> Leaf:
+    shape = tuple(int(d) for d in space.shape)
+    layout = image_layout(shape)
+    side = min(shape[1:]) if layout == "chw" else min(shape[:2])
+    if torso == "auto":
+        torso = next((t for t in ("nature", "minatar") if side >= MIN_SIZE[t]), "mlp")
+    elif torso not in TORSO_CHOICES:
+        raise ConfigError(f"torso must be one of {', '.join(TORSO_CHOICES)}; got {torso!r}")
+    elif torso != "mlp" and side < MIN_SIZE[torso]:
+        raise ConfigError(
+            f"torso={torso!r} needs frames of at least {MIN_SIZE[torso]} pixels a side; "
+            f"{path} is {space} ({side}): use torso=auto"
+        )
+    dtype = "uint8" if space.dtype == np.uint8 else "float32"
+    return Leaf("image", shape, dtype, layout=layout, torso=torso)
+
+
+def _leaf(space: object, path: str, torso: str = "auto") -> Leaf:
     name = type(space).__name__
     if isinstance(space, spaces.Box):
         shape = tuple(int(d) for d in space.shape)
         if np.issubdtype(space.dtype, np.integer) and not space.is_bounded("both"):
             raise EnvError(f"{path}: an unbounded Box of integers ({space}) is not supported")
-        if len(shape) == 3 and space.dtype == np.uint8:
-            raise EnvError(
-                f"{path}: {space} looks like an image; image observations need a "
-                "convolutional torso, which Ascent does not have yet (the pixels issue)"
-            )
+        if is_image(space):
+            return _image_leaf(space, path, torso)
         return Leaf("box", shape, "float32")
     if isinstance(space, spaces.Discrete):
         return Leaf("discrete", (), "int32", (int(space.n),), (int(space.start),))
@@ -237,11 +317,23 @@ def _one_hots(x: jax.Array, leaf: Leaf) -> jax.Array:
     return parts[0] if len(parts) == 1 else jnp.concatenate(parts, axis=-1)
 
 
+def _image(x: jax.Array, leaf: Leaf) -> jax.Array:
+    """Frames [..., *leaf.shape] -> the torso's features: scaled to [0, 1] here, inside the
+    compiled network, channels moved last; `mlp`: the scaled pixels, flattened."""
+    x = scaled(jnp.asarray(x))
+    if leaf.layout == "chw":
+        x = jnp.moveaxis(x, -3, -1)
+    if leaf.torso == "mlp":
+        return x.reshape(*x.shape[:-3], -1)
+    return TORSOS[leaf.torso]()(x)  # its parameters belong to the module calling encode
+
+
 ENCODERS: dict[str, Callable[[jax.Array, Leaf], jax.Array]] = {
     "box": _flat,
     "discrete": _one_hots,
     "multi_discrete": _one_hots,
     "multi_binary": _flat,
+    "image": _image,
 }
 """Leaf kind -> its encoder: (values [..., *shape], leaf) -> features [..., leaf.features]."""
 
@@ -255,3 +347,13 @@ def encode(spec: ObsSpec | None, obs: Any) -> jax.Array:
     leaves = zip(spec.leaves(), spec.values(obs), strict=True)
     parts = [ENCODERS[leaf.kind](x, leaf) for leaf, x in leaves if leaf.kind in ENCODERS]
     return parts[0] if len(parts) == 1 else jnp.concatenate(parts, axis=-1)
+
+
+class Encoder(nn.Module):
+    """`encode` as a module of its own, for networks that build their parts in `setup`."""
+
+    spec: ObsSpec | None
+
+    @nn.compact
+    def __call__(self, obs: Any) -> jax.Array:
+        return encode(self.spec, obs)

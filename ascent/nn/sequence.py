@@ -43,7 +43,7 @@ from ascent.errors import ConfigError
 from ascent.nn.attention import NORMS, TransformerEncoder
 from ascent.nn.attention.block import GATES, init_memory
 from ascent.nn.attention.mha import check_attention, check_choice
-from ascent.nn.encoders import ObsSpec, encode
+from ascent.nn.encoders import Encoder, ObsSpec, encode
 from ascent.nn.heads import ActionSpec, with_mask
 from ascent.nn.tcn import TemporalConv
 from ascent.nn.torso import MLP, dense
@@ -292,6 +292,7 @@ class SequenceActorCriticNet(nn.Module):
 
     def setup(self) -> None:
         if self.shared_trunk:
+            self.encoder = Encoder(self.obs_spec)
             self.trunk_core = self.core.build()
             self.trunk = MLP(self.hidden, self.activation)
             self.policy_head = self.action.head(self.state_dependent_std, self.log_std_init)
@@ -313,7 +314,7 @@ class SequenceActorCriticNet(nn.Module):
     ) -> tuple[dict[str, Any] | None, Categorical | DiagGaussian, Array]:
         if self.shared_trunk:
             trunk = None if state is None else state["trunk"]
-            trunk, x = self.trunk_core(trunk, encode(self.obs_spec, obs), resets)
+            trunk, x = self.trunk_core(trunk, self.encoder(obs), resets)
             features = self.trunk(x)
             new_state = None if state is None else {"trunk": trunk}
             dist = with_mask(self.policy_head(features), self.obs_spec, obs, self.action)

@@ -36,6 +36,7 @@ from ascent.io import (
     write_json,
 )
 from ascent.io.run_dir import RunLock
+from ascent.nn.encoders import ObsSpec
 from ascent.runtime import inline_cpu_dispatch
 from ascent.train import make_loop
 from ascent.train.evaluate import EvalResult, Evaluator
@@ -61,12 +62,14 @@ class Agent:
         *,
         step_timeout: float | None = STEP_TIMEOUT,
         action_mask: ActionMaskSource = None,
+        env_options: dict[str, Any] | None = None,
     ):
         """`env`: an id, an environment object or a function returning one (see
         `ascent.envs.make`); `step_timeout`: seconds a Gymnasium environment's step() or
         reset() may take before training stops (None: no limit); `action_mask`: "info" or
         a function of an observation, where a Gymnasium environment's allowed actions come
-        from when its observations do not carry them."""
+        from when its observations do not carry them; `env_options`: an id's own options
+        (`atari/<Game>`'s `engine="envpool"`), recorded with the run."""
         inline_cpu_dispatch()  # before this process's first JAX computation, if it is
         self.run_dir: Path | None = None
         self._lock: RunLock | None = None  # held while this agent may write its run folder
@@ -78,8 +81,14 @@ class Agent:
         self.config = config
         self.seed = seed
         self.action_mask = action_mask
+        self.env_options = dict(env_options or {})
         self.env = make_env(
-            env, n_envs=config.n_envs, seed=seed, step_timeout=step_timeout, action_mask=action_mask
+            env,
+            n_envs=config.n_envs,
+            seed=seed,
+            step_timeout=step_timeout,
+            action_mask=action_mask,
+            **self.env_options,
         )
         self.env_id = env_label(env if isinstance(env, str) else self.env)
         try:
@@ -129,13 +138,23 @@ class Agent:
             "env_steps": self.env_steps,
             "iterations": self.iterations,
             "door": "jax" if self.is_jax_door else "host",
+            # how each leaf is read (an image's channel order and torso): stated, not guessed
+            "observation": self.observation(),
             # a function cannot be saved: `ascent.load(..., action_mask=...)` takes it again
             "action_mask": self.action_mask if self.action_mask in (None, "info") else "function",
+            "env_options": self.env_options,  # made again with them by `ascent.load`
             "log_every": self.log_every,
             "train_seconds": self.train_seconds,
             "checkpoint_every": self.checkpoint_every,
             "total_steps": self.total_steps,
         }
+
+    def observation(self) -> dict[str, str] | None:
+        """Each observation leaf's path and how the policy reads it (`ObsSpec.describe`);
+        None for teams, whose observations are each agent's vector."""
+        if self.algorithm.multi_agent:
+            return None
+        return ObsSpec.of(self.env.observation_space, self.config.torso).describe()
 
     # --- training -----------------------------------------------------------------
 

@@ -1,0 +1,146 @@
+"""Convolutional torsos for image observations, by name (`TORSOS`).
+
+Each takes frames [..., H, W, C] (channels last, float32 already scaled to [0, 1]: the
+image leaf's encoder in `nn/encoders.py` scales uint8 frames and moves the channel axis)
+and returns features [..., F]; any leading dims are flattened around the convolutions.
+Weights are orthogonal with gain √2 and biases zero, as the dense layers (`torso.dense`)
+and as Stable-Baselines3 and CleanRL initialise their Atari networks.
+
+- `nature` (Mnih et al. 2015, Methods): conv 32 8×8/4, 64 4×4/2, 64 3×3/1 (valid),
+  dense 512; for Atari's 84×84 frames. 512 features.
+- `impala` (Espeholt et al. 2018, fig. 3, right): 3 stacks (16, 32, 32 channels) of a
+  3×3 conv, a 3×3/2 max-pool and two residual blocks of two convs (15 layers), dense 256.
+  256 features.
+- `minatar` (Young & Tian 2019, §4): conv 16 3×3/1 (valid), dense 128; for MinAtar's
+  10×10 frames. 128 features.
+
+Every torso ends in ReLU; the policy's MLP of `hidden` widths (possibly none) and its
+heads follow. A new torso is one module and one entry of `TORSOS`, with its smallest
+frame in `MIN_SIZE`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+Array = jax.Array
+
+
+def conv(features: int, kernel: int, stride: int = 1, padding: str = "VALID") -> nn.Conv:
+    """A 2-D convolution, orthogonal weights (gain √2), zero bias."""
+    return nn.Conv(
+        features,
+        (kernel, kernel),
+        strides=(stride, stride),
+        padding=padding,
+        kernel_init=nn.initializers.orthogonal(2.0**0.5),
+        bias_init=nn.initializers.zeros,
+    )
+
+
+def _dense(features: int) -> nn.Dense:
+    return nn.Dense(
+        features,
+        kernel_init=nn.initializers.orthogonal(2.0**0.5),
+        bias_init=nn.initializers.zeros,
+    )
+
+
+def _frames(module: Callable[[Array], Array], x: Array) -> Array:
+    """Apply `module` ([B, H, W, C] -> [B, F]) to frames with any leading dims."""
+    batch = x.shape[:-3]
+    y = module(x.reshape(-1, *x.shape[-3:]))
+    return y.reshape(*batch, y.shape[-1])
+
+
+class NatureCNN(nn.Module):
+    """Mnih et al. 2015 ("Human-level control through deep RL", Methods): three
+    convolutions and a dense layer of 512, ReLU after each. [..., 84, 84, 4] -> [..., 512]."""
+
+    features: int = 512
+
+    @nn.compact
+    def __call__(self, x: Array) -> Array:
+        def net(x: Array) -> Array:
+            x = nn.relu(conv(32, 8, 4)(x))  # [B, 20, 20, 32] from 84×84
+            x = nn.relu(conv(64, 4, 2)(x))  # [B, 9, 9, 64]
+            x = nn.relu(conv(64, 3, 1)(x))  # [B, 7, 7, 64]
+            return nn.relu(_dense(self.features)(x.reshape(x.shape[0], -1)))
+
+        return _frames(net, x)
+
+
+class _ResidualBlock(nn.Module):
+    """x + conv(relu(conv(relu(x)))), both 3×3 'same' (Espeholt et al. 2018, fig. 3)."""
+
+    channels: int
+
+    @nn.compact
+    def __call__(self, x: Array) -> Array:
+        y = conv(self.channels, 3, padding="SAME")(nn.relu(x))
+        y = conv(self.channels, 3, padding="SAME")(nn.relu(y))
+        return x + y
+
+
+class ImpalaResNet(nn.Module):
+    """IMPALA's deep network (Espeholt et al. 2018, fig. 3, right): for each of the
+    `channels` stacks a 3×3 convolution, a 3×3 max-pool of stride 2 and two residual
+    blocks (5 convolutions a stack, 15 in all), then ReLU and a dense layer of 256.
+    [..., H, W, C] -> [..., 256]; 84×84 frames become 11×11×32 before the dense layer."""
+
+    channels: tuple[int, ...] = (16, 32, 32)
+    features: int = 256
+
+    @nn.compact
+    def __call__(self, x: Array) -> Array:
+        def net(x: Array) -> Array:
+            for c in self.channels:
+                x = conv(c, 3, padding="SAME")(x)
+                x = nn.max_pool(x, (3, 3), strides=(2, 2), padding="SAME")
+                x = _ResidualBlock(c)(x)
+                x = _ResidualBlock(c)(x)
+            x = nn.relu(x)
+            return nn.relu(_dense(self.features)(x.reshape(x.shape[0], -1)))
+
+        return _frames(net, x)
+
+
+class MinAtarCNN(nn.Module):
+    """Young & Tian 2019 (MinAtar, §4): one 3×3 convolution of 16 filters, stride 1,
+    no padding, and a dense layer of 128, ReLU after each. [..., 10, 10, C] -> [..., 128]."""
+
+    features: int = 128
+
+    @nn.compact
+    def __call__(self, x: Array) -> Array:
+        def net(x: Array) -> Array:
+            x = nn.relu(conv(16, 3, 1)(x))  # [B, 8, 8, 16] from 10×10
+            return nn.relu(_dense(self.features)(x.reshape(x.shape[0], -1)))
+
+        return _frames(net, x)
+
+
+TORSOS: dict[str, Callable[..., nn.Module]] = {
+    "nature": NatureCNN,
+    "impala": ImpalaResNet,
+    "minatar": MinAtarCNN,
+}
+"""Torso name (the config's `torso`) -> its module: frames [..., H, W, C] -> [..., F]."""
+
+FEATURES: dict[str, int] = {"nature": 512, "impala": 256, "minatar": 128}
+"""Each torso's output width."""
+
+MIN_SIZE: dict[str, int] = {"nature": 36, "impala": 1, "minatar": 3}
+"""The smallest frame side each torso takes (its valid convolutions need that much)."""
+
+
+def scaled(x: Array) -> Array:
+    """Frames as float32 in [0, 1]: uint8 divided by 255 (inside the compiled network,
+    so rollouts and replay keep the bytes); floats as they are."""
+    if x.dtype == jnp.uint8:
+        return x.astype(jnp.float32) / 255.0
+    return jnp.asarray(x, jnp.float32)
