@@ -22,6 +22,7 @@ def make(
     *,
     step_timeout: float | None = STEP_TIMEOUT,
     action_mask: ActionMaskSource = None,
+    env_options: dict[str, Any] | None = None,
     **overrides: Any,
 ) -> Agent:
     """An untrained agent for `algo` on `env`: an environment id, a `gymnasium.Env` or
@@ -36,11 +37,21 @@ def make(
     `action_mask`: where a Gymnasium environment's allowed actions come from when its
     observations do not carry them (an `action_mask` key, used by itself): "info"
     (`info["action_mask"]`, as Taxi-v4 gives it) or a function of one observation.
+    `env_options`: the options of an environment id, recorded with the run and used
+    again by `ascent.load` (`env_options={"engine": "envpool"}` for `atari/<Game>`).
     """
     if isinstance(env, gymnasium.Env):
         overrides = {"n_envs": 1, **overrides}
     config = make_config(algo, env_label(env), overrides, use_preset=isinstance(env, str))
-    return Agent(algo, env, config, seed, step_timeout=step_timeout, action_mask=action_mask)
+    return Agent(
+        algo,
+        env,
+        config,
+        seed,
+        step_timeout=step_timeout,
+        action_mask=action_mask,
+        env_options=env_options,
+    )
 
 
 def load(

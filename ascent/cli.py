@@ -29,10 +29,11 @@ class Train:
     """Algorithm: ppo, a2c, a3c, impala, trpo, sac, ..., ippo and mappo for teams (see
     `ascent list`)."""
     env: str | None = None
-    """Environment id: a Gymnasium id (CartPole-v1), gymnax/<id> or ascent/<id>; for
-    teams mpe2/<id> (PettingZoo) or jaxmarl/<id> (compiled); with
-    --resume, the environment to use instead of the one the run names (module:Id ids
-    are imported only when given here, never when read from a run folder)."""
+    """Environment id: a Gymnasium id (CartPole-v1), gymnax/<id>, ascent/<id> or
+    atari/<Game> (atari/Breakout; see --env-option); for teams mpe2/<id> (PettingZoo) or
+    jaxmarl/<id> (compiled); with --resume, the environment to use instead of the one the
+    run names (module:Id ids are imported only when given here, never when read from a run
+    folder)."""
     seed: int = 0
     """Random seed of the run."""
     total_steps: int | None = None
@@ -46,6 +47,10 @@ class Train:
     """A config field override, field=value; repeat for several."""
     config: Path | None = None
     """A TOML file of config fields, applied after the preset and before --set."""
+    env_option: Annotated[tuple[str, ...], tyro.conf.UseAppendAction] = ()
+    """An option of the environment id, name=value, recorded with the run (atari/<Game>:
+    engine=envpool, repeat_action_probability=0.25, terminal_on_life_loss=false, ...);
+    repeat for several."""
     run_dir: Path | None = None
     """Run folder (default: runs/<algo>-<env>-<stamp>)."""
     eval_episodes: int = 20
@@ -152,6 +157,22 @@ def _parse_sets(pairs: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
+def _parse_env_options(pairs: tuple[str, ...]) -> dict[str, Any]:
+    """--env-option name=value pairs, each value read as JSON when it is a number or
+    true/false (engine=envpool stays a string)."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise ConfigError(f"--env-option expects name=value, got {pair!r}")
+        key, value = (part.strip() for part in pair.split("=", 1))
+        try:
+            parsed = json.loads(value.lower() if value.lower() in ("true", "false") else value)
+        except json.JSONDecodeError:
+            parsed = value
+        out[key] = parsed if isinstance(parsed, bool | int | float) else value
+    return out
+
+
 def _read_toml(path: Path) -> dict:
     try:
         with path.open("rb") as f:
@@ -205,6 +226,7 @@ def train(args: Train) -> int:
             args.seed,
             step_timeout=args.step_timeout or None,
             action_mask=args.action_mask,
+            env_options=_parse_env_options(args.env_option),
         )
         run_dir = args.run_dir or new_run_dir(agent.algo_name, args.env)
         agent.attach_run_dir(Path(run_dir))

@@ -2,10 +2,11 @@
 
 `gymnax/<name>` and `ascent/<name>` give a `JaxEnv` (the loop vmaps it over N copies);
 `jaxmarl/<name>` a `MultiAgentJaxEnv` (JaxMARL); `mpe2/<name>` a `PettingZooVecEnv` of
-`n_envs` PettingZoo environments; any other id is a Gymnasium id and gives a
-`HostVecEnv` of `n_envs` environments. An environment object (a `gymnasium.Env`, a
-`pettingzoo.ParallelEnv`, a `JaxEnv` or a `MultiAgentJaxEnv`), or a function returning
-one, takes the door of its kind.
+`n_envs` PettingZoo environments; `atari/<Game>` a `HostVecEnv` of `n_envs` preprocessed
+Atari games (`ascent.envs.atari`: ale-py, or EnvPool with `engine="envpool"`); any other
+id is a Gymnasium id and gives a `HostVecEnv` of `n_envs` environments. An environment
+object (a `gymnasium.Env`, a `pettingzoo.ParallelEnv`, a `JaxEnv` or a
+`MultiAgentJaxEnv`), or a function returning one, takes the door of its kind.
 
 Ids read from a file (a checkpoint's meta.json, a run's config.json) go through
 `check_saved_id` first: loading never imports a module.
@@ -21,6 +22,8 @@ from typing import Any, Literal
 
 import gymnasium
 
+from ascent.envs.atari import PREFIX as ATARI
+from ascent.envs.atari import SHOWN, atari_games, make_atari
 from ascent.envs.gymnax_env import GymnaxEnv, gymnax_ids
 from ascent.envs.host import ActionMaskSource, HostVecEnv, object_label
 from ascent.envs.jax_env import JaxEnv, check_jax_env
@@ -88,6 +91,7 @@ def list_envs() -> dict[str, list[str]]:
         "ascent": sorted(TASKS),
         "pettingzoo": [f"mpe2/{name}" for name in _MPE],
         "jaxmarl": [f"jaxmarl/{name}" for name in _MPE],
+        "atari": [f"{ATARI}{game}" for game in SHOWN],
     }
 
 
@@ -133,7 +137,9 @@ def make(
     (both single, unbatched `JaxEnv`s: `n_envs` and `seed` belong to the loop);
     `jaxmarl/<name>` → `JaxMarlEnv(name, **make_kwargs)` (a `MultiAgentJaxEnv`; the short
     MPE name or JaxMARL's own, `jaxmarl/MPE_simple_spread_v3`); `mpe2/<name>` →
-    `PettingZooVecEnv(env_id, n_envs, seed, **make_kwargs)`. Any other
+    `PettingZooVecEnv(env_id, n_envs, seed, **make_kwargs)`; `atari/<Game>` →
+    `make_atari(env_id, n_envs, seed, **make_kwargs)` (its options: `AtariOptions`, e.g.
+    `engine="envpool"`). Any other
     id must be a Gymnasium id (`module:Id` imports `module` first: pass such ids only from
     code or a command line, never from a file) and gives
     `HostVecEnv(env_id, n_envs, seed, **make_kwargs)`. A `JaxEnv` or `MultiAgentJaxEnv`
@@ -186,6 +192,10 @@ def _make(
         return JaxMarlEnv(env_id, **make_kwargs)
     if env_id.startswith("mpe2/"):
         return PettingZooVecEnv(env_id, n_envs, seed, step_timeout=step_timeout, **make_kwargs)
+    if env_id.startswith(ATARI):
+        if action_mask is not None:
+            raise EnvError(f"{env_id} has no action masks: every action of its set is allowed")
+        return make_atari(env_id, n_envs, seed, step_timeout=step_timeout, **make_kwargs)
     if ":" in env_id:
         # Gymnasium's own convention: "package.module:EnvId" registers EnvId on import.
         module, env_id = env_id.split(":", 1)
@@ -240,7 +250,13 @@ def _make_from_object(
 def registered(env_id: str) -> bool:
     """Whether `env_id` names an environment without importing any code of the user's:
     a Gymnasium id already in its registry, an Ascent task, an mpe2 environment (from
-    a fixed list), or a gymnax or JaxMARL environment (their registries)."""
+    a fixed list), or a gymnax, JaxMARL or Atari environment (their registries; an Atari
+    id counts as registered without ale-py, whose absence making it then names)."""
+    if env_id.startswith(ATARI):
+        try:
+            return env_id.removeprefix(ATARI) in atari_games()
+        except EnvError:  # no ale-py: making it says what to install
+            return True
     if env_id.startswith("ascent/"):
         return env_id in TASKS
     if env_id.startswith("mpe2/"):

@@ -182,6 +182,18 @@ def track_episodes(
     return episodes, stats
 
 
+def with_game_scores(
+    metrics: dict[str, np.ndarray], games: list[dict[str, float]]
+) -> dict[str, np.ndarray]:
+    """A host chunk's metrics [n] with the episode sums its environment reported itself
+    for each iteration (`games`: `GameScores.pop()`, raw scores of whole Atari games, as
+    RL-Zoo's Monitor logs them) in place of the sums of the rewards the learner saw
+    (clipped, and per life); unchanged when there are none."""
+    if not games:
+        return metrics
+    return {**metrics, **{k: np.array([g[k] for g in games], np.float32) for k in games[0]}}
+
+
 def obs_statistics(spec: ObsSpec) -> Any:
     """Zero running statistics for an observation: a `RunningMeanStd` of each Box leaf's
     shape, None at the other leaves (one-hots and bits are not normalised)."""

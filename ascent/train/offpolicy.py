@@ -45,6 +45,7 @@ from ascent.train.loop import (
     Normalizer,
     init_loop_state,
     split_iteration_key,
+    with_game_scores,
 )
 from ascent.train.onpolicy import OnPolicyLoop
 
@@ -146,15 +147,18 @@ class OffPolicyLoop:
         if self._host is None:
             ou = self.config.action_noise == "ou"
             self._host = HostTransitionCollector(env, self.n_steps, self._explore, ou)
-        rows = []
+        rows, games = [], []
+        scores = getattr(env, "game_scores", None)  # an Atari game's raw scores
         keys = self._learn.split(state.key)  # later ones come with each update
         for _ in range(n):
             key, act_keys, _, learn_key = keys
             act_keys = np.asarray(act_keys)
             state, steps, obs = self._host.collect(state, obs, act_keys)
+            if scores is not None:
+                games.append(scores.pop())
             state, metrics, keys = self._learn(state._replace(key=key), steps, learn_key)
             rows.append(metrics)
-        return state, self._learn.stack(rows), obs
+        return state, with_game_scores(self._learn.stack(rows), games), obs
 
 
 class TeamReplayLoop(OnPolicyLoop):

@@ -44,6 +44,7 @@ from ascent.train.loop import (
     init_loop_state,
     program_source,
     split_iteration_key,
+    with_game_scores,
 )
 
 
@@ -126,7 +127,8 @@ class OnPolicyLoop:
         """
         if self._host is None:
             self._host = HostRolloutCollector(self.env, self.n_steps, self.acting.memory)  # type: ignore[arg-type]
-        rows = []
+        rows, games = [], []
+        scores = getattr(self.env, "game_scores", None)  # an Atari game's raw scores
         keys = self._learn.split(state.key)  # later ones come with each update
         flat = self._learn.enter(state)
         policy_state, starts = state.policy_state, state.episode_starts
@@ -139,6 +141,8 @@ class OnPolicyLoop:
             rollout, obs, policy_state, starts = self._host.collect(
                 act, next_values_of, obs, policy_state, starts, act_keys
             )
+            if scores is not None:
+                games.append(scores.pop())
             replace: dict[str, Any] = {"key": key}
             if policy_state is not None:
                 starts = jnp.asarray(starts)
@@ -146,4 +150,4 @@ class OnPolicyLoop:
             flat, metrics, keys = self._learn(flat, replace, rollout, learn_key)
             rows.append(metrics)
         state = self._learn.leave(flat)
-        return state, self._learn.stack(rows), obs
+        return state, with_game_scores(self._learn.stack(rows), games), obs

@@ -70,7 +70,11 @@ def _agent_of(
         raise CheckpointError(f"{where}: {e}") from None
     action_mask = _saved_mask(meta.get("action_mask"), action_mask, where)
     seed = count("seed", None, minimum=0, maximum=MAX_SEED)
-    agent = Agent(meta["algo"], env, config, seed, action_mask=action_mask)
+    # the saved environment's options, for that environment only (another given instead
+    # is made as it is given)
+    options = _saved_env_options(meta.get("env_options"), where)
+    options = options if env == meta.get("env_id") else {}
+    agent = Agent(meta["algo"], env, config, seed, action_mask=action_mask, env_options=options)
     try:
         agent.log_every = count("log_every", agent.log_every)
         agent.checkpoint_every = count("checkpoint_every", agent.checkpoint_every)
@@ -87,6 +91,17 @@ def _agent_of(
         agent.close()
         raise
     return agent
+
+
+def _saved_env_options(saved: Any, where: str) -> dict[str, Any]:
+    """An environment's options as a run saved them: names and JSON scalars."""
+    if saved is None:
+        return {}
+    if not isinstance(saved, dict) or not all(
+        isinstance(k, str) and isinstance(v, str | int | float | bool) for k, v in saved.items()
+    ):
+        raise CheckpointError(f"{where}: env_options must map names to values, got {saved!r}")
+    return dict(saved)
 
 
 def _saved_mask(saved: Any, given: ActionMaskSource, where: str) -> ActionMaskSource:

@@ -15,6 +15,7 @@ from ascent.envs import (
     register_task,
 )
 from ascent.envs.gymnax_env import gymnax_ids
+from ascent.envs.registry import registered
 from ascent.errors import EnvError
 
 
@@ -71,7 +72,8 @@ def test_register_task() -> None:
 
 def test_listed_ids_resolve() -> None:
     listed = list_envs()
-    assert set(listed) == {"gymnasium", "gymnax", "ascent", "pettingzoo", "jaxmarl"}
+    assert set(listed) == {"gymnasium", "gymnax", "ascent", "pettingzoo", "jaxmarl", "atari"}
+    assert all(registered(i) for i in listed["atari"])
     assert "CartPole-v1" in listed["gymnasium"] and "ascent/Chain-v0" in listed["ascent"]
     assert all(i in gymnasium.registry for i in listed["gymnasium"])
     assert all(i.removeprefix("gymnax/") in gymnax_ids() for i in listed["gymnax"])
