@@ -10,7 +10,8 @@
 Every contestant runs in a process of its own, from its own virtualenv: Ascent from
 .venv, the peers from virtualenvs this script makes under benchmarks/envs/ (never
 imported by Ascent): `sb3` (torch 2.13.0 CPU, stable-baselines3, sb3-contrib, the
-gymnasium Ascent has) and `rejax` (rejax, with gymnax < 1.0, whose step API it uses).
+gymnasium Ascent has, ale-py and OpenCV for Atari) and `rejax` (rejax, with gymnax < 1.0,
+whose step API it uses; its MinAtar games serve benchmarks/pixels.py).
 The run scripts are benchmarks/peers/*_run.py; each prints one JSON line.
 
 For each case and thread count: a cold run of each JAX contestant with an empty
@@ -63,6 +64,8 @@ PEER_PACKAGES = {
     "sb3": [
         ["torch==2.13.0"],
         ["stable-baselines3==2.9.2", "sb3-contrib==2.9.2", f"gymnasium=={version('gymnasium')}"],
+        # Atari for benchmarks/pixels.py (peers/sb3_atari.py): ROMs ship in ale-py's wheel
+        ["ale-py>=0.12", "opencv-python-headless"],
     ],
     # rejax 0.1.3 unpacks five outputs from env.step: gymnax's API before 1.0
     "rejax": [["rejax==0.1.3", "gymnax<1.0"]],
