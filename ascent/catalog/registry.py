@@ -63,14 +63,18 @@ def preset_key(env_id: str) -> str:
 
 
 def preset(algo: str, env_id: str) -> dict[str, Any]:
-    """The tuned settings for `algo` on `env_id`, or {} when there is none."""
+    """The tuned settings for `algo` on `env_id` (its own table, else its family's, as
+    `atari/*`), or {} when there is none."""
     name = algorithm_class(algo).name
     path = resources.files("ascent.catalog.presets").joinpath(f"{name}.toml")
     if not path.is_file():
         return {}
     with path.open("rb") as f:
         tables = tomllib.load(f)
-    return dict(tables.get(preset_key(env_id), {}))
+    found = tables.get(preset_key(env_id))
+    if found is None and "/" in env_id:  # a family's table: `atari/*` for atari/Breakout
+        found = tables.get(env_id.split("/", 1)[0] + "/*")
+    return dict(found or {})
 
 
 def presets() -> dict[str, list[str]]:

@@ -13,7 +13,11 @@ from typing import Any
 
 from ascent.algos.config import ScheduleLike, config_fields
 from ascent.core.schedules import as_schedule
+from ascent.envs.atari import AtariOptions
 from ascent.errors import ConfigError
+
+ENV_OPTION_NAMES = frozenset(f.name for f in dataclasses.fields(AtariOptions))
+"""Environments' options (`--env-option`), named when given as a setting by mistake."""
 
 OLD_NAMES = {
     "policy": "core.kind",
@@ -118,6 +122,11 @@ def build_config(cls: type, values: dict[str, Any], *, algo: str) -> Any:
                 raise ConfigError(f"{name} must be a table of settings, got {value!r}")
             continue
         if key not in kinds:
+            if key in ENV_OPTION_NAMES:  # the environment's, not the algorithm's
+                raise ConfigError(
+                    f"{name!r} is an environment option, not a setting of {algo}: "
+                    f"--env-option {name}={value} (Python: env_options={{{name!r}: ...}})"
+                )
             known = ", ".join(kinds)
             raise ConfigError(f"{algo} has no setting {name!r}; its settings are: {known}")
         converted[key] = _convert(key, kinds[key], value)

@@ -49,6 +49,10 @@ def parse() -> argparse.Namespace:
     p.add_argument("--cache", default=None, help="persistent compilation cache folder")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--set", action="append", default=[], help="field=value (TOML value)")
+    p.add_argument(
+        "--env-option", action="append", default=[], help="name=value (TOML value or a word)"
+    )
+    p.add_argument("--curve", action="store_true", help="also return the training curve")
     return p.parse_args()
 
 
@@ -81,6 +85,33 @@ def overrides(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
+def env_options(args: argparse.Namespace) -> dict[str, Any]:
+    import tomllib
+
+    out: dict[str, Any] = {}
+    for pair in args.env_option:
+        key, value = pair.split("=", 1)
+        try:
+            out[key] = tomllib.loads(f"v = {value}")["v"]
+        except tomllib.TOMLDecodeError:
+            out[key] = value  # a bare word: envpool
+    return out
+
+
+def curve(run_dir: str) -> list[list[float]]:
+    """[env_steps, mean episode return] of each metrics row that has a return."""
+    import csv
+    import os
+
+    with open(os.path.join(run_dir, "metrics.csv")) as f:
+        rows = list(csv.DictReader(f))
+    return [
+        [float(r["env_steps"]), float(r["episode_return"])]
+        for r in rows
+        if r.get("episode_return") not in (None, "", "nan")
+    ]
+
+
 def timed(record: dict[str, list[float]], name: str, fn: Any) -> Any:
     import jax
 
@@ -94,10 +125,16 @@ def timed(record: dict[str, list[float]], name: str, fn: Any) -> Any:
 
 
 def run(args: argparse.Namespace, breakdown: bool = False) -> dict[str, Any]:
+    import resource
+    import tempfile
+
     import ascent
 
     clock = CompileClock()
-    agent = ascent.make(args.algo, env=args.env, seed=args.seed, **overrides(args))
+    options = env_options(args) or None
+    agent = ascent.make(
+        args.algo, env=args.env, seed=args.seed, env_options=options, **overrides(args)
+    )
     calls: dict[str, list[float]] = defaultdict(list)
     if breakdown:
         if agent.is_jax_door:
@@ -110,14 +147,18 @@ def run(args: argparse.Namespace, breakdown: bool = False) -> dict[str, Any]:
             loop._policy_step = timed(calls, "act", loop._policy_step)
         loop._learn._call = timed(calls, "update", loop._learn._call)
         agent.env.step = timed(calls, "env", agent.env.step)
+    run_dir = tempfile.mkdtemp(prefix="ascent-run-") if args.curve else None
     clock.on = True
     start = time.perf_counter()
-    agent.learn(progress=False)
+    agent.learn(progress=False, run_dir=run_dir)
     learn = time.perf_counter() - start
     clock.on = False
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # training's peak
     result = agent.evaluate(args.episodes)
     agent.close()
     out = {
+        "peak_rss_mb": peak_mb,
+        **({"curve": curve(run_dir)} if run_dir else {}),
         "learn_s": learn,
         "env_steps": agent.env_steps,
         "steps_per_s": agent.env_steps / learn,

@@ -12,6 +12,7 @@ import pytest
 from gymnasium import spaces
 
 import ascent
+from ascent.catalog.registry import make_config
 from ascent.cli import _parse_env_options, main
 from ascent.envs import list_envs, make
 from ascent.envs.atari import (
@@ -22,7 +23,7 @@ from ascent.envs.atari import (
     atari_games,
 )
 from ascent.envs.registry import check_saved_id, registered
-from ascent.errors import EnvError
+from ascent.errors import ConfigError, EnvError
 from ascent.train.loop import with_game_scores
 
 pytest.importorskip("ale_py")
@@ -185,6 +186,10 @@ def test_unknown_games_and_options_are_one_line() -> None:
         assert words in str(error.value) and "\n" not in str(error.value)
     with pytest.raises(EnvError, match="no action masks"):
         make("atari/Pong", action_mask="info")
+    # the spelling, `--set engine=envpool`, points at the environment's route
+    with pytest.raises(ConfigError, match=r"--env-option engine=envpool") as setting:
+        make_config("ppo", "atari/Pong", {"engine": "envpool"})
+    assert "\n" not in str(setting.value)
 
 
 def test_the_family_is_listed_and_registered(capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,0 +1,270 @@
+"""Pixels benchmark (issue 29): MinAtar on the compiled door, Atari on the Gymnasium door.
+
+Every contestant runs in its own process pinned to core 0 (`compare.launch`: one XLA
+thread, torch one thread), one at a time, Ascent and its peer interleaved seed by seed.
+
+- minatar: Ascent's PPO preset (`gymnax/<game>`: gymnax-blines' MinAtar settings,
+  MinAtar's small CNN) on Breakout-MinAtar and SpaceInvaders-MinAtar, 3 seeds, `--steps`
+  each: `learn()` time (compiling included), steps per second, the training curve and
+  the final deterministic return over 20 games, beside gymnax-blines' published 10M-step
+  PPO returns (Breakout 28, SpaceInvaders 131). After each Ascent run, rejax's PPO with
+  the same network (the same CNN, put into rejax as its actor and critic), the same
+  settings and the same number of steps (`peers/rejax_minatar.py`).
+- atari: PPO with the Nature CNN and RL-Zoo's atari settings on Breakout, `--atari-steps`
+  steps: Ascent on the ale-py engine and on EnvPool, Stable-Baselines3's PPO `CnnPolicy`
+  (`peers/sb3_atari.py`). Steps per second, the time in updates against a floor (the
+  Nature CNN's forward + backward + Adam on one minibatch of 256, timed alone in XLA with
+  Ascent's torso and in PyTorch: `peers/xla_floor.py`, `peers/torch_floor.py`, times the
+  run's minibatch count), and each process's peak resident memory (the preset's 8
+  environments × 128 steps: under 2 GB).
+
+Figures go to benchmarks/results/pixels.json by case (a case run alone replaces only its
+own); pixels.md and pixels_minatar.png are rebuilt from that file.
+
+    .venv/bin/python benchmarks/pixels.py --setup                 # the peers' virtualenvs
+    .venv/bin/python benchmarks/pixels.py --only minatar --steps 500000
+    .venv/bin/python benchmarks/pixels.py --only atari --atari-steps 50000
+    .venv/bin/python benchmarks/pixels.py --report-only
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import platform
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from compare import ROOT, launch, setup_peers, venv_python  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results"
+FIGURES = RESULTS / "pixels.json"
+CACHE = ROOT / "benchmarks" / "out" / "pixels-cache"
+ASCENT = [str(ROOT / ".venv" / "bin" / "python"), "benchmarks/peers/ascent_run.py"]
+GAMES = {"Breakout-MinAtar": 28.0, "SpaceInvaders-MinAtar": 131.0}  # gymnax-blines, 10M
+ATARI_GAME = "Breakout"
+EVAL_GAMES = 20
+MEMORY_LIMIT_MB = 2048
+
+
+def commit() -> str:
+    return subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
+    ).stdout.strip()
+
+
+def load() -> dict[str, Any]:
+    return json.loads(FIGURES.read_text()) if FIGURES.is_file() else {}
+
+
+def save(case: str, figures: Any) -> None:
+    everything = load()
+    everything[case] = figures
+    FIGURES.write_text(json.dumps(everything, indent=1) + "\n")
+
+
+def show(who: str, out: dict[str, Any]) -> None:
+    if "error" in out:
+        print(f"  {who}: ERROR {out['error']}", flush=True)
+        return
+    keys = ("learn_s", "run_s", "steps_per_s", "eval_return", "score", "peak_rss_mb")
+    print(f"  {who}: " + ", ".join(f"{k} {out[k]:.4g}" for k in keys
+                                   if isinstance(out.get(k), int | float)), flush=True)  # fmt: skip
+
+
+def minatar(args: argparse.Namespace) -> None:
+    rows: list[dict[str, Any]] = []
+    for game in GAMES:
+        for seed in args.seeds:
+            print(f"{game} seed {seed}", flush=True)
+            ascent = launch([*ASCENT, "run", "ppo", f"gymnax/{game}", "--seed", str(seed),
+                             "--steps", str(args.steps), "--episodes", str(EVAL_GAMES),
+                             "--curve", "--cache", str(CACHE / "ascent")], 1)  # fmt: skip
+            show("ascent", ascent)
+            rejax = launch([str(venv_python("rejax")), "benchmarks/peers/rejax_minatar.py",
+                            game, "--steps", str(args.steps), "--seed", str(seed),
+                            "--network", "cnn", "--episodes", str(EVAL_GAMES),
+                            "--cache", str(CACHE / "rejax")], 1)  # fmt: skip
+            show("rejax", rejax)
+            rows.append({"game": game, "seed": seed, "steps": args.steps,
+                         "ascent": ascent, "rejax": rejax})  # fmt: skip
+            save("minatar", {"rows": rows, "commit": commit(), "date": str(dt.date.today())})
+
+
+def atari(args: argparse.Namespace) -> None:
+    steps = str(args.atari_steps)
+    common = ["--steps", steps, "--episodes", "1", "--cache", str(CACHE / "ascent")]
+    runs: dict[str, Any] = {}
+    for engine in ("ale", "envpool"):
+        print(f"ascent {engine}", flush=True)
+        command = [*ASCENT, "breakdown", "ppo", f"atari/{ATARI_GAME}", *common]
+        runs[f"ascent-{engine}"] = launch([*command, "--env-option", f"engine={engine}"], 1)
+        show(f"ascent-{engine}", runs[f"ascent-{engine}"])
+    print("sb3", flush=True)
+    runs["sb3"] = launch([str(venv_python("sb3")), "benchmarks/peers/sb3_atari.py",
+                          "--steps", steps, "--seed", "0", "--threads", "1"], 1)  # fmt: skip
+    show("sb3", runs["sb3"])
+    print("floors", flush=True)
+    runs["floor-xla"] = launch([*ASCENT[:1], "benchmarks/peers/xla_floor.py"], 1)
+    runs["floor-torch"] = launch([str(venv_python("sb3")), "benchmarks/peers/torch_floor.py"], 1)
+    show("floor-xla", runs["floor-xla"])
+    show("floor-torch", runs["floor-torch"])
+    save("atari", {"runs": runs, "steps": args.atari_steps, "commit": commit(),
+                   "date": str(dt.date.today())})  # fmt: skip
+
+
+def mean(xs: list[float]) -> float:
+    return sum(xs) / len(xs) if xs else math.nan
+
+
+def minibatch_updates(steps: int) -> int:
+    """Minibatch steps of the Atari preset's run: iterations × 4 epochs × 4 minibatches."""
+    return math.ceil(steps / (8 * 128)) * 4 * 4
+
+
+def report() -> None:
+    figures = load()
+    lines = ["# Pixels (issue 29)", "",
+             "Made by `benchmarks/pixels.py` (commands in its docstring); every process "
+             "pinned to one core of this machine, one at a time. "
+             f"{platform.processor() or platform.machine()}, Python {platform.python_version()}.",
+             ""]  # fmt: skip
+    if "minatar" in figures:
+        lines += minatar_report(figures["minatar"])
+    if "atari" in figures:
+        lines += atari_report(figures["atari"])
+    lines += ["## On a GPU", "",
+              "Not measured: no GPU machine was lent to the session that ran this benchmark.",
+              ""]  # fmt: skip
+    (RESULTS / "pixels.md").write_text("\n".join(lines))
+    print((RESULTS / "pixels.md").read_text())
+
+
+def minatar_report(data: dict[str, Any]) -> list[str]:
+    rows = data["rows"]
+    lines = ["## MinAtar, compiled door (PPO, MinAtar's CNN)", "",
+             f"Commit {data['commit']}, {data['date']}. Settings: the PPO preset for "
+             "`gymnax/<game>` (gymnax-blines' MinAtar PPO: 64 environments × 128 steps, 4 "
+             "epochs × 8 minibatches, lr 5e-4, clip 0.2, γ 0.999), MinAtar's CNN and one "
+             "ReLU layer of 256 for actor and critic each; rejax given the same network "
+             "and settings. Return: deterministic, mean over "
+             f"{EVAL_GAMES} games.", "",
+             "| game | seed | steps | Ascent return | rejax return | gymnax-blines 10M "
+             "| Ascent learn() s | rejax compile + run s | Ascent steps/s | rejax steps/s |",
+             "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    ratios = []
+    for r in rows:
+        a, x = r["ascent"], r["rejax"]
+        ok = "error" not in a and "error" not in x
+        if ok:
+            ratios.append(a["steps_per_s"] / x["steps_per_s"])
+        lines.append(
+            f"| {r['game']} | {r['seed']} | {r['steps']:,} | {a.get('eval_return', math.nan):.1f} "
+            f"| {x.get('eval_return', math.nan):.1f} | {GAMES[r['game']]:.0f} "
+            f"| {a.get('learn_s', math.nan):.1f} "
+            f"| {x.get('compile_s', math.nan):.1f} + {x.get('run_s', math.nan):.1f} "
+            f"| {a.get('steps_per_s', math.nan):,.0f} | {x.get('steps_per_s', math.nan):,.0f} |"
+        )
+    if ratios:
+        lines += ["", f"Ascent's steps per second over rejax's (Ascent's include compiling, "
+                  f"rejax's do not): mean {mean(ratios):.2f}×, "
+                  f"range {min(ratios):.2f}–{max(ratios):.2f}×.", ""]  # fmt: skip
+    plot_minatar(rows)
+    lines += ["![MinAtar curves](pixels_minatar.png)", ""]
+    return lines
+
+
+def plot_minatar(rows: list[dict[str, Any]]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(GAMES), figsize=(5 * len(GAMES), 3.5))
+    for ax, game in zip(axes, GAMES, strict=True):
+        for r in rows:
+            curve = r["ascent"].get("curve") if r["game"] == game else None
+            if curve:
+                xs, ys = zip(*curve, strict=True)
+                ax.plot(xs, ys, label=f"seed {r['seed']}")
+        ax.axhline(GAMES[game], ls="--", c="grey", label="gymnax-blines, 10M steps")
+        ax.set_title(f"{game}: Ascent PPO, training episodes")
+        ax.set_xlabel("environment steps")
+        ax.set_ylabel("episode return")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(RESULTS / "pixels_minatar.png", dpi=110)
+
+
+def atari_report(data: dict[str, Any]) -> list[str]:
+    runs, steps = data["runs"], data["steps"]
+    n_updates = minibatch_updates(steps)
+    floors = {k: runs[f"floor-{k}"].get("median_s", math.nan) for k in ("xla", "torch")}
+    lines = [f"## Atari Breakout, Gymnasium door (PPO, Nature CNN), {steps:,} steps", "",
+             f"Commit {data['commit']}, {data['date']}. RL-Zoo's atari PPO settings for "
+             "all three (8 environments × 128 steps, 4 epochs × minibatches of 256, lr "
+             "2.5e-4 and clip 0.1 decayed linearly), frames (4, 84, 84) uint8. Update "
+             f"floor: one minibatch's forward + backward + Adam, alone, × {n_updates} "
+             f"minibatch steps: XLA {floors['xla'] * n_updates:.0f} s "
+             f"({floors['xla'] * 1e3:.0f} ms each), PyTorch "
+             f"{floors['torch'] * n_updates:.0f} s ({floors['torch'] * 1e3:.0f} ms each).", "",
+             "| run | steps/s | wall s | updates s | updates / XLA floor | collecting s "
+             "| peak memory MB |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+    for name in ("ascent-ale", "ascent-envpool", "sb3"):
+        r = runs.get(name, {})
+        if "error" in r or not r:
+            lines.append(f"| {name} | error: {r.get('error', 'not run')} | | | | | |")
+            continue
+        if name == "sb3":
+            wall, update, collect = r["learn_s"], r["train_s"], r["collect_s"]
+        else:
+            parts = r["parts_s"]
+            wall, update = r["learn_s"], parts.get("update", math.nan)
+            collect = parts.get("env", 0.0) + parts.get("act", 0.0)
+        lines.append(
+            f"| {name} | {r['steps_per_s']:.0f} | {wall:.0f} | {update:.0f} "
+            f"| {update / (floors['xla'] * n_updates):.2f} | {collect:.0f} "
+            f"| {r.get('peak_rss_mb', math.nan):.0f} |"
+        )
+    sb3 = runs.get("sb3", {}).get("steps_per_s")
+    for engine in ("ale", "envpool"):
+        mine = runs.get(f"ascent-{engine}", {}).get("steps_per_s")
+        if sb3 and mine:
+            lines.append(f"\nAscent ({engine}) / SB3 steps per second: {mine / sb3:.2f}×.")
+    peaks = [runs[k].get("peak_rss_mb", math.nan) for k in ("ascent-ale", "ascent-envpool")
+             if k in runs]  # fmt: skip
+    if peaks:
+        verdict = "under" if max(peaks) < MEMORY_LIMIT_MB else "OVER"
+        lines += ["", f"Ascent's peak resident memory with the preset: {max(peaks):.0f} MB, "
+                  f"{verdict} the 2 GB target.", ""]  # fmt: skip
+    return lines
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--only", nargs="+", choices=["minatar", "atari"], default=["minatar", "atari"])
+    p.add_argument("--steps", type=int, default=500_000, help="MinAtar steps per run")
+    p.add_argument("--atari-steps", type=int, default=50_000)
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--setup", action="store_true", help="only make the peers' virtualenvs")
+    p.add_argument("--report-only", action="store_true")
+    args = p.parse_args()
+    if args.setup:
+        setup_peers()
+        return
+    if not args.report_only:
+        setup_peers()
+        if "minatar" in args.only:
+            minatar(args)
+        if "atari" in args.only:
+            atari(args)
+    report()
+
+
+if __name__ == "__main__":
+    main()
