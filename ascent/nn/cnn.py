@@ -30,16 +30,47 @@ import jax.numpy as jnp
 Array = jax.Array
 
 
-def conv(features: int, kernel: int, stride: int = 1, padding: str = "VALID") -> nn.Conv:
+class Conv(nn.Module):
+    """A 2-D convolution [B, H, W, C] -> [B, H', W', features], computed as one matrix
+    product over its patches (im2col): the k² shifted, strided views of the frame side by
+    side, times the kernel [k, k, C, features] flattened. The same function and parameters
+    as `flax.linen.Conv` (names, shapes, initial values; tests/nn/test_cnn.py checks it),
+    written this way because XLA's CPU convolution is several times slower inside a
+    compiled loop (the update's scan over minibatches, the rollout's over steps) than a
+    dense product of the same size (benchmarks/results/pixels.md). `padding`: VALID, or
+    SAME (XLA's: output ⌈H / stride⌉, the extra pixel at the end)."""
+
+    features: int
+    kernel: int
+    stride: int = 1
+    padding: str = "VALID"
+
+    @nn.compact
+    def __call__(self, x: Array) -> Array:
+        k, s = self.kernel, self.stride
+        if self.padding == "SAME":
+            pads = [max((-(-n // s) - 1) * s + k - n, 0) for n in x.shape[1:3]]
+            x = jnp.pad(x, ((0, 0), *((p // 2, p - p // 2) for p in pads), (0, 0)))
+        _, h, w, c = x.shape
+        out_h, out_w = (h - k) // s + 1, (w - k) // s + 1
+        patches = jnp.concatenate(
+            [
+                x[:, i : i + s * (out_h - 1) + 1 : s, j : j + s * (out_w - 1) + 1 : s, :]
+                for i in range(k)
+                for j in range(k)
+            ],
+            axis=-1,
+        )  # [B, H', W', k·k·C], ordered (i, j, channel) as the kernel's first three axes
+        kernel = self.param(
+            "kernel", nn.initializers.orthogonal(2.0**0.5), (k, k, c, self.features)
+        )
+        bias = self.param("bias", nn.initializers.zeros, (self.features,))
+        return patches @ kernel.reshape(k * k * c, self.features) + bias
+
+
+def conv(features: int, kernel: int, stride: int = 1, padding: str = "VALID") -> Conv:
     """A 2-D convolution, orthogonal weights (gain √2), zero bias."""
-    return nn.Conv(
-        features,
-        (kernel, kernel),
-        strides=(stride, stride),
-        padding=padding,
-        kernel_init=nn.initializers.orthogonal(2.0**0.5),
-        bias_init=nn.initializers.zeros,
-    )
+    return Conv(features, kernel, stride, padding)
 
 
 def _dense(features: int) -> nn.Dense:

@@ -5,6 +5,7 @@ core."""
 
 from __future__ import annotations
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -12,7 +13,7 @@ import pytest
 from gymnasium import spaces
 
 from ascent.errors import ConfigError
-from ascent.nn.cnn import ImpalaResNet, MinAtarCNN, NatureCNN
+from ascent.nn.cnn import Conv, ImpalaResNet, MinAtarCNN, NatureCNN
 from ascent.nn.encoders import Encoder, ObsSpec, image_layout
 from ascent.nn.heads import ActionSpec
 from ascent.nn.sequence import CoreSpec, SequencePolicyNet
@@ -131,3 +132,24 @@ def test_an_image_beside_vector_leaves_and_under_a_memory_core() -> None:
     assert params["params"]["core"]["rnn"]["cell"]["ir"]["kernel"].shape == (130, 8)
     _, dist = net.apply(params, state, obs, resets)
     assert dist.logits.shape == (2, 5, 3)
+
+
+@pytest.mark.parametrize(
+    ("kernel", "stride", "padding", "side"),
+    [(8, 4, "VALID", 36), (4, 2, "VALID", 9), (3, 1, "VALID", 10), (3, 1, "SAME", 11),
+     (3, 2, "SAME", 10)],
+)  # fmt: skip
+def test_the_patch_convolution_is_flaxs_convolution(
+    kernel: int, stride: int, padding: str, side: int
+) -> None:
+    x = jax.random.normal(jax.random.PRNGKey(0), (2, side, side, 3))
+    ours = Conv(5, kernel, stride, padding)
+    theirs = nn.Conv(5, (kernel, kernel), strides=(stride, stride), padding=padding,
+                     kernel_init=nn.initializers.orthogonal(2.0**0.5))  # fmt: skip
+    params = ours.init(jax.random.PRNGKey(1), x)
+    same = theirs.init(jax.random.PRNGKey(1), x)  # the same names, shapes and values
+    assert jax.tree.structure(params) == jax.tree.structure(same)
+    for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(same), strict=True):
+        np.testing.assert_array_equal(a, b)
+    params = jax.tree.map(lambda p: p + 0.1, params)  # a bias that is not zero
+    np.testing.assert_allclose(ours.apply(params, x), theirs.apply(params, x), atol=2e-5)
