@@ -8,8 +8,10 @@ thread, torch one thread), one at a time, Ascent and its peer interleaved seed b
   each: `learn()` time (compiling included), steps per second, the training curve and
   the final deterministic return over 20 games, beside gymnax-blines' published 10M-step
   PPO returns (Breakout 28, SpaceInvaders 131). After each Ascent run, rejax's PPO with
-  the same network (the same CNN, put into rejax as its actor and critic), the same
-  settings and the same number of steps (`peers/rejax_minatar.py`).
+  the same network (MinAtar's CNN, put into rejax as its actor and critic, its
+  convolution written as patches times a matrix as Ascent's is: `--network cnn-patches`;
+  with flax's Conv rejax runs about 13 times slower on this CPU), the same settings and
+  the same number of steps (`peers/rejax_minatar.py`).
 - atari: PPO with the Nature CNN and RL-Zoo's atari settings on Breakout, `--atari-steps`
   steps: Ascent on the ale-py engine and on EnvPool, Stable-Baselines3's PPO `CnnPolicy`
   (`peers/sb3_atari.py`). Steps per second, the time in updates against a floor (the
@@ -88,7 +90,7 @@ def minatar(args: argparse.Namespace) -> None:
             show("ascent", ascent)
             rejax = launch([str(venv_python("rejax")), "benchmarks/peers/rejax_minatar.py",
                             game, "--steps", str(args.steps), "--seed", str(seed),
-                            "--network", "cnn", "--episodes", str(EVAL_GAMES),
+                            "--network", "cnn-patches", "--episodes", str(EVAL_GAMES),
                             "--cache", str(CACHE / "rejax")], 1)  # fmt: skip
             show("rejax", rejax)
             rows.append({"game": game, "seed": seed, "steps": args.steps,
@@ -150,10 +152,10 @@ def minatar_report(data: dict[str, Any]) -> list[str]:
     lines = ["## MinAtar, compiled door (PPO, MinAtar's CNN)", "",
              f"Commit {data['commit']}, {data['date']}. Settings: the PPO preset for "
              "`gymnax/<game>` (gymnax-blines' MinAtar PPO: 64 environments × 128 steps, 4 "
-             "epochs × 8 minibatches, lr 5e-4, clip 0.2, γ 0.999), MinAtar's CNN and one "
-             "ReLU layer of 256 for actor and critic each; rejax given the same network "
-             "and settings. Return: deterministic, mean over "
-             f"{EVAL_GAMES} games.", "",
+             "epochs × 8 minibatches, lr 5e-4, clip 0.2, value clip 0.2, γ 0.999), "
+             "MinAtar's network (conv 16 3×3, dense 128) for actor and critic each; rejax "
+             "given the same network (`--network cnn-patches`) and settings. Return: "
+             f"deterministic, mean over {EVAL_GAMES} games.", "",
              "| game | seed | steps | Ascent return | rejax return | gymnax-blines 10M "
              "| Ascent learn() s | rejax compile + run s | Ascent steps/s | rejax steps/s |",
              "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
