@@ -206,7 +206,9 @@ def plot_minatar(rows: list[dict[str, Any]]) -> None:
 def atari_report(data: dict[str, Any]) -> list[str]:
     runs, steps = data["runs"], data["steps"]
     n_updates = minibatch_updates(steps)
-    floors = {k: runs[f"floor-{k}"].get("median_s", math.nan) for k in ("xla", "torch")}
+    # the XLA step as PPO's update runs it (inside a scan); PyTorch's has no such loop
+    floors = {"xla": runs["floor-xla"].get("scan_step_ms", math.nan) / 1e3,
+              "torch": runs["floor-torch"].get("step_ms", math.nan) / 1e3}  # fmt: skip
     lines = [f"## Atari Breakout, Gymnasium door (PPO, Nature CNN), {steps:,} steps", "",
              f"Commit {data['commit']}, {data['date']}. RL-Zoo's atari PPO settings for "
              "all three (8 environments × 128 steps, 4 epochs × minibatches of 256, lr "
