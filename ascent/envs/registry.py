@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import re
 import sys
 from collections.abc import Callable
 from typing import Any, Literal
@@ -101,6 +102,11 @@ def _unknown(env_id: str) -> EnvError:
     known += [f"mpe2/{name}" for name in MPE2_ENVS]
     close = difflib.get_close_matches(env_id, known, n=1)
     hint = f"; did you mean '{close[0]}'?" if close else ""
+    # ale-py's own ids (ALE/Pong-v5, PongNoFrameskip-v4) are registered only once ale_py
+    # is imported: point at the family that brings the standard preprocessing with it
+    game = re.fullmatch(r"(?:ALE/)?([A-Z]\w*?)(?:NoFrameskip)?-v\d+", env_id)
+    if game and (env_id.startswith("ALE/") or "NoFrameskip" in env_id):
+        hint = f"; for an Atari game with the standard preprocessing use 'atari/{game[1]}'"
     return EnvError(
         f"unknown environment '{env_id}': not a Gymnasium id, nor gymnax/..., ascent/..., "
         f"mpe2/... (PettingZoo) or jaxmarl/...; run 'ascent list' to see some{hint}"

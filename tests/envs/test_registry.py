@@ -78,3 +78,11 @@ def test_listed_ids_resolve() -> None:
     assert all(i in gymnasium.registry for i in listed["gymnasium"])
     assert all(i.removeprefix("gymnax/") in gymnax_ids() for i in listed["gymnax"])
     assert all(i in TASKS for i in listed["ascent"])
+
+
+def test_ale_pys_own_ids_point_at_the_atari_family() -> None:
+    from ascent.envs.registry import _unknown
+
+    assert "use 'atari/Pong'" in str(_unknown("ALE/Pong-v5"))
+    assert "use 'atari/Breakout'" in str(_unknown("BreakoutNoFrameskip-v4"))
+    assert "atari/" not in str(_unknown("CartPol-v1"))
