@@ -178,16 +178,20 @@ class PPO(ActsThroughModel, Algorithm):
             epoch, (state, jnp.bool_(False)), jax.random.split(key, cfg.n_epochs)
         )
         params = inner.params
-        # the exact mean KL the whole update moved the policy by
-        kl = masked_mean(
-            old_dist.kl(self.model.unroll(params, rollout)[0]), self.model.sample_mask(rollout.obs)
-        )
         kl_coef = state.kl_coef
-        if cfg.objective == "kl_penalty":
-            kl_coef = adapt_kl_coef(kl_coef, kl, cfg.kl_target)
         metrics = jax.tree.map(jnp.mean, stats)
+        if cfg.objective == "kl_penalty" or cfg.target_kl is not None:
+            # the exact mean KL the whole update moved the policy by: β adapts to it, and
+            # early stopping is judged by it; a forward pass over the rollout, so the
+            # plain clipped objective reports the minibatches' approx_kl alone
+            kl = masked_mean(
+                old_dist.kl(self.model.unroll(params, rollout, cfg.minibatch_size)[0]),
+                self.model.sample_mask(rollout.obs),
+            )
+            metrics["kl"] = kl
+            if cfg.objective == "kl_penalty":
+                kl_coef = adapt_kl_coef(kl_coef, kl, cfg.kl_target)
         metrics.update(
-            kl=kl,
             kl_coef=state.kl_coef,
             lr=self.lr(state.updates),
             clip_eps=self.clip_eps(state.updates),
@@ -202,8 +206,8 @@ class PPO(ActsThroughModel, Algorithm):
         with their start states and episode starts (a memory policy), with GAE
         advantages and λ-return targets."""
         cfg = self.config
-        old_dist, values = self.model.unroll(state.params, rollout)  # [T, N]
-        next_values = self.model.bootstrap_values(state.params, rollout)
+        old_dist, values = self.model.unroll(state.params, rollout, cfg.minibatch_size)
+        next_values = self.model.bootstrap_values(state.params, rollout, values)
         advantages = gae(
             rewards=rollout.rewards,
             values=values,

@@ -96,11 +96,27 @@ class SequenceModel:
         _, _, value = self.forward(params, policy_state, _one_step(next_obs), starts)
         return value[:, 0]
 
-    def unroll(self, params: Any, rollout: Rollout) -> tuple[Any, jax.Array]:
-        """(dist, V) [T, N] of every step of a rollout, time-major."""
+    def unroll(
+        self, params: Any, rollout: Rollout, chunk: int | None = None
+    ) -> tuple[Any, jax.Array]:
+        """(dist, V) [T, N] of every step of a rollout, time-major. `chunk`: a
+        feed-forward policy's T·N steps go through the network `chunk` at a time (when
+        it divides them), as an update's minibatches do: on a CPU a pass over the whole
+        rollout at once is slower than in pieces that stay in cache (MinAtar's CNN:
+        8192 frames 220 ms at once, 91 ms in chunks of 1024)."""
         if not self.stateful:
-            _, dist, values = self.forward(params, None, rollout.obs, None)
-            return dist, values
+            t, n = rollout.rewards.shape[:2]
+            if chunk is None or chunk >= t * n or (t * n) % chunk:
+                _, dist, values = self.forward(params, None, rollout.obs, None)
+                return dist, values
+
+            def piece(obs: Any) -> tuple[Any, jax.Array]:
+                _, dist, values = self.forward(params, None, obs, None)
+                return dist, values
+
+            pieces = jax.tree.map(lambda x: x.reshape(-1, chunk, *x.shape[2:]), rollout.obs)
+            dist, values = jax.lax.map(piece, pieces)  # [T·N / chunk, chunk, ...]
+            return jax.tree.map(lambda x: x.reshape(t, n, *x.shape[2:]), (dist, values))
         _, dist, values = self.forward(
             params,
             rollout.policy_state,
@@ -109,14 +125,33 @@ class SequenceModel:
         )
         return jax.tree.map(_swap, dist), _swap(values)
 
-    def bootstrap_values(self, params: Any, rollout: Rollout) -> jax.Array:
+    def bootstrap_values(
+        self, params: Any, rollout: Rollout, values: jax.Array | None = None
+    ) -> jax.Array:
         """V(next_obs[t]) [T, N]: computed here for a feed-forward critic; a memory
         critic's were computed while acting, from the state after each step (the state
-        at a truncated step is gone by the time the update runs)."""
+        at a truncated step is gone by the time the update runs).
+
+        `values`: V(obs) [T, N] at `params`, when the caller has them. Where step t did
+        not end its episode, next_obs[t] is obs[t+1], so V(next_obs[t]) is values[t+1];
+        after a termination it is multiplied by 0. Only the last step's next observations
+        are then evaluated, unless a step inside the rollout was truncated, whose true
+        final observation needs its own value: then all are (`lax.cond`, so only then).
+        The same values up to float round-off, for a ninth of PPO's update on MinAtar."""
         if self.stateful:
             return rollout.next_values
-        _, _, values = self.forward(params, None, rollout.next_obs, None)
-        return values
+
+        def every() -> jax.Array:
+            return self.forward(params, None, rollout.next_obs, None)[2]
+
+        if values is None:
+            return every()
+
+        def shifted() -> jax.Array:
+            last = jax.tree.map(lambda x: x[-1:], rollout.next_obs)  # [1, N, ...]
+            return jnp.concatenate([values[1:], self.forward(params, None, last, None)[2]])
+
+        return jax.lax.cond(jnp.any(rollout.truncated[:-1]), every, shifted)
 
     def minibatch_units(
         self, batch: dict[str, Any], rollout: Rollout, minibatch_size: int
