@@ -218,19 +218,17 @@ class PPO(ActsThroughModel, Algorithm):
             gae_lambda=cfg.gae_lambda,
         )
         returns = advantages + values  # λ-returns, the value targets
-        batch, per_minibatch = self.model.minibatch_units(
-            {
-                "obs": rollout.obs,
-                "actions": rollout.actions,
-                "old_log_probs": rollout.log_probs,
-                "old_values": values,
-                "old_dist": old_dist,
-                "advantages": advantages,
-                "returns": returns,
-            },
-            rollout,
-            cfg.minibatch_size,
-        )
+        units = {
+            "obs": rollout.obs,
+            "actions": rollout.actions,
+            "old_log_probs": rollout.log_probs,
+            "old_values": values,
+            "advantages": advantages,
+            "returns": returns,
+        }
+        if cfg.objective == "kl_penalty":  # the only loss that reads π_old's distribution
+            units["old_dist"] = old_dist
+        batch, per_minibatch = self.model.minibatch_units(units, rollout, cfg.minibatch_size)
         return old_dist, batch, per_minibatch
 
     def grads(self, state: PPOState, minibatch: dict, key: jax.Array) -> tuple[Any, dict]:
