@@ -25,6 +25,7 @@ own); pixels.md and pixels_minatar.png are rebuilt from that file.
 
     .venv/bin/python benchmarks/pixels.py --setup                 # the peers' virtualenvs
     .venv/bin/python benchmarks/pixels.py --only minatar --steps 500000
+    .venv/bin/python benchmarks/pixels.py --only gymnax                # the environments alone
     .venv/bin/python benchmarks/pixels.py --only atari --atari-steps 50000
     .venv/bin/python benchmarks/pixels.py --report-only
 """
@@ -98,6 +99,17 @@ def minatar(args: argparse.Namespace) -> None:
             save("minatar", {"rows": rows, "commit": commit(), "date": str(dt.date.today())})
 
 
+def gymnax_steps(args: argparse.Namespace) -> None:
+    del args
+    rows = []
+    for game in GAMES:
+        for who, python in (("ascent", ASCENT[0]), ("rejax", str(venv_python("rejax")))):
+            out = launch([python, "benchmarks/peers/gymnax_steps.py", game], 1)
+            print(f"{game} {who}: {out}", flush=True)
+            rows.append({"game": game, "who": who, **out})
+    save("gymnax", {"rows": rows, "commit": commit(), "date": str(dt.date.today())})
+
+
 def atari(args: argparse.Namespace) -> None:
     steps = str(args.atari_steps)
     common = ["--steps", steps, "--episodes", "1", "--cache", str(CACHE / "ascent")]
@@ -138,6 +150,15 @@ def report() -> None:
              ""]  # fmt: skip
     if "minatar" in figures:
         lines += minatar_report(figures["minatar"])
+    if "gymnax" in figures:
+        lines += ["The environments alone (`peers/gymnax_steps.py`: one rollout of the "
+                  "preset, 128 steps × 64 games, random actions), in each library's "
+                  "virtualenv:", "", "| game | library | gymnax | ms per rollout |",
+                  "|---|---|---|---|"]  # fmt: skip
+        lines += [f"| {r['game']} | {r['who']} | {r.get('gymnax', '?')} "
+                  f"| {r.get('ms_per_rollout', math.nan):.1f} |"
+                  for r in figures["gymnax"]["rows"]]  # fmt: skip
+        lines += [""]
     if "atari" in figures:
         lines += atari_report(figures["atari"])
     lines += ["## On a GPU", "",
@@ -242,6 +263,19 @@ def atari_report(data: dict[str, Any]) -> list[str]:
         mine = runs.get(f"ascent-{engine}", {}).get("steps_per_s")
         if sb3 and mine:
             lines.append(f"\nAscent ({engine}) / SB3 steps per second: {mine / sb3:.2f}×.")
+    ale = runs.get("ascent-ale", {})
+    if "parts_s" in ale and "train_s" in runs.get("sb3", {}):
+        update = ale["parts_s"].get("update", math.nan)
+        lines += ["", f"Where the time goes: Ascent's updates take "
+                  f"{update / (floors['xla'] * n_updates):.2f}× the XLA floor, so nothing "
+                  "but the convolutions' arithmetic is left in them; SB3's take "
+                  f"{runs['sb3']['train_s'] / (floors['torch'] * n_updates):.2f}× the "
+                  "PyTorch floor. The gap between the libraries is the gap between the "
+                  f"floors: one minibatch step {floors['xla'] * 1e3:.0f} ms in XLA (the "
+                  "convolutions as matrix products over patches, the fastest form found "
+                  f"for XLA's CPU) against {floors['torch'] * 1e3:.0f} ms in PyTorch "
+                  "(oneDNN's convolutions). Collecting (acting and stepping) costs about "
+                  "the same in all three; EnvPool saves a little of the stepping."]  # fmt: skip
     peaks = [runs[k].get("peak_rss_mb", math.nan) for k in ("ascent-ale", "ascent-envpool")
              if k in runs]  # fmt: skip
     if peaks:
@@ -253,7 +287,8 @@ def atari_report(data: dict[str, Any]) -> list[str]:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--only", nargs="+", choices=["minatar", "atari"], default=["minatar", "atari"])
+    p.add_argument("--only", nargs="+", choices=["minatar", "gymnax", "atari"],
+                   default=["minatar", "gymnax", "atari"])  # fmt: skip
     p.add_argument("--steps", type=int, default=500_000, help="MinAtar steps per run")
     p.add_argument("--atari-steps", type=int, default=50_000)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -267,6 +302,8 @@ def main() -> None:
         setup_peers()
         if "minatar" in args.only:
             minatar(args)
+        if "gymnax" in args.only:
+            gymnax_steps(args)
         if "atari" in args.only:
             atari(args)
     report()
