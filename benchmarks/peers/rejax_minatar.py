@@ -2,7 +2,7 @@
 virtualenv (benchmarks/envs/rejax: rejax 0.1.3, gymnax < 1.0); prints one JSON object
 on its last line.
 
-    XLA_FLAGS=--xla_cpu_enable_concurrency_optimized_scheduler=false JAX_PLATFORMS=cpu \\
+    XLA_FLAGS="$(python3 ascent/_xla.py)" JAX_PLATFORMS=cpu \\
     taskset -c 0 benchmarks/envs/rejax/bin/python benchmarks/peers/rejax_minatar.py \\
         Breakout-MinAtar --steps 1000000 --seed 0 --network cnn --cache DIR
 
