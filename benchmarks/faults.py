@@ -33,6 +33,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 from ascent._xla import XLA_FLAGS
+from ascent.train.workers.ray_keeper import alive, descendants_of
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -592,37 +593,10 @@ RAY_LOCAL = ["train", "a3c", "--env", "gymnax/CartPole-v1", "--ray-address", "lo
              "--set", "hidden=16", "--total-steps", "4000000", "--no-progress"]  # fmt: skip
 
 
-def process_table() -> dict[int, tuple[int, str, str]]:
-    """Every living process: pid -> (parent's pid, start time, command)."""
-    table = {}
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
-            command = (proc / "cmdline").read_bytes().split(b"\0")[0].decode()
-        except (OSError, IndexError):
-            continue
-        if fields[0] != "Z":
-            table[int(proc.name)] = (int(fields[1]), fields[19], command)
-    return table
 
 
-def descendants(root: int) -> dict[tuple[int, str], str]:
-    """The living descendants of `root`: (pid, start time) -> command."""
-    table, found, todo = process_table(), {}, [root]
-    while todo:
-        parent = todo.pop()
-        for pid, (ppid, started, command) in table.items():
-            if ppid == parent:
-                found[(pid, started)] = command
-                todo.append(pid)
-    return found
 
 
-def still_alive(processes: dict[tuple[int, str], str]) -> dict[tuple[int, str], str]:
-    table = process_table()
-    return {k: v for k, v in processes.items() if k[0] in table and table[k[0]][1] == k[1]}
 
 
 def attack_ray_driver_kill(work: Path, tries: int = 3) -> Row:
@@ -635,27 +609,27 @@ def attack_ray_driver_kill(work: Path, tries: int = 3) -> Row:
         try:
             deadline = time.monotonic() + 600
             while True:
-                seen.update(descendants(process.pid))
-                commands = list(still_alive(seen).values())
+                seen.update(descendants_of(process.pid))
+                commands = list(alive(seen).values())
                 agents = {"ray::DashboardAgent", "ray::RuntimeEnvAgent"} <= set(commands)
                 if agents and sum(c.startswith("ray::Worker") for c in commands) == 2:
                     break
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"Ray did not start ({commands})")
                 time.sleep(0.1)
-            seen.update(descendants(process.pid))
+            seen.update(descendants_of(process.pid))
             process.send_signal(signal.SIGKILL)
             killed = time.monotonic()
             process.wait()
-            while still_alive(seen) and time.monotonic() - killed < 15:
+            while alive(seen) and time.monotonic() - killed < 15:
                 time.sleep(0.1)
-            left = still_alive(seen)
+            left = alive(seen)
             seconds = time.monotonic() - killed
         finally:
             process.kill()
             process.wait()
             process.stderr.close()  # type: ignore[union-attr]
-            for pid, _ in still_alive(seen):
+            for pid, _ in alive(seen):
                 os.kill(pid, signal.SIGKILL)
         passed = passed and not left
         ended = "all ended" if not left else "LEFT: " + ", ".join(left.values())

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 import ascent
+from ascent.train.workers.ray_keeper import alive, descendants_of
 
 # read by Ray when it is imported: local instances on 127.0.0.1, with authentication
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
@@ -114,38 +115,10 @@ A3C_LOCAL = [
 ]  # fmt: skip
 
 
-def process_table() -> dict[int, tuple[int, str, str]]:
-    """Every living process: pid -> (parent's pid, start time, command)."""
-    table = {}
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
-            command = (proc / "cmdline").read_bytes().split(b"\0")[0].decode()
-        except (OSError, IndexError):  # ended while read
-            continue
-        if fields[0] != "Z":  # state; a zombie has ended
-            table[int(proc.name)] = (int(fields[1]), fields[19], command)
-    return table
 
 
-def descendants(root: int) -> dict[tuple[int, str], str]:
-    """The living descendants of `root`: (pid, start time) -> command."""
-    table, found, todo = process_table(), {}, [root]
-    while todo:
-        parent = todo.pop()
-        for pid, (ppid, start, command) in table.items():
-            if ppid == parent:
-                found[(pid, start)] = command
-                todo.append(pid)
-    return found
 
 
-def alive(processes: dict[tuple[int, str], str]) -> dict[tuple[int, str], str]:
-    """Those of `processes` still running (the same pid and start time)."""
-    table = process_table()
-    return {k: v for k, v in processes.items() if k[0] in table and table[k[0]][1] == k[1]}
 
 
 @pytest.mark.slow  # three local Ray instances started and killed: about a minute
@@ -167,7 +140,7 @@ def test_a_killed_local_ray_driver_leaves_no_process(tmp_path):
             # both workers' actors and the raylet's two agents are up: every kind of
             # process a local instance has
             while True:
-                seen.update(descendants(driver.pid))
+                seen.update(descendants_of(driver.pid))
                 commands = list(alive(seen).values())
                 workers = sum(c.startswith("ray::Worker") for c in commands)
                 agents = {"ray::DashboardAgent", "ray::RuntimeEnvAgent"} & set(commands)
@@ -176,7 +149,7 @@ def test_a_killed_local_ray_driver_leaves_no_process(tmp_path):
                 assert driver.poll() is None, driver.stderr.read().decode()  # type: ignore[union-attr]
                 assert time.monotonic() < deadline, f"Ray did not start: {commands}"
                 time.sleep(0.1)
-            seen.update(descendants(driver.pid))
+            seen.update(descendants_of(driver.pid))
             driver.send_signal(signal.SIGKILL)
             driver.wait(timeout=30)
             deadline = time.monotonic() + 15
@@ -209,11 +182,11 @@ def test_sigterm_stops_a_ray_run_with_a_checkpoint_and_leaves_no_process(tmp_pat
         deadline = time.monotonic() + 240
         metrics = run / "metrics.csv"
         while not metrics.is_file() or len(metrics.read_text().splitlines()) < 2:
-            seen.update(descendants(driver.pid))
+            seen.update(descendants_of(driver.pid))
             assert driver.poll() is None, driver.communicate()[1]
             assert time.monotonic() < deadline, "no metrics row"
             time.sleep(0.1)
-        seen.update(descendants(driver.pid))
+        seen.update(descendants_of(driver.pid))
         driver.send_signal(signal.SIGTERM)
         err = driver.communicate(timeout=120)[1]
     finally:

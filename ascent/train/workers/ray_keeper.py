@@ -29,25 +29,45 @@ from pathlib import Path
 PR_SET_CHILD_SUBREAPER = 36  # <linux/prctl.h>
 
 
-def descendants() -> list[int]:
-    """Every living descendant of this process (a zombie child is reaped, not killed)."""
-    children: dict[int, list[int]] = {}
+def process_table() -> dict[int, tuple[int, str, str]]:
+    """Every living process (a zombie has ended): pid -> (parent's pid, start time,
+    command). Also read by tests/train/test_ray_actors.py and benchmarks/faults.py."""
+    table = {}
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
         try:
             # pid (comm) state ppid ...; comm may hold spaces and parentheses
-            state, ppid = (proc / "stat").read_text().rsplit(")", 1)[1].split()[:2]
-        except (OSError, ValueError):  # ended while read
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+            command = (proc / "cmdline").read_bytes().split(b"\0")[0].decode()
+        except (OSError, IndexError, ValueError):  # ended while read
             continue
-        if state != "Z":
-            children.setdefault(int(ppid), []).append(int(proc.name))
-    found, todo = [], [os.getpid()]
+        if fields[0] != "Z":
+            table[int(proc.name)] = (int(fields[1]), fields[19], command)
+    return table
+
+
+def descendants_of(root: int) -> dict[tuple[int, str], str]:
+    """The living descendants of `root`: (pid, start time) -> command."""
+    table, found, todo = process_table(), {}, [root]
     while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
+        parent = todo.pop()
+        for pid, (ppid, started, command) in table.items():
+            if ppid == parent:
+                found[(pid, started)] = command
+                todo.append(pid)
     return found
+
+
+def alive(processes: dict[tuple[int, str], str]) -> dict[tuple[int, str], str]:
+    """Those of `processes` still running (the same pid and start time)."""
+    table = process_table()
+    return {k: v for k, v in processes.items() if k[0] in table and table[k[0]][1] == k[1]}
+
+
+def descendants() -> list[int]:
+    """Every living descendant of this process (a zombie child is reaped, not killed)."""
+    return [pid for pid, _ in descendants_of(os.getpid())]
 
 
 def signal_all(pids: list[int], signum: int) -> None:
