@@ -31,14 +31,25 @@ Array = jax.Array
 
 
 class Conv(nn.Module):
-    """A 2-D convolution [B, H, W, C] -> [B, H', W', features], computed as one matrix
-    product over its patches (im2col): the k² shifted, strided views of the frame side by
-    side, times the kernel [k, k, C, features] flattened. The same function and parameters
-    as `flax.linen.Conv` (names, shapes, initial values; tests/nn/test_cnn.py checks it),
-    written this way because XLA's CPU convolution is several times slower inside a
-    compiled loop (the update's scan over minibatches, the rollout's over steps) than a
-    dense product of the same size (benchmarks/results/pixels.md). `padding`: VALID, or
-    SAME (XLA's: output ⌈H / stride⌉, the extra pixel at the end)."""
+    """A 2-D convolution [B, H, W, C] -> [B, H', W', features] as one matrix product, the
+    same function and parameters as `flax.linen.Conv` (names, shapes, initial values;
+    tests/nn/test_cnn.py checks values and gradients), written this way because XLA's CPU
+    convolution is several times slower inside a compiled loop (the update's scan over
+    minibatches, the rollout's over steps) than a dense product of the same size
+    (benchmarks/results/pixels.md). `padding`: VALID, or SAME (XLA's: output ⌈H / stride⌉,
+    the extra pixel at the end).
+
+    A convolution is a sum over the kernel's k² offsets (i, j) of the frame shifted by
+    (i, j) times that offset's C × F matrix. The sum can be taken on either side of the
+    product: before it (`_input_shifts`: the k² shifted views side by side, im2col, one
+    product with the kernel flattened) or after it (`_output_shifts`: one product of the
+    unshifted frame with the k² matrices side by side, then the k² shifted views of the
+    result summed). Both are exact; the one whose intermediate array is smaller is taken,
+    since on a CPU the copies into it cost as much as the arithmetic (the Nature CNN's
+    first two layers take the output side, its third and MinAtar's the input side: one
+    Atari minibatch step 28% faster than all on the input side). A strided kernel whose
+    side the stride divides is first made a stride-1 kernel over s×s blocks of pixels
+    (`_space_to_depth`), which makes either intermediate smaller."""
 
     features: int
     kernel: int
@@ -47,45 +58,69 @@ class Conv(nn.Module):
 
     @nn.compact
     def __call__(self, x: Array) -> Array:
-        k, s = self.kernel, self.stride
+        k, s, f = self.kernel, self.stride, self.features
         if self.padding == "SAME":
             pads = [max((-(-n // s) - 1) * s + k - n, 0) for n in x.shape[1:3]]
             x = jnp.pad(x, ((0, 0), *((p // 2, p - p // 2) for p in pads), (0, 0)))
         _, h, w, c = x.shape
-        out_h, out_w = (h - k) // s + 1, (w - k) // s + 1
-        kernel = self.param(
-            "kernel", nn.initializers.orthogonal(2.0**0.5), (k, k, c, self.features)
-        )
-        bias = self.param("bias", nn.initializers.zeros, (self.features,))
+        out = ((h - k) // s + 1, (w - k) // s + 1)
+        kernel = self.param("kernel", nn.initializers.orthogonal(2.0**0.5), (k, k, c, f))
+        bias = self.param("bias", nn.initializers.zeros, (f,))
         if s > 1 and k % s == 0:
-            return _space_to_depth_conv(x, kernel, s, out_h, out_w) + bias
-        patches = jnp.concatenate(
-            [
-                x[:, i : i + s * (out_h - 1) + 1 : s, j : j + s * (out_w - 1) + 1 : s, :]
-                for i in range(k)
-                for j in range(k)
-            ],
-            axis=-1,
-        )  # [B, H', W', k·k·C], ordered (i, j, channel) as the kernel's first three axes
-        return patches @ kernel.reshape(k * k * c, self.features) + bias
+            x, kernel = _space_to_depth(x, kernel, s, out)
+            k, s = k // s, 1
+        shifts = _input_shifts if _input_side(x.shape, out, f) else _output_shifts
+        return shifts(x, kernel, s, out) + bias
 
 
-def _space_to_depth_conv(x: Array, kernel: Array, s: int, out_h: int, out_w: int) -> Array:
+def _input_side(shape: tuple[int, ...], out: tuple[int, int], features: int) -> bool:
+    """Whether the input side's patches [B, H', W', k²C] are no larger than the output
+    side's product [B, H, W, k²F]."""
+    _, h, w, c = shape
+    return out[0] * out[1] * c <= h * w * features
+
+
+def _input_shifts(x: Array, kernel: Array, s: int, out: tuple[int, int]) -> Array:
+    """Σ_ij shift_ij(x) · K_ij as [shift_ij(x) for all ij] · K: [B, H', W', k²C] patches."""
+    k, _, c, f = kernel.shape
+    (oh, ow) = out
+    patches = jnp.concatenate(
+        [x[:, i : i + s * (oh - 1) + 1 : s, j : j + s * (ow - 1) + 1 : s, :]
+         for i in range(k) for j in range(k)],
+        axis=-1,
+    )  # fmt: skip  # ordered (i, j, channel) as the kernel's first three axes
+    return patches @ kernel.reshape(k * k * c, f)
+
+
+def _output_shifts(x: Array, kernel: Array, s: int, out: tuple[int, int]) -> Array:
+    """Σ_ij shift_ij(x · K_ij) from x · [K_ij for all ij]: a [B, H, W, k²F] product."""
+    k, _, c, f = kernel.shape
+    oh, ow = out
+    kernels = kernel.transpose(2, 0, 1, 3).reshape(c, k * k * f)  # columns ordered (i, j, f)
+    # a 2-D product: on a 4-D one XLA chose a transposed layout for its gradient and ran
+    # the Atari step 1.8x slower
+    z = (x.reshape(-1, c) @ kernels).reshape(*x.shape[:3], k * k * f)
+    views = [
+        z[:, i : i + s * (oh - 1) + 1 : s, j : j + s * (ow - 1) + 1 : s, n * f : (n + 1) * f]
+        for n, (i, j) in enumerate((i, j) for i in range(k) for j in range(k))
+    ]
+    return sum(views[1:], views[0])
+
+
+def _space_to_depth(x: Array, kernel: Array, s: int, out: tuple[int, int]) -> tuple[Array, Array]:
     """A VALID convolution of stride s whose kernel side k is a multiple of s, as a stride-1
     convolution of side k/s over s×s blocks of pixels stacked into channels: the same sums
-    in fewer, wider patches (the Nature CNN's 8×8/4 becomes 2×2 over 16·C channels)."""
+    over fewer, wider offsets (the Nature CNN's 8×8/4 becomes 2×2 over 16·C channels).
+    Returns the frame of blocks and the kernel rearranged to match."""
     k, _, c, f = kernel.shape
     m = k // s  # the kernel's side in blocks
-    rows, cols = out_h + m - 1, out_w + m - 1  # the blocks the outputs read
+    rows, cols = out[0] + m - 1, out[1] + m - 1  # the blocks the outputs read
     b = x.shape[0]
     x = x[:, : rows * s, : cols * s, :].reshape(b, rows, s, cols, s, c)
     x = x.transpose(0, 1, 3, 2, 4, 5).reshape(b, rows, cols, s * s * c)  # (p, q, c) per block
-    patches = jnp.concatenate(
-        [x[:, a : a + out_h, e : e + out_w, :] for a in range(m) for e in range(m)], axis=-1
-    )  # [B, H', W', m·m·s·s·C], ordered (a, e, p, q, c)
-    # kernel row i = a·s + p, column j = e·s + q
+    # kernel row i = a·s + p, column j = e·s + q: block offset (a, e), channel (p, q, c)
     kernel = kernel.reshape(m, s, m, s, c, f).transpose(0, 2, 1, 3, 4, 5)
-    return patches @ kernel.reshape(m * m * s * s * c, f)
+    return x, kernel.reshape(m, m, s * s * c, f)
 
 
 def conv(features: int, kernel: int, stride: int = 1, padding: str = "VALID") -> Conv:

@@ -5,6 +5,8 @@ core."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -13,6 +15,7 @@ import pytest
 from gymnasium import spaces
 
 from ascent.errors import ConfigError
+from ascent.nn import cnn
 from ascent.nn.cnn import Conv, ImpalaResNet, MinAtarCNN, NatureCNN
 from ascent.nn.encoders import Encoder, ObsSpec, image_layout
 from ascent.nn.heads import ActionSpec
@@ -28,14 +31,16 @@ def dense_params(n_in: int, n_out: int) -> int:
 
 
 # Mnih et al. 2015, Methods: 84×84×4 -> 32 8×8/4 -> 64 4×4/2 -> 64 3×3/1 -> 512
-NATURE = conv_params(8, 4, 32) + conv_params(4, 32, 64) + conv_params(3, 64, 64) + dense_params(
-    7 * 7 * 64, 512
+NATURE = (
+    conv_params(8, 4, 32)
+    + conv_params(4, 32, 64)
+    + conv_params(3, 64, 64)
+    + dense_params(7 * 7 * 64, 512)
 )
 # Espeholt et al. 2018, fig. 3: per stack a conv and two residual blocks of two convs;
 # 84 -> 42 -> 21 -> 11 after the three stride-2 pools; then 256
 IMPALA = sum(
-    conv_params(3, c_in, c) + 4 * conv_params(3, c, c)
-    for c_in, c in [(4, 16), (16, 32), (32, 32)]
+    conv_params(3, c_in, c) + 4 * conv_params(3, c, c) for c_in, c in [(4, 16), (16, 32), (32, 32)]
 ) + dense_params(11 * 11 * 32, 256)
 # Young & Tian 2019, §4: 10×10×C -> 16 3×3/1 (8×8) -> 128
 MINATAR = conv_params(3, 4, 16) + dense_params(8 * 8 * 16, 128)
@@ -134,14 +139,18 @@ def test_an_image_beside_vector_leaves_and_under_a_memory_core() -> None:
     assert dist.logits.shape == (2, 5, 3)
 
 
+@pytest.mark.parametrize("input_side", [True, False])
 @pytest.mark.parametrize(
     ("kernel", "stride", "padding", "side"),
     [(8, 4, "VALID", 36), (4, 2, "VALID", 9), (3, 1, "VALID", 10), (3, 1, "SAME", 11),
      (3, 2, "SAME", 10)],
 )  # fmt: skip
 def test_the_patch_convolution_is_flaxs_convolution(
-    kernel: int, stride: int, padding: str, side: int
+    kernel: int, stride: int, padding: str, side: int, input_side: bool, monkeypatch
 ) -> None:
+    """Both ways of taking the sum over the kernel's offsets (before or after the matrix
+    product), forced in turn, give flax's values and gradients."""
+    monkeypatch.setattr(cnn, "_input_side", lambda *_: input_side)
     x = jax.random.normal(jax.random.PRNGKey(0), (2, side, side, 3))
     ours = Conv(5, kernel, stride, padding)
     theirs = nn.Conv(5, (kernel, kernel), strides=(stride, stride), padding=padding,
@@ -153,3 +162,17 @@ def test_the_patch_convolution_is_flaxs_convolution(
         np.testing.assert_array_equal(a, b)
     params = jax.tree.map(lambda p: p + 0.1, params)  # a bias that is not zero
     np.testing.assert_allclose(ours.apply(params, x), theirs.apply(params, x), atol=2e-5)
+
+    def grads(net: nn.Module) -> Any:
+        return jax.grad(lambda p, x: (net.apply(p, x) ** 2).sum(), argnums=(0, 1))(params, x)
+
+    for a, b in zip(jax.tree.leaves(grads(ours)), jax.tree.leaves(grads(theirs)), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+
+
+def test_each_side_is_taken_where_its_array_is_smaller() -> None:
+    """The Nature CNN's strided layers sum after the product, its 3×3 before (pixels.md)."""
+    assert not cnn._input_side((1, 21, 21, 64), (20, 20), 32)  # 8×8/4 over 4 frames
+    assert not cnn._input_side((1, 10, 10, 128), (9, 9), 64)  # 4×4/2 over 32 channels
+    assert cnn._input_side((1, 9, 9, 64), (7, 7), 64)  # 3×3/1
+    assert cnn._input_side((1, 10, 10, 6), (8, 8), 16)  # MinAtar's 3×3
