@@ -267,15 +267,15 @@ def atari_report(data: dict[str, Any]) -> list[str]:
     if "parts_s" in ale and "train_s" in runs.get("sb3", {}):
         update = ale["parts_s"].get("update", math.nan)
         lines += ["", f"Where the time goes: Ascent's updates take "
-                  f"{update / (floors['xla'] * n_updates):.2f}× the XLA floor, so nothing "
-                  "but the convolutions' arithmetic is left in them; SB3's take "
+                  f"{update / (floors['xla'] * n_updates):.2f}× the XLA floor (measured "
+                  "alone, in its own process), SB3's "
                   f"{runs['sb3']['train_s'] / (floors['torch'] * n_updates):.2f}× the "
-                  "PyTorch floor. The gap between the libraries is the gap between the "
-                  f"floors: one minibatch step {floors['xla'] * 1e3:.0f} ms in XLA (the "
-                  "convolutions as matrix products over patches, the fastest form found "
-                  f"for XLA's CPU) against {floors['torch'] * 1e3:.0f} ms in PyTorch "
-                  "(oneDNN's convolutions). Collecting (acting and stepping) costs about "
-                  "the same in all three; EnvPool saves a little of the stepping."]  # fmt: skip
+                  "PyTorch floor: the libraries differ as their floors do, one minibatch "
+                  f"step {floors['xla'] * 1e3:.0f} ms in XLA (each convolution one matrix "
+                  "product, its sum over the kernel's offsets taken before or after the "
+                  "product, whichever array is smaller: `ascent/nn/cnn.py`) against "
+                  f"{floors['torch'] * 1e3:.0f} ms in PyTorch (oneDNN's convolutions). "
+                  "Collecting (acting and stepping) is the rest: the table's column."]  # fmt: skip
     peaks = [runs[k].get("peak_rss_mb", math.nan) for k in ("ascent-ale", "ascent-envpool")
              if k in runs]  # fmt: skip
     if peaks:
