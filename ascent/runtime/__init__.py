@@ -22,7 +22,11 @@ with several threads in one process; a `CachedJit` pickles as its function and o
 from __future__ import annotations
 
 from ascent.runtime.chunks import CompiledChunks
-from ascent.runtime.compile_cache import enable_compile_cache, private_folder
+from ascent.runtime.compile_cache import (
+    default_compile_cache,
+    enable_compile_cache,
+    private_folder,
+)
 from ascent.runtime.flat import FlatLearn, FlatTree, HostLearn, PackedMetrics
 from ascent.runtime.lean import LeanJit
 from ascent.runtime.program_cache import CachedJit, compile_counts, paused_gc
@@ -37,6 +41,7 @@ __all__ = [
     "LeanJit",
     "PackedMetrics",
     "compile_counts",
+    "default_compile_cache",
     "enable_compile_cache",
     "inline_cpu_dispatch",
     "paused_gc",

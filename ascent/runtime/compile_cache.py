@@ -52,3 +52,23 @@ def enable_compile_cache(path: str | Path | None = None) -> Path:
     jax.config.update("jax_compilation_cache_dir", str(folder))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     return folder
+
+
+OPT_OUT = "ASCENT_COMPILE_CACHE"  # set to 0 (or off, false, no) for no persistent cache
+
+
+def default_compile_cache() -> Path | None:
+    """The cache every Ascent agent uses unless told otherwise, set when the first agent
+    of a process is made (`Agent.__init__`), so that Python users start warm as the CLI
+    does: JAX's cache folder if one is set already (the user's choice, kept), else
+    `enable_compile_cache()`'s ($ASCENT_CACHE_DIR, else ~/.cache/ascent/jax). None, and
+    nothing set, when $ASCENT_COMPILE_CACHE is 0 (the cache is a process-wide JAX setting: a program
+    that wants none of it says so)."""
+    import jax
+
+    if os.environ.get(OPT_OUT, "").strip().lower() in ("0", "off", "false", "no"):
+        return None
+    current = jax.config.jax_compilation_cache_dir
+    if current:
+        return Path(current)
+    return enable_compile_cache()

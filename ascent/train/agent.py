@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import math
 import signal
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -37,9 +38,10 @@ from ascent.io import (
 )
 from ascent.io.run_dir import RunLock
 from ascent.nn.encoders import ObsSpec
-from ascent.runtime import inline_cpu_dispatch
+from ascent.runtime import default_compile_cache, inline_cpu_dispatch
 from ascent.train import make_loop
 from ascent.train.evaluate import EvalResult, Evaluator
+from ascent.train.hooks import Callback, Hooks
 from ascent.train.loop import LoopState
 from ascent.train.runner import Cadence, Runner
 from ascent.train.signals import GracefulStop
@@ -71,6 +73,7 @@ class Agent:
         from when its observations do not carry them; `env_options`: an id's own options
         (`atari/<Game>`'s `engine="envpool"`), recorded with the run."""
         inline_cpu_dispatch()  # before this process's first JAX computation, if it is
+        default_compile_cache()  # a second run in a new process starts warm (compile_cache.py)
         self.run_dir: Path | None = None
         self._lock: RunLock | None = None  # held while this agent may write its run folder
         # derived seeds (environments seed + i, evaluation seed + EVAL_SEED_OFFSET) stay
@@ -162,31 +165,64 @@ class Agent:
         self,
         total_steps: int | None = None,
         *,
+        steps: int | None = None,
         run_dir: str | Path | None = None,
         progress: bool = True,
         log_every: int | None = None,
         checkpoint_every: int | None = None,
+        callback: Callback | None = None,
+        eval_every: int | None = None,
+        eval_episodes: int = 10,
+        stop_at_return: float | None = None,
     ) -> Agent:
-        """Train until `total_steps` environment steps (default: the config's).
+        """Train until the agent has taken `total_steps` environment steps in all (counted
+        from its first step: a loaded agent counts on from its run; default: the config's
+        `total_steps`), or for `steps` more from where it is, as Stable-Baselines3's
+        `learn(n, reset_num_timesteps=False)` does; not both. Steps are taken in whole
+        iterations (`n_envs` × `n_steps` each for PPO), so the last one may go a little
+        past the target. A call with nothing to do (the agent is there already) warns and
+        returns.
 
         With `run_dir` (or a run folder already attached), writes metrics.csv,
         TensorBoard events and checkpoints there. A metrics row sums up `log_every`
         iterations; the Gymnasium door comes back from its loop after as many rows as
         take about a quarter of a second (up to ten), the JAX door after up to ten rows
-        in one compiled call. A checkpoint is written every
-        `checkpoint_every` iterations (by default about ten per run). Both default to the
-        agent's (a loaded agent's are those of the run it continues) and are kept for the
-        next call.
+        in one compiled call. A checkpoint is written every `checkpoint_every`
+        iterations (by default about ten per run). Both default to the agent's (a loaded
+        agent's are those of the run it continues) and are kept for the next call.
+
+        Hooks, after each chunk of iterations:
+        - `eval_every` (environment steps): a deterministic evaluation of `eval_episodes`
+          episodes whenever the step count passes a multiple of it (chunks end there), logged
+          as `eval_return`, `eval_return_std` and `eval_episodes`; the best policy so far
+          is kept in the run folder's `best/` (a checkpoint: `ascent.load(RUN/best)`), and
+          training stops once the mean return reaches `stop_at_return`.
+        - `callback(agent, rows)`: the agent as it is now and the chunk's new metrics rows
+          (dicts as logged, an evaluation's row last); returning False stops training
+          (None or True goes on), as Stable-Baselines3's callbacks do. A stop keeps the
+          state reached and writes a checkpoint as the end of a run does.
         """
         # kept in the agent (and its checkpoints' meta) so a resumed run chunks the same way
 
         def pick(name: str, value: Any) -> int:
             return whole_number(name, getattr(self, name) if value is None else value)
 
+        if steps is not None:
+            if total_steps is not None:
+                raise ConfigError("learn takes total_steps (in all) or steps (more), not both")
+            total_steps = self.env_steps + whole_number("steps", steps)
         total_steps = self.config.total_steps if total_steps is None else total_steps
         self.total_steps = total_steps = pick("total_steps", total_steps)
         self.log_every = pick("log_every", log_every)
         self.checkpoint_every = pick("checkpoint_every", checkpoint_every)
+        hooks = Hooks.make(callback, eval_every, eval_episodes, stop_at_return)
+        if self.iterations >= self.iterations_for(total_steps):
+            warnings.warn(
+                f"learn: nothing to do: the agent has taken {self.env_steps:,} steps and "
+                f"total_steps is {total_steps:,} (steps in all); learn(steps=n) trains n more",
+                stacklevel=2,
+            )
+            return self
         locked_here = self._lock is None  # a folder locked here is free again after
         if run_dir is not None:
             self.attach_run_dir(Path(run_dir))
@@ -197,10 +233,11 @@ class Agent:
             # it takes too long), saving a checkpoint: Interrupted says where (signals.py)
             stop = GracefulStop(self._save_on_signal, self._stopped_at_once)
             with self._writing(), stop:
-                self._train(self.iterations_for(total_steps), total_steps, progress, stop)
+                self._train(self.iterations_for(total_steps), progress, stop, hooks)
                 with stop.lock:
                     if self.run_dir:
                         self.checkpoint()
+                        write_json(self.run_dir / "config.json", self.meta())  # steps reached
                     self._stop_if_asked(stop)
         finally:
             if locked_here:
@@ -208,14 +245,17 @@ class Agent:
         return self
 
     def _train(
-        self, iterations_total: int, total_steps: int, progress: bool, stop: GracefulStop
+        self, iterations_total: int, progress: bool, stop: GracefulStop, hooks: Hooks
     ) -> None:
         """The runner's chunks until `iterations_total`: each good chunk's state and
-        time are kept, and a checkpoint written on cadence; after a signal, the chunk's
-        state is saved and training stops (`stop`)."""
+        time are kept, a checkpoint written on cadence and the hooks run (`hooks.py`),
+        which may end training early; after a signal, the chunk's state is saved and
+        training stops (`stop`)."""
         logger = MetricsLogger(self.run_dir) if self.run_dir else None
+        hooks.start(self)
         bar = TrainingProgress(
-            total_steps,
+            # the steps the last iteration ends on: the bar never passes its total
+            iterations_total * self.loop.steps_per_iteration,
             description=f"{self.algo_name} {self.env_id}",
             enabled=progress,
             start_steps=self.env_steps,
@@ -223,7 +263,11 @@ class Agent:
         chunks = self.runner.chunks(
             self.state,
             iterations_total,
-            Cadence(self.log_every, self.checkpoint_every),
+            Cadence(
+                self.log_every,
+                self.checkpoint_every,
+                hooks.eval_iterations(self.loop.steps_per_iteration),
+            ),
             logger=logger,
             bar=bar,
             train_seconds=self.train_seconds,
@@ -237,6 +281,8 @@ class Agent:
                         if self.run_dir and chunk.checkpoint_due:
                             self.checkpoint()
                         self._stop_if_asked(stop)
+                        if not hooks.after_chunk(self, chunk.rows, chunk.eval_due, logger):
+                            break
         except KeyboardInterrupt as e:
             # a continued run starts fresh episodes, as a resumed one does (the
             # Gymnasium door's environments may have stepped past the state kept)

@@ -38,10 +38,12 @@ FINITE_CHECKS = {
 
 class Cadence(NamedTuple):
     """Iterations per metrics row and between checkpoints: a run's own, kept in its
-    checkpoints so that a resumed run cuts its chunks where the original did."""
+    checkpoints so that a resumed run cuts its chunks where the original did; and between
+    evaluations during training (0: none), which chunks also end on."""
 
     log_every: int
     checkpoint_every: int
+    eval_every: int = 0
 
 
 class Chunk(NamedTuple):
@@ -50,6 +52,8 @@ class Chunk(NamedTuple):
     state: LoopState
     train_seconds: float  # wall-clock of training so far, compiling included
     checkpoint_due: bool  # the chunk ended on a multiple of `checkpoint_every`
+    eval_due: bool  # the chunk ended on a multiple of `eval_every`
+    rows: list[dict[str, float]]  # its metrics rows, as logged (env_steps, iterations, ...)
 
 
 class Runner:
@@ -87,14 +91,19 @@ class Runner:
                 per_row = max(seconds, 1e-9) * cadence.log_every / n
                 rows = max(1, int(HOST_CHUNK_SECONDS / per_row))
                 self.host_rows = min(rows, ROWS_PER_COMPILED_CHUNK)
-                chunk_return, train_seconds = self.log_rows(
+                rows, train_seconds = self.log_rows(
                     logger, metrics, seconds, start_iteration, start_steps, cadence, train_seconds
                 )
-                last_return = last_return if chunk_return is None else chunk_return
+                last_return = next(
+                    (r["episode_return"] for r in reversed(rows) if "episode_return" in r),
+                    last_return,
+                )
                 state = new_state
                 bar.update(int(state.env_steps), last_return)
-                due = int(state.iteration) % cadence.checkpoint_every == 0
-                yield Chunk(state, train_seconds, due)
+                i = int(state.iteration)
+                due = i % cadence.checkpoint_every == 0
+                eval_due = cadence.eval_every > 0 and i % cadence.eval_every == 0
+                yield Chunk(state, train_seconds, due, eval_due, rows)
         finally:
             self.driver.close()  # no worker process outlives the call
 
@@ -102,13 +111,14 @@ class Runner:
         """Iterations in the next call: to the next multiple of ROWS_PER_COMPILED_CHUNK
         × log_every (JAX door; so chunks fall alike in a resumed run) or of as many rows
         as take about HOST_CHUNK_SECONDS (Gymnasium door, whose results do not depend on
-        where its chunks fall), never past a checkpoint or the end, nor past 2^31 - 1
-        (a compiled chunk counts its iterations in int32)."""
+        where its chunks fall), never past a checkpoint, an evaluation or the end, nor past
+        2^31 - 1 (a compiled chunk counts its iterations in int32)."""
         rows = ROWS_PER_COMPILED_CHUNK if self.loop.is_jax else self.host_rows
-        i, (log_every, checkpoint_every) = iteration, cadence
+        i, (log_every, checkpoint_every, eval_every) = iteration, cadence
         return min(
             rows * log_every - i % (rows * log_every),
             checkpoint_every - i % checkpoint_every,
+            eval_every - i % eval_every if eval_every else iterations_total,
             iterations_total - i,
             2**31 - 1,
         )
@@ -122,31 +132,28 @@ class Runner:
         start_steps: int,
         cadence: Cadence,
         train_seconds: float,
-    ) -> tuple[float | None, float]:
+    ) -> tuple[list[dict[str, float]], float]:
         """One metrics row per `log_every` iterations of a chunk (its seconds shared out
-        by iterations); returns the last row's episode return, if any episode ended, and
-        the training seconds counted on to the chunk's end."""
+        by iterations), logged if there is a logger; returns the rows and the training
+        seconds counted on to the chunk's end."""
         n = len(metrics["episodes"])
         per_iteration = self.loop.steps_per_iteration
-        last_return = None
+        rows = []
         for first in range(0, n, cadence.log_every):
             part = {k: v[first : first + cadence.log_every] for k, v in metrics.items()}
             count = len(part["episodes"])
             train_seconds += seconds * count / n
-            row = summarise(part, count * per_iteration, seconds * count / n)
-            last_return = row.get("episode_return", last_return)
+            steps = start_steps + (first + count) * per_iteration
+            row = {
+                "env_steps": steps,
+                "iterations": start_iteration + first + count,
+                "train_seconds": train_seconds,
+                **summarise(part, count * per_iteration, seconds * count / n),
+            }
+            rows.append(row)
             if logger:
-                steps = start_steps + (first + count) * per_iteration
-                logger.log(
-                    steps,
-                    {
-                        "env_steps": steps,
-                        "iterations": start_iteration + first + count,
-                        "train_seconds": train_seconds,
-                        **row,
-                    },
-                )
-        return last_return, train_seconds
+                logger.log(steps, row)
+        return rows, train_seconds
 
     def check_finite(
         self,
