@@ -16,8 +16,6 @@ from rich.progress import (
     ProgressColumn,
     Task,
     TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
 )
 from rich.table import Table
 from rich.text import Text
@@ -25,23 +23,62 @@ from rich.text import Text
 REPORT_FRACTION = 0.1  # plain mode prints a line each time this much more of the run is done
 
 
+BAR_WIDTH = 8  # the bar's own columns: with the widest cells the line fits in 80
+DESCRIPTION_WIDTH = 16
+
+
 class _RateColumn(ProgressColumn):
-    """Steps per second, estimated by rich over its recent samples."""
+    """Steps per second, estimated by rich over its recent samples; "compiling" until the
+    first chunk is back (its time is mostly XLA's compiling)."""
 
     def render(self, task: Task) -> Text:
+        if not task.fields.get("running"):
+            return Text("compiling")
         speed = task.finished_speed or task.speed
-        return Text("? steps/s" if speed is None else f"{speed:,.0f} steps/s")
+        return Text("?/s" if speed is None else f"{speed:,.0f}/s")
 
 
-def _format_duration(seconds: float) -> str:
+def _count(n: float) -> str:
+    """Steps in at most 6 characters: 99,999, then 100k ... 9,999k, then 10.0M ..."""
+    if n < 100_000:
+        return f"{n:,.0f}"
+    if n < 10_000_000:
+        return f"{n / 1e3:,.0f}k"
+    return f"{n / 1e6:.1f}M"
+
+
+class _StepsColumn(ProgressColumn):
+    """Steps done / total, compact (`_count`)."""
+
+    def render(self, task: Task) -> Text:
+        return Text(f"{_count(task.completed)}/{_count(task.total or 0)}")
+
+
+class _TimeColumn(ProgressColumn):
+    """Elapsed<remaining, as tqdm writes it."""
+
+    def render(self, task: Task) -> Text:
+        remaining = task.time_remaining
+        eta = "?" if remaining is None else _format_duration(remaining, compact=True)
+        elapsed = _format_duration(task.finished_time or task.elapsed or 0.0, compact=True)
+        return Text(f"{elapsed}<{eta}")
+
+
+def _format_duration(seconds: float, compact: bool = False) -> str:
+    """h:mm:ss (compact: mm:ss under an hour)."""
     if not math.isfinite(seconds):
         return "?"
     seconds = int(round(seconds))
+    if compact and seconds < 3600:
+        return f"{seconds // 60:02d}:{seconds % 60:02d}"
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
 def _format_return(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}"
+    """Two decimals, none from 1,000 on (at most 8 characters up to a million)."""
+    if value is None:
+        return "-"
+    return f"{value:.2f}" if abs(value) < 1000 else f"{value:,.0f}"
 
 
 class TrainingProgress:
@@ -94,24 +131,30 @@ class TrainingProgress:
             return
         self._start_time = time.perf_counter()
         if self.interactive:
+            # one line of at most 80 columns: description 16, bar 8, steps 13, rate 9,
+            # return 12, time 15, and rich's five single spaces between them
             self._progress = Progress(
                 TextColumn("[bold]{task.description}"),
-                BarColumn(),
-                TextColumn("{task.completed:,.0f}/{task.total:,.0f}"),
+                BarColumn(bar_width=BAR_WIDTH),
+                _StepsColumn(),
                 _RateColumn(),
-                TextColumn("return {task.fields[episode_return]}"),
-                TimeElapsedColumn(),
-                TextColumn("eta"),
-                TimeRemainingColumn(),
+                TextColumn("ret {task.fields[episode_return]}"),
+                _TimeColumn(),
                 console=self.console,
             )
             self._progress.start()
+            description = self.description
+            if len(description) > DESCRIPTION_WIDTH:
+                description = description[: DESCRIPTION_WIDTH - 1] + "…"
             self._task = self._progress.add_task(
-                self.description,
+                description,
                 total=self.total_steps,
                 completed=self._start_steps,
                 episode_return=_format_return(None),
+                running=False,
             )
+        elif self.enabled:  # a log: say why the first line takes a while
+            print(f"{self.description}: compiling", file=self.console.file, flush=True)
 
     def update(self, steps_done: int, episode_return: float | None = None) -> None:
         """Record that `steps_done` steps (in total, not since the last call) are done.
@@ -124,7 +167,10 @@ class TrainingProgress:
             self._return = float(episode_return)
         if self._progress is not None:
             self._progress.update(
-                self._task, completed=self._steps, episode_return=_format_return(self._return)
+                self._task,
+                completed=self._steps,
+                episode_return=_format_return(self._return),
+                running=True,
             )
         elif self._steps >= self._next_report:
             self._print_line()

@@ -32,7 +32,8 @@ def test_plain_progress_prints_a_line_every_tenth(
         assert not progress.interactive
         for steps in range(0, 10_001, 250):
             progress.update(steps, episode_return=steps / 100 if steps >= 5000 else None)
-    lines = capsys.readouterr().out.splitlines()
+    compiling, *lines = capsys.readouterr().out.splitlines()
+    assert compiling == "training: compiling"  # why the first line takes a while
     assert len(lines) == 10
     assert all(LINE.match(line) for line in lines), lines
     assert [re.search(r"\((\d+)%\)", line).group(1) for line in lines] == [
@@ -52,7 +53,8 @@ def test_non_terminal_output_falls_back_to_plain_lines_and_ends_with_a_summary(
         progress.update(1_600)  # not another 10%: no line
         progress.update(4_000)  # a jump past several marks prints one line
         progress.update(4_100)
-    lines = capsys.readouterr().out.splitlines()
+    compiling, *lines = capsys.readouterr().out.splitlines()
+    assert compiling == "ppo: compiling"
     assert len(lines) == 3  # 15%, 40%, then the final state on close
     assert lines[0].startswith("ppo: 1,500/10,000 steps (15%)") and "return 12.35" in lines[0]
     assert lines[1].startswith("ppo: 4,000/10,000 steps (40%)")
@@ -67,8 +69,27 @@ def test_terminal_gets_a_rich_bar() -> None:
         progress.update(1_000, episode_return=-3.5)
         progress.update(2_000)
     out = buf.getvalue()
-    assert "sac" in out and "2,000/2,000" in out and "return -3.50" in out
-    assert "steps/s" in out and "eta" in out
+    assert "sac" in out and "2,000/2,000" in out and "ret -3.50" in out
+    assert "/s" in out and "<" in out  # steps per second, elapsed<remaining
+
+
+def test_the_bar_says_compiling_then_fits_80_columns() -> None:
+    """Until the first chunk is back the rate says "compiling"; with the widest cells
+    (a long description, ten million steps, a return in the thousands, hours) every line
+    of the bar fits an 80-column terminal."""
+    buf = io.StringIO()
+    console = Console(file=buf, force_terminal=True, width=80, color_system=None)
+    with TrainingProgress(
+        10_000_000, description="impala atari/MontezumaRevenge", console=console
+    ) as progress:
+        progress._progress.refresh()
+        assert "compiling" in buf.getvalue()
+        progress.update(1_234_567, episode_return=-12_345.678)
+        progress._progress.refresh()
+    out = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", buf.getvalue())  # the cursor's moves
+    lines = [line for line in re.split(r"[\r\n]", out) if line.strip()]
+    assert any("1,235k/10.0M" in line and "ret -12,346" in line for line in lines), lines
+    assert all(len(line) <= 80 for line in lines), max(lines, key=len)
 
 
 def test_bad_total_is_rejected() -> None:
