@@ -8,6 +8,7 @@ print(agent.evaluate(episodes=20).mean_return)
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from ascent._version import __version__
@@ -35,3 +36,10 @@ def __getattr__(name: str) -> Any:
 
         return Agent
     raise AttributeError(f"module 'ascent' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    # the lazy names are not in the module's namespace until first used: list them for
+    # dir() and tab completion, with the subpackages already imported (PEP 562)
+    loaded = {k for k, v in globals().items() if isinstance(v, ModuleType) and k[0] != "_"}
+    return sorted(set(__all__) | loaded)

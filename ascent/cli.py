@@ -61,8 +61,9 @@ class Train:
     resume_from: str | None = None
     """With --resume: the checkpoint to continue from, e.g. step_000000004096; later
     checkpoints and metrics rows are moved into the run's abandoned/ folder."""
-    no_preset: bool = False
-    """Ignore the tuned preset for this algorithm and environment."""
+    preset: bool = True
+    """Start from the tuned preset for this algorithm and environment (--no-preset: the
+    config's defaults)."""
     progress: bool = True
     """Show a progress bar."""
     checkpoint_every: int | None = None
@@ -201,7 +202,8 @@ def train(args: Train) -> int:
     if args.step_timeout < 0 or args.step_timeout != args.step_timeout:
         raise ConfigError(f"step_timeout must be >= 0 seconds, got {args.step_timeout}")
     if args.resume is not None:
-        agent = resume(args.resume, args.env, args.resume_from)
+        # a finished run is refused here, naming --total-steps, before learn would warn
+        agent = resume(args.resume, args.env, args.resume_from, total_steps=args.total_steps)
         print(f"resuming {agent.run_dir} at step {agent.env_steps}")
     else:
         if args.algo is None or args.env is None:
@@ -218,7 +220,7 @@ def train(args: Train) -> int:
         if args.ray_address is not None:
             overrides["ray_address"] = args.ray_address
         overrides.update(_parse_sets(args.set))
-        config = make_config(args.algo, args.env, overrides, use_preset=not args.no_preset)
+        config = make_config(args.algo, args.env, overrides, use_preset=args.preset)
         agent = Agent(
             args.algo,
             args.env,
@@ -406,8 +408,16 @@ COMMANDS = {
 def main(argv: list[str] | None = None) -> int:
     from_command_line = argv is None
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] in (["--version"], ["-V"]):  # before tyro, which wants a subcommand
+        from ascent._version import __version__
+
+        print(f"ascent {__version__}")
+        return 0
     args = tyro.extras.subcommand_cli_from_dict(
-        {name: cls for name, (cls, _) in COMMANDS.items()}, args=argv, prog="ascent"
+        {name: cls for name, (cls, _) in COMMANDS.items()},
+        args=argv,
+        prog="ascent",
+        description="Policy-based reinforcement learning in JAX (ascent --version: the version).",
     )
     handler = next(fn for cls, fn in COMMANDS.values() if isinstance(args, cls))
     # XLA reads its flags, and sizes its thread pool, when its CPU client starts, which

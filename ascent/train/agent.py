@@ -114,6 +114,13 @@ class Agent:
         self.log_every = max(1, iterations // 100)
         self.checkpoint_every = self.log_every * max(1, iterations // (10 * self.log_every))
 
+    def __repr__(self) -> str:
+        run = f"run {self.run_dir}" if self.run_dir is not None else "no run folder"
+        return (
+            f"Agent({self.algo_name} on {self.env_id}, seed {self.seed}, "
+            f"{self.env_steps:,} steps, {run})"
+        )
+
     # --- counters -----------------------------------------------------------------
 
     @property

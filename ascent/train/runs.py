@@ -139,9 +139,12 @@ def resume(
     env: EnvLike | None = None,
     start: str | Path | None = None,
     action_mask: ActionMaskSource = None,
+    total_steps: int | None = None,
 ) -> Agent:
     """The agent of a run folder at its newest checkpoint (or at `start`, a checkpoint's
-    name such as `step_000000004096`), ready to `learn` on; `env` as for `ascent.load`.
+    name such as `step_000000004096`), ready to `learn` on to `total_steps` (default: the
+    run's own target); `env` as for `ascent.load`. A run already there is refused
+    (ConfigError naming `--total-steps`) before anything in its folder is moved.
 
     The run folder is locked first. A newest checkpoint that cannot be loaded stops
     the resume (CheckpointError naming it); nothing is passed over silently. Rows of
@@ -169,6 +172,10 @@ def resume(
                 older = [p.name for _, p in found if p != chosen]
                 hint = f"; or resume from an older one: --resume-from {older[-1]}" if older else ""
                 raise CheckpointError(f"cannot resume from {chosen.name}: {e}{hint}") from None
+        target = agent.total_steps if total_steps is None else total_steps
+        if agent.iterations >= agent.iterations_for(target):
+            agent.close()
+            raise ConfigError(_finished(run_dir, agent.env_steps, target, total_steps is None))
     except BaseException:
         lock.release()
         raise
@@ -185,3 +192,11 @@ def resume(
     # rows logged after the checkpoint will be logged again by the resumed run
     drop_rows_after(run_dir, agent.env_steps, keep_in=aside and aside / "metrics.csv")
     return agent
+
+
+def _finished(run_dir: Path, steps: int, target: int, own_target: bool) -> str:
+    """What to do with a run that has nothing left to train."""
+    further = f"train further with --resume {run_dir} --total-steps N (steps in all, N > {steps:,})"
+    if own_target:
+        return f"run {run_dir} has finished ({steps:,} of {target:,} steps); {further}"
+    return f"run {run_dir} has taken {steps:,} steps already, --total-steps {target:,}; {further}"
