@@ -10,7 +10,7 @@ export XLA_FLAGS := $(shell $(PYTHON) ascent/_xla.py)
 test: export XLA_FLAGS := $(shell $(PYTHON) ascent/_xla.py tests)
 endif
 
-.PHONY: demo test test-slow lint clean
+.PHONY: demo test test-slow lint docs clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -33,5 +33,10 @@ test-slow: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check ascent tests benchmarks examples
 
+# the documentation site (mkdocs.yml, docs/) into site/; --strict: a broken link or
+# reference fails the build, as tests/test_docs.py checks in `make test`
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict -d site
+
 clean:
-	rm -rf $(VENV) .cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .cache .pytest_cache .ruff_cache site
