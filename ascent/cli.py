@@ -99,6 +99,10 @@ class Eval:
     """Environment id to evaluate on instead of the one the run names."""
     threads: int = 1
     """CPU threads for XLA."""
+    video: Path | None = None
+    """Also film --episodes episodes into this folder, one mp4 each (the `video` extra)."""
+    render: bool = False
+    """Also play --episodes episodes in a window, where the environment has one."""
 
 
 @dataclass
@@ -265,17 +269,36 @@ def evaluate(args: Eval) -> int:
     from ascent.api import load
 
     agent = load(args.run_dir, args.env)
-    result = agent.evaluate(args.episodes, deterministic=not args.stochastic, seed=args.seed)
-    agent.close()
+    deterministic = not args.stochastic
+    try:
+        result = agent.evaluate(args.episodes, deterministic=deterministic, seed=args.seed)
+        videos = _watch(agent, args, deterministic)
+    finally:
+        agent.close()
     if args.json:
-        print(json.dumps(result.to_dict()))
+        print(json.dumps({**result.to_dict(), **({"videos": videos} if videos else {})}))
     else:
         print(
             f"{agent.algo_name} on {agent.env_id} at step {agent.env_steps}: mean return "
             f"{result.mean_return:.2f} ± {result.std_return:.2f} "
             f"over {len(result.returns)} episodes{_by_agent(result)}"
         )
+        if videos:
+            print(f"wrote {len(videos)} video{'s' * (len(videos) != 1)} to {args.video}")
     return 0
+
+
+def _watch(agent: Any, args: Eval, deterministic: bool) -> list[str]:
+    """--render's window, then --video's files (their paths); the returns printed are
+    the evaluation's (`train/watch.py`)."""
+    from ascent.train.watch import record, show
+
+    if args.render:
+        show(agent, args.episodes, deterministic=deterministic, seed=args.seed)
+    if args.video is None:
+        return []
+    watched = record(agent, args.video, args.episodes, deterministic=deterministic, seed=args.seed)
+    return [str(path) for path in watched.videos]
 
 
 def plot(args: Plot) -> int:
