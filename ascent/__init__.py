@@ -43,3 +43,31 @@ def __dir__() -> list[str]:
     # dir() and tab completion, with the subpackages already imported (PEP 562)
     loaded = {k for k, v in globals().items() if isinstance(v, ModuleType) and k[0] != "_"}
     return sorted(set(__all__) | loaded)
+
+
+# Ascent's single-agent JAX tasks, for `gymnasium.make("ascent/TMaze-v0")`. Gymnasium
+# has no lazy hook for a namespace, so they are registered on `import ascent`, by entry
+# point: `ascent.envs` (and JAX) is imported only when one is made. The list is checked
+# against `ascent.envs.TASKS` by tests/envs/test_as_gymnasium.py.
+_GYMNASIUM_TASKS = (
+    "Chain-v0",
+    "DialLock-v0",
+    "RepeatFirst-v0",
+    "RepeatPrevious-v0",
+    "Switches-v0",
+    "TMaze-v0",
+)
+
+
+def _register_with_gymnasium() -> None:
+    import gymnasium  # imports no JAX
+
+    for name in _GYMNASIUM_TASKS:
+        env_id = f"ascent/{name}"
+        if env_id not in gymnasium.registry:  # a reloaded module registers nothing twice
+            gymnasium.register(
+                env_id, entry_point="ascent.envs.as_gymnasium:GymnasiumTask", kwargs={"env": env_id}
+            )
+
+
+_register_with_gymnasium()

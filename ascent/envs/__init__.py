@@ -1,9 +1,12 @@
 """Environments through two doors: JAX-native (`JaxEnv`; `MultiAgentJaxEnv` for several
 agents, `JaxMarlEnv` over JaxMARL) and Python (`HostVecEnv` over Gymnasium;
-`PettingZooVecEnv` over PettingZoo for several agents)."""
+`PettingZooVecEnv` over PettingZoo for several agents); and the other way round, a JAX
+task as a `gymnasium.Env` (`GymnasiumTask`) or a team task as a PettingZoo `ParallelEnv`
+(`as_pettingzoo.PettingZooTeam`)."""
 
 from __future__ import annotations
 
+from ascent.envs.as_gymnasium import GymnasiumTask
 from ascent.envs.gymnax_env import GymnaxEnv
 from ascent.envs.host import HostVecEnv
 from ascent.envs.jax_env import EnvState, JaxEnv
@@ -27,6 +30,7 @@ __all__ = [
     "Chain",
     "DialLock",
     "EnvState",
+    "GymnasiumTask",
     "GymnaxEnv",
     "HostVecEnv",
     "JaxEnv",

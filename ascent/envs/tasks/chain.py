@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import NamedTuple
 
 import jax
@@ -42,11 +43,11 @@ class Chain:
                 f"slip={self.slip}"
             )
 
-    @property
+    @cached_property
     def observation_space(self) -> spaces.Box:
         return spaces.Box(0.0, 1.0, (self.length,), np.float32)
 
-    @property
+    @cached_property
     def action_space(self) -> spaces.Discrete:
         return spaces.Discrete(2)
 

@@ -4,6 +4,7 @@ MultiBinary action, each with a known optimum (issue 28's JAX-door tasks)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, NamedTuple
 
 import jax
@@ -42,7 +43,7 @@ class DialLock:
                 f"dials={self.dials}, max_episode_steps={self.max_episode_steps}"
             )
 
-    @property
+    @cached_property
     def observation_space(self) -> spaces.Dict:
         return spaces.Dict(
             {
@@ -51,7 +52,7 @@ class DialLock:
             }
         )
 
-    @property
+    @cached_property
     def action_space(self) -> spaces.MultiDiscrete:
         return spaces.MultiDiscrete(list(self.dials))
 
@@ -100,11 +101,11 @@ class Switches:
         if self.n < 1 or self.max_episode_steps < 1:
             raise EnvError(f"Switches needs n >= 1 and max_episode_steps >= 1; got {self}")
 
-    @property
+    @cached_property
     def observation_space(self) -> spaces.Box:
         return spaces.Box(0.0, 1.0, (1,), np.float32)
 
-    @property
+    @cached_property
     def action_space(self) -> spaces.MultiBinary:
         return spaces.MultiBinary(self.n)
 

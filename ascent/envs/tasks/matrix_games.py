@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import NamedTuple
 
 import jax
@@ -49,15 +50,15 @@ class MatrixGame:
         if self.max_episode_steps < 1:
             raise EnvError(f"{self.env_id}: max_episode_steps must be >= 1")
 
-    @property
+    @cached_property
     def observation_space(self) -> spaces.Box:
         return spaces.Box(1.0, 1.0, (1,), np.float32)
 
-    @property
+    @cached_property
     def state_space(self) -> spaces.Box:
         return spaces.Box(1.0, 1.0, (1,), np.float32)
 
-    @property
+    @cached_property
     def action_space(self) -> spaces.Discrete:
         return spaces.Discrete(len(self.payoff))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import NamedTuple
 
 import jax
@@ -45,11 +46,11 @@ class _Recall:
     def max_episode_steps(self) -> int:
         return self.length
 
-    @property
+    @cached_property
     def observation_space(self) -> spaces.Box:
         return spaces.Box(0.0, 1.0, (self.num_symbols,), np.float32)
 
-    @property
+    @cached_property
     def action_space(self) -> spaces.Discrete:
         return spaces.Discrete(self.num_symbols)
 

@@ -4,6 +4,7 @@ the team scores above chance only by sending its values through its actions."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import NamedTuple
 
 import jax
@@ -71,15 +72,15 @@ class Signalling:
     def max_episode_steps(self) -> int:
         return 2  # talk, act
 
-    @property
+    @cached_property
     def observation_space(self) -> spaces.Box:
         return spaces.Box(0.0, 1.0, (self.n_agents * self.n_values + 2,), np.float32)
 
-    @property
+    @cached_property
     def state_space(self) -> spaces.Box:
         return spaces.Box(0.0, 1.0, (2 * self.n_agents * self.n_values + 2,), np.float32)
 
-    @property
+    @cached_property
     def action_space(self) -> spaces.Discrete:
         return spaces.Discrete(self.n_values)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import NamedTuple
 
 import jax
@@ -56,11 +57,11 @@ class TMaze:
                 f"episode); got length={self.length}, max_episode_steps={self.max_episode_steps}"
             )
 
-    @property
+    @cached_property
     def observation_space(self) -> spaces.Box:
         return spaces.Box(0.0, 1.0, (4,), np.float32)
 
-    @property
+    @cached_property
     def action_space(self) -> spaces.Discrete:
         return spaces.Discrete(3)
 
