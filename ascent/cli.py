@@ -1,4 +1,4 @@
-"""The `ascent` command: train, eval, plot, list, theory. Thin: parse, call, print.
+"""The `ascent` command: train, eval, export, plot, list, theory. Thin: parse, call, print.
 
 Bad input (config, environment, checkpoint) is an `ascent.errors.AscentError`: the
 message is printed as one line without a traceback and the exit status is 2. SIGINT or
@@ -103,6 +103,19 @@ class Eval:
     """Also film --episodes episodes into this folder, one mp4 each (the `video` extra)."""
     render: bool = False
     """Also play --episodes episodes in a window, where the environment has one."""
+
+
+@dataclass
+class Export:
+    """Write a run's deterministic policy as an ONNX file (observations [N, ...] ->
+    actions [N, ...], as env.step takes them), for onnxruntime and other clients."""
+
+    run_dir: Annotated[Path, tyro.conf.Positional]
+    """A run folder or a checkpoint folder."""
+    output: Annotated[Path, tyro.conf.arg(aliases=["-o"])] = Path("policy.onnx")
+    """ONNX file to write."""
+    env: str | None = None
+    """Environment id to load the run with instead of the one it names."""
 
 
 @dataclass
@@ -301,6 +314,19 @@ def _watch(agent: Any, args: Eval, deterministic: bool) -> list[str]:
     return [str(path) for path in watched.videos]
 
 
+def export(args: Export) -> int:
+    from ascent.api import load
+    from ascent.train.export import export_onnx
+
+    agent = load(args.run_dir, args.env)
+    try:
+        path = export_onnx(agent, args.output)
+    finally:
+        agent.close()
+    print(f"wrote {path}")
+    return 0
+
+
 def plot(args: Plot) -> int:
     from ascent.io import plot_runs
 
@@ -422,6 +448,7 @@ def theory(args: Theory) -> int:
 COMMANDS = {
     "train": (Train, train),
     "eval": (Eval, evaluate),
+    "export": (Export, export),
     "plot": (Plot, plot),
     "list": (List, list_all),
     "theory": (Theory, theory),
