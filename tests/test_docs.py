@@ -1,11 +1,12 @@
 """The documentation site (mkdocs.yml, docs/) builds with --strict, so a broken link or a
 reference to a name that no longer exists fails the suite; its config page covers every
-algorithm."""
+algorithm; the README stays a first page, its links pointing at files that exist."""
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -16,6 +17,7 @@ import pytest
 from ascent.catalog.registry import ALGORITHMS
 
 ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
 
 
 def build(config: Path, site: Path) -> subprocess.CompletedProcess[str]:
@@ -72,3 +74,18 @@ def test_a_broken_link_fails_the_build(tmp_path: Path) -> None:
     done = build(tmp_path / "mkdocs.yml", tmp_path / "site")
     assert done.returncode != 0
     assert "no-such-page.md" in done.stderr
+
+
+def test_the_readme_is_a_first_page() -> None:
+    text = README.read_text()
+    assert len(text.splitlines()) < 150
+    assert "make demo" in text and "make test" in text and "make docs" in text
+    links = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text)
+    for target in links:  # relative, so they work on GitHub as on a clone
+        if not target.startswith(("http://", "https://")):
+            assert (ROOT / target).exists(), target
+    pages = ["docs/getting-started.md", "docs/results/index.md"]
+    for folder in ("guides", "reference"):  # every guide and reference page
+        pages += [p.relative_to(ROOT).as_posix() for p in (ROOT / "docs" / folder).glob("*.md")]
+    for page in pages:
+        assert page in links, page
