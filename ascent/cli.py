@@ -79,6 +79,9 @@ class Train:
     action_mask: Literal["info"] | None = None
     """info: mask the actions the environment's info["action_mask"] forbids (Taxi-v4);
     an observation's own action_mask key is used without it."""
+    log: str = "csv,tb"
+    """Where metrics go, comma-separated: csv (metrics.csv, always written), tb
+    (TensorBoard, RUN/tb), mlflow (RUN/mlflow.db), wandb (offline, RUN/wandb)."""
 
 
 @dataclass
@@ -206,6 +209,7 @@ def train(args: Train) -> int:
     from ascent.catalog.registry import make_config
     from ascent.envs import HostVecEnv
     from ascent.io import new_run_dir
+    from ascent.io.loggers import logger_names
     from ascent.train.agent import Agent
     from ascent.train.runs import resume
 
@@ -218,6 +222,7 @@ def train(args: Train) -> int:
             whole_number(name, getattr(args, name))
     if args.step_timeout < 0 or args.step_timeout != args.step_timeout:
         raise ConfigError(f"step_timeout must be >= 0 seconds, got {args.step_timeout}")
+    loggers = logger_names(args.log)
     if args.resume is not None:
         # a finished run is refused here, naming --total-steps, before learn would warn
         agent = resume(args.resume, args.env, args.resume_from, total_steps=args.total_steps)
@@ -253,6 +258,7 @@ def train(args: Train) -> int:
     if isinstance(agent.env, HostVecEnv):
         agent.env.watchdog.timeout = args.step_timeout or None
         agent.env.watchdog.exit_on_hang = True  # a step stuck in native code ends the process
+    agent.loggers = loggers
     agent.learn(
         # a new run's target is in its config; a resumed one goes on to its own
         (args.total_steps or agent.total_steps) if args.resume is not None else None,

@@ -29,13 +29,13 @@ from ascent.envs.registry import EnvLike, env_label
 from ascent.envs.watchdog import STEP_TIMEOUT
 from ascent.errors import ConfigError, EnvError, Interrupted, StorageError, TrainingError
 from ascent.io import (
-    MetricsLogger,
     TrainingProgress,
     plot_curve,
     prune_checkpoints,
     save_checkpoint,
     write_json,
 )
+from ascent.io.loggers import DEFAULT_LOGGERS, open_loggers
 from ascent.io.run_dir import RunLock
 from ascent.nn.encoders import ObsSpec
 from ascent.runtime import default_compile_cache, inline_cpu_dispatch
@@ -75,6 +75,8 @@ class Agent:
         inline_cpu_dispatch()  # before this process's first JAX computation, if it is
         default_compile_cache()  # a second run in a new process starts warm (compile_cache.py)
         self.run_dir: Path | None = None
+        # where a run's metrics rows go besides metrics.csv (`ascent.io.loggers.LOGGERS`)
+        self.loggers: tuple[str, ...] = DEFAULT_LOGGERS
         self._lock: RunLock | None = None  # held while this agent may write its run folder
         # derived seeds (environments seed + i, evaluation seed + EVAL_SEED_OFFSET) stay
         # below 2^32, where JAX's PRNGKey wraps around
@@ -258,7 +260,7 @@ class Agent:
         time are kept, a checkpoint written on cadence and the hooks run (`hooks.py`),
         which may end training early; after a signal, the chunk's state is saved and
         training stops (`stop`)."""
-        logger = MetricsLogger(self.run_dir) if self.run_dir else None
+        logger = open_loggers(self.run_dir, self.loggers) if self.run_dir else None
         hooks.start(self)
         bar = TrainingProgress(
             # the steps the last iteration ends on: the bar never passes its total
