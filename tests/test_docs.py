@@ -56,6 +56,8 @@ def test_the_api_pages_render_the_docstrings(site: Path) -> None:
     assert "nothing to do" in api  # learn's docstring, not just its name
     core = (site / "reference" / "core" / "index.html").read_text()
     assert 'id="ascent.core.returns.gae"' in core
+    # the docstrings' subscripts stay as written, not read as emphasis (docs/hooks/results.py)
+    assert "G_{t+1}" in core and "<em>" not in core
 
 
 def test_benchmark_results_are_served(site: Path) -> None:
