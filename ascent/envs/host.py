@@ -11,6 +11,7 @@ import gymnasium
 import numpy as np
 from gymnasium import spaces
 
+from ascent.envs.quiet import quiet_make
 from ascent.envs.watchdog import STEP_TIMEOUT, StepWatchdog
 from ascent.errors import EnvError, StepTimeout
 from ascent.nn.encoders import MASK_KEY, ObsSpec, is_image
@@ -171,7 +172,8 @@ class HostVecEnv:
                 # Gymnasium's passive checker warns on its first steps; every step is
                 # checked here instead (and its wrapper costs each step a call)
                 options = {"disable_env_checker": True, **make_kwargs}
-                factory = functools.partial(gymnasium.make, env, **options)
+                # MuJoCo's deprecation notices are dropped while Ascent builds one (quiet.py)
+                factory = functools.partial(quiet_make, env, **options)
             else:
                 self.env_id = object_label(env)  # then the first environment's name
                 factory = env
