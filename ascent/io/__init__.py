@@ -1,8 +1,8 @@
 """I/O: the only layer that writes files. It knows no algorithm.
 
 Checkpoints (any pytree, safetensors + JSON), metric logs (CSV, and TensorBoard, MLflow or
-W&B through `loggers.py`), the progress
-display, learning-curve and bias–variance plots and run folders.
+W&B through `loggers.py`), the progress display, learning-curve and bias–variance plots and
+run folders.
 Compiling (the caches, XLA's threads) is `ascent.runtime`'s.
 """
 
