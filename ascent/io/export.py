@@ -13,8 +13,9 @@ atomically, as everything in this layer is.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import jax
 import jax.extend
@@ -54,6 +55,26 @@ def save_onnx(
         input_names=["obs"],
         output_names=["action"],
     )
+    _drop_unused_constants(model.graph)
     path = Path(path)
     write_bytes_atomic(path, model.SerializeToString())
     return path
+
+
+def _drop_unused_constants(graph: Any) -> None:
+    """Remove the initializers no node reads (scalars of the traced function that its
+    output does not depend on), which onnxruntime warns about each time it loads the file."""
+    read = {name for node in _nodes(graph) for name in node.input}
+    read |= {out.name for out in graph.output}
+    unused = [init for init in graph.initializer if init.name not in read]
+    for init in unused:
+        graph.initializer.remove(init)
+
+
+def _nodes(graph: Any) -> Iterator[Any]:
+    """Every node of an ONNX graph, those of its subgraphs (an If's branches) included."""
+    for node in graph.node:
+        yield node
+        for attr in node.attribute:
+            for sub in (*([attr.g] if attr.HasField("g") else []), *attr.graphs):
+                yield from _nodes(sub)

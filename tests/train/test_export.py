@@ -107,6 +107,21 @@ def test_box_actions_match_act_with_normalised_observations(tmp_path: Path) -> N
     agent.close()
 
 
+def test_sac_squashed_mean_matches_act_and_no_constant_is_left_unread(tmp_path: Path) -> None:
+    onnx = pytest.importorskip("onnx")
+    small = {"hidden": (8,), "buffer_size": 64, "learning_starts": 8, "minibatch_size": 8}
+    agent = ascent.make("sac", env="Pendulum-v1", seed=0, total_steps=32, **small)
+    agent.learn(progress=False)
+    path = export_onnx(agent, tmp_path / "sac.onnx")
+    obs = sampled(agent)
+    expected, _ = agent.act(obs, deterministic=True)
+    np.testing.assert_allclose(onnx_actions(path, obs), expected, atol=1e-5, rtol=0)
+    graph = onnx.load(str(path)).graph
+    read = {name for node in graph.node for name in node.input}
+    assert graph.initializer and all(init.name in read for init in graph.initializer)
+    agent.close()
+
+
 # the Box head's path is Pendulum's above: the CNN's with it runs with the slow tests
 @pytest.mark.parametrize(
     "continuous", [False, pytest.param(True, marks=pytest.mark.slow)], ids=["discrete", "box"]
