@@ -22,19 +22,34 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any, Protocol
 
 from ascent.algos.config import whole_number
 from ascent.errors import CheckpointError, ConfigError
-from ascent.io import read_meta, save_checkpoint
+from ascent.io import MetricsLogger, read_meta, save_checkpoint
+from ascent.train.evaluate import EvalResult
 
-if TYPE_CHECKING:
-    from ascent.io import MetricsLogger
-    from ascent.train.agent import Agent
+BEST = "best"  # the run folder's checkpoint of the best evaluated policy
+
+
+class Learner(Protocol):
+    """What the hooks use of an `Agent` (which imports this module)."""
+
+    run_dir: Path | None
+
+    @property
+    def env_steps(self) -> int: ...
+
+    def evaluate(self, episodes: int = 20) -> EvalResult: ...
+
+    def meta(self) -> dict[str, Any]: ...
+
+    def saved_state(self) -> Any: ...
+
 
 Rows = Sequence[dict[str, float]]
-Callback = Callable[["Agent", Rows], Any]
-BEST = "best"  # the run folder's checkpoint of the best evaluated policy
+Callback = Callable[[Any, Rows], Any]  # (the agent, its new rows) -> False to stop
 
 
 @dataclass
@@ -73,7 +88,7 @@ class Hooks:
         """Iterations between evaluations (0: none)."""
         return math.ceil(self.eval_every / steps_per_iteration) if self.eval_every else 0
 
-    def start(self, agent: Agent) -> None:
+    def start(self, agent: Learner) -> None:
         """Before training: the best return so far is the one in RUN/best/, if any."""
         if agent.run_dir is None or not (agent.run_dir / BEST).is_dir():
             return
@@ -83,7 +98,7 @@ class Hooks:
             pass  # a damaged best/ is replaced by the next evaluation
 
     def after_chunk(
-        self, agent: Agent, rows: Rows, eval_due: bool, logger: MetricsLogger | None
+        self, agent: Learner, rows: Rows, eval_due: bool, logger: MetricsLogger | None
     ) -> bool:
         """Run the hooks due after a chunk; returns whether training goes on."""
         rows = list(rows)
