@@ -8,6 +8,7 @@ import json
 import struct
 import subprocess
 import sys
+import time
 import zlib
 from pathlib import Path
 
@@ -122,10 +123,10 @@ def wandb_records(path: Path) -> list[object]:
             pos += block - pos % block
             continue
         crc, length, kind = struct.unpack("<IHB", data[pos : pos + 7])
+        if kind == 0 or pos + 7 + length > len(data):  # the end, or a tail being written
+            break
         chunk = data[pos + 7 : pos + 7 + length]
         pos += 7 + length
-        if kind == 0:
-            break
         assert zlib.crc32(chunk, zlib.crc32(bytes([kind]))) == crc
         parts += chunk
         if kind in (1, 4):
@@ -140,6 +141,12 @@ def test_wandb_offline_run_reads_back(tmp_path: Path, monkeypatch: pytest.Monkey
     (tmp_path / "config.json").write_text(json.dumps({"algo": "ppo", "config": {"lr": 1e-3}}))
     write_rows(tmp_path, "wandb")
     (path,) = (tmp_path / "wandb").glob("offline-run-*/run-*.wandb")
+    # wandb's service writes the file out shortly after `finish` returns (at once, or by
+    # the end of the process): wait for the run's exit record
+    deadline = time.monotonic() + 30
+    while not any(r.WhichOneof("record_type") == "exit" for r in wandb_records(path)):
+        assert time.monotonic() < deadline, "no exit record in the .wandb file"
+        time.sleep(0.1)
     records = wandb_records(path)
     run = next(r.run for r in records if r.WhichOneof("record_type") == "run")
     assert run.display_name == tmp_path.name and run.project == "ascent"
@@ -155,7 +162,6 @@ def test_wandb_offline_run_reads_back(tmp_path: Path, monkeypatch: pytest.Monkey
                         (record.history.step.num, json.loads(item.value_json))
                     )
     assert seen == TAGS
-    assert any(r.WhichOneof("record_type") == "exit" for r in records)  # finished
 
 
 def test_unknown_names_and_missing_libraries_are_one_line(
