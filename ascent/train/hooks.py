@@ -27,7 +27,8 @@ from typing import Any, Protocol
 
 from ascent.algos.config import whole_number
 from ascent.errors import CheckpointError, ConfigError
-from ascent.io import MetricsLogger, read_meta, save_checkpoint
+from ascent.io import read_meta, save_checkpoint
+from ascent.io.loggers import Logger
 from ascent.train.evaluate import EvalResult
 
 BEST = "best"  # the run folder's checkpoint of the best evaluated policy
@@ -98,7 +99,7 @@ class Hooks:
             pass  # a damaged best/ is replaced by the next evaluation
 
     def after_chunk(
-        self, agent: Learner, rows: Rows, eval_due: bool, logger: MetricsLogger | None
+        self, agent: Learner, rows: Rows, eval_due: bool, logger: Logger | None
     ) -> bool:
         """Run the hooks due after a chunk; returns whether training goes on."""
         rows = list(rows)

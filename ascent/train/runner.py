@@ -17,7 +17,8 @@ from typing import NamedTuple
 import numpy as np
 
 from ascent.errors import TrainingError
-from ascent.io import MetricsLogger, TrainingProgress
+from ascent.io import TrainingProgress
+from ascent.io.loggers import Logger
 from ascent.runtime import CachedJit
 from ascent.train.drivers import Driver
 from ascent.train.loop import Loop, LoopState, all_finite
@@ -71,7 +72,7 @@ class Runner:
         iterations_total: int,
         cadence: Cadence,
         *,
-        logger: MetricsLogger | None,
+        logger: Logger | None,
         bar: TrainingProgress,
         train_seconds: float = 0.0,
     ) -> Iterator[Chunk]:
@@ -125,7 +126,7 @@ class Runner:
 
     def log_rows(
         self,
-        logger: MetricsLogger | None,
+        logger: Logger | None,
         metrics: dict[str, np.ndarray],
         seconds: float,
         start_iteration: int,
