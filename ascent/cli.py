@@ -54,7 +54,12 @@ class Train:
     run_dir: Path | None = None
     """Run folder (default: runs/<algo>-<env>-<stamp>)."""
     eval_episodes: int = 20
-    """Deterministic evaluation episodes at the end."""
+    """Deterministic evaluation episodes at the end (and at each --eval-every)."""
+    eval_every: int | None = None
+    """Also evaluate every this many environment steps while training, logging eval_return
+    and keeping the best policy in RUN/best/."""
+    stop_at_return: float | None = None
+    """With --eval-every: stop training once an evaluation's mean return reaches this."""
     resume: Path | None = None
     """Continue the run in this folder from its newest checkpoint (a damaged one stops
     the resume: choose another with --resume-from)."""
@@ -217,9 +222,11 @@ def train(args: Train) -> int:
         raise ConfigError("--resume-from needs --resume RUN_FOLDER")
     # checked before anything is made or written
     whole_number("eval_episodes", args.eval_episodes)
-    for name in ("checkpoint_every", "log_every", "n_envs", "total_steps"):
+    for name in ("checkpoint_every", "log_every", "n_envs", "total_steps", "eval_every"):
         if getattr(args, name) is not None:
             whole_number(name, getattr(args, name))
+    if args.stop_at_return is not None and args.eval_every is None:
+        raise ConfigError("--stop-at-return needs --eval-every (the returns it reads)")
     if args.step_timeout < 0 or args.step_timeout != args.step_timeout:
         raise ConfigError(f"step_timeout must be >= 0 seconds, got {args.step_timeout}")
     loggers = logger_names(args.log)
@@ -265,6 +272,9 @@ def train(args: Train) -> int:
         progress=args.progress,
         log_every=args.log_every,
         checkpoint_every=args.checkpoint_every,
+        eval_every=args.eval_every,
+        eval_episodes=args.eval_episodes,
+        stop_at_return=args.stop_at_return,
     )
     result = agent.finish(args.eval_episodes)
     agent.close()

@@ -122,3 +122,20 @@ def test_the_progress_bar_ends_on_its_total(capsys: pytest.CaptureFixture[str]) 
     lines = [line for line in capsys.readouterr().out.splitlines() if "steps (" in line]
     assert lines and "128/128 steps (100%)" in lines[-1]
     assert not any("/100 steps" in line for line in lines)
+
+
+def test_the_cli_evaluates_while_training_and_stops_at_a_return(tmp_path: Path) -> None:
+    from ascent.cli import main
+
+    tiny = ["--set", "hidden=16", "--set", "n_envs=4", "--set", "n_steps=16",
+            "--set", "minibatch_size=32", "--set", "n_epochs=2"]  # fmt: skip
+    run = tmp_path / "run"
+    args = ["train", "ppo", "--env", "ascent/Chain-v0", *tiny, "--total-steps", "768",
+            "--eval-episodes", "2", "--eval-every", "192", "--no-progress"]  # fmt: skip
+    assert main([*args, "--stop-at-return", "-1", "--run-dir", str(run)]) == 0
+    config = json.loads((run / "config.json").read_text())
+    assert config["env_steps"] == 192  # the first evaluation's return (>= -0.33) stopped it
+    assert read_meta(run / "best")["env_steps"] == 192
+    # checked before a folder is made
+    assert main([*args[:-3], "--stop-at-return", "1", "--run-dir", str(tmp_path / "no")]) == 2
+    assert not (tmp_path / "no").exists()
