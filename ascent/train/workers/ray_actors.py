@@ -24,6 +24,7 @@ killed with SIGKILL (`ray_keeper.py`).
 from __future__ import annotations
 
 import collections
+import logging
 import os
 import signal
 import subprocess
@@ -59,14 +60,20 @@ def _ray() -> Any:
     return ray
 
 
-def _init(ray: Any, **options: Any) -> None:
-    """`ray.init`, keeping this process's SIGTERM handler: Ray sets one that exits at
-    once, which would cut short the Agent's stop with a checkpoint (`train/signals.py`)."""
+def _init(ray: Any, level: int, **options: Any) -> None:
+    """`ray.init`, showing only its messages of `level` and above, and keeping this
+    process's SIGTERM handler: Ray sets one that exits at once, which would cut short
+    the Agent's stop with a checkpoint (`train/signals.py`). The "ray" logger gets its
+    level back after: only the start-up is quietened (issue 31: its timestamped INFO
+    lines, and warnings about a server's file-descriptor limit, alarmed users)."""
     main = threading.current_thread() is threading.main_thread()
     handler = signal.getsignal(signal.SIGTERM) if main else None
+    ray_logger = logging.getLogger("ray")
+    before = ray_logger.level
     try:
-        ray.init(**options)
+        ray.init(logging_level=level, **options)
     finally:
+        ray_logger.setLevel(before)
         if handler is not None:
             signal.signal(signal.SIGTERM, handler)
 
@@ -204,7 +211,8 @@ class RayDriver:
                 self._start_local(ray)
                 local = True
             else:
-                _init(ray, address=self.address, log_to_driver=False)
+                # a cluster of the user's: its warnings are theirs to see
+                _init(ray, logging.WARNING, address=self.address, log_to_driver=False)
             self._started_ray = True
         options: dict[str, Any] = {"num_cpus": 0}
         if not local:  # a local instance's workers inherit this process's environment
@@ -241,7 +249,9 @@ class RayDriver:
             self._end_keeper()
             raise TrainingError("a local Ray instance did not start (Ray's message is above)")
         try:
-            _init(ray, address=address, _node_ip_address="127.0.0.1", log_to_driver=False)
+            # Ascent's own instance: a failure to connect raises, the rest is noise
+            _init(ray, logging.ERROR, address=address, _node_ip_address="127.0.0.1",
+                  log_to_driver=False)  # fmt: skip
         except BaseException:
             self._end_keeper()
             raise
@@ -331,8 +341,7 @@ class RayDriver:
                 last, since = version, time.monotonic()
             elif time.monotonic() - since > self.timeout:
                 raise TrainingError(
-                    f"no training iteration finished in {self.timeout:g} s: a Ray worker "
-                    "hangs"
+                    f"no training iteration finished in {self.timeout:g} s: a Ray worker hangs"
                 )
         algo, values, names, staleness = ray.get(self._holder.results.remote())
         self.staleness_counts.update(staleness.astype(int).tolist())
@@ -376,8 +385,7 @@ class RayDriver:
             if not ready:
                 if time.monotonic() - since > self.timeout:
                     raise TrainingError(
-                        f"no training iteration finished in {self.timeout:g} s: a Ray actor "
-                        "hangs"
+                        f"no training iteration finished in {self.timeout:g} s: a Ray actor hangs"
                     )
                 continue
             ref = ready[0]

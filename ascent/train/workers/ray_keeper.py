@@ -19,6 +19,7 @@ descendants, reaps them, and exits.
 from __future__ import annotations
 
 import ctypes
+import logging
 import os
 import signal
 import sys
@@ -122,6 +123,10 @@ def main() -> int:
             include_dashboard=False,
             _node_ip_address="127.0.0.1",
             log_to_driver=False,
+            # Ray's start-up lines (INFO, and WARNINGs such as a server's file-descriptor
+            # limit) alarmed users of a single-machine instance (issue 31); a failure
+            # to start still raises, and is printed below
+            logging_level=logging.ERROR,
         )
         address_out.write(ray.get_runtime_context().gcs_address + "\n")
         address_out.close()
