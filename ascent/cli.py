@@ -232,7 +232,13 @@ def train(args: Train) -> int:
     loggers = logger_names(args.log)
     if args.resume is not None:
         # a finished run is refused here, naming --total-steps, before learn would warn
-        agent = resume(args.resume, args.env, args.resume_from, total_steps=args.total_steps)
+        agent = resume(
+            args.resume,
+            args.env,
+            args.resume_from,
+            check_finished=True,
+            total_steps=args.total_steps,
+        )
         print(f"resuming {agent.run_dir} at step {agent.env_steps}")
     else:
         if args.algo is None or args.env is None:

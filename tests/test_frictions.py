@@ -47,9 +47,12 @@ def test_resuming_a_finished_run_says_so_and_names_total_steps(
     assert "--total-steps 32" in one_line_error(capsys, code)
     # nothing was moved aside and the folder is free again: a larger target resumes
     assert sorted(p.relative_to(finished) for p in finished.rglob("*")) == before
-    agent = resume(finished, total_steps=128)
+    agent = resume(finished, check_finished=True, total_steps=128)
+    agent.close()
+    # from Python, resume() of a finished run is fine: learn(total_steps=...) goes on
+    agent = resume(finished)
     try:
-        assert agent.env_steps == 64
+        assert agent.env_steps == 64 and agent.total_steps == 64
     finally:
         agent.close()
 

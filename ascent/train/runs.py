@@ -139,12 +139,15 @@ def resume(
     env: EnvLike | None = None,
     start: str | Path | None = None,
     action_mask: ActionMaskSource = None,
+    *,
+    check_finished: bool = False,
     total_steps: int | None = None,
 ) -> Agent:
     """The agent of a run folder at its newest checkpoint (or at `start`, a checkpoint's
-    name such as `step_000000004096`), ready to `learn` on to `total_steps` (default: the
-    run's own target); `env` as for `ascent.load`. A run already there is refused
-    (ConfigError naming `--total-steps`) before anything in its folder is moved.
+    name such as `step_000000004096`), ready to `learn` on; `env` as for `ascent.load`.
+    With `check_finished` (`ascent train --resume`), a run with nothing left to train
+    to `total_steps` (default: its own target) is refused, ConfigError naming
+    `--total-steps`, before anything in its folder is moved.
 
     The run folder is locked first. A newest checkpoint that cannot be loaded stops
     the resume (CheckpointError naming it); nothing is passed over silently. Rows of
@@ -173,7 +176,7 @@ def resume(
                 hint = f"; or resume from an older one: --resume-from {older[-1]}" if older else ""
                 raise CheckpointError(f"cannot resume from {chosen.name}: {e}{hint}") from None
         target = agent.total_steps if total_steps is None else total_steps
-        if agent.iterations >= agent.iterations_for(target):
+        if check_finished and agent.iterations >= agent.iterations_for(target):
             agent.close()
             raise ConfigError(_finished(run_dir, agent.env_steps, target, total_steps is None))
     except BaseException:
