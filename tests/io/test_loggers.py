@@ -139,7 +139,18 @@ def test_wandb_offline_run_reads_back(tmp_path: Path, monkeypatch: pytest.Monkey
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.delenv("WANDB_PROJECT", raising=False)
     (tmp_path / "config.json").write_text(json.dumps({"algo": "ppo", "config": {"lr": 1e-3}}))
-    write_rows(tmp_path, "wandb")
+    # written by another process: wandb leaves its service and threads in the process that
+    # runs it, and a later Ray test in the same pytest worker then missed its moment to
+    # kill a worker, or hung connecting to its own instance
+    script = (
+        "import math, sys; from ascent.io.loggers import open_loggers; "
+        f"logger = open_loggers(sys.argv[1], 'wandb'); rows = {ROWS!r}; "
+        "[logger.log(step, row) for step, row in rows]; logger.close()"
+    ).replace("nan", "math.nan")
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
     (path,) = (tmp_path / "wandb").glob("offline-run-*/run-*.wandb")
     # wandb's service writes the file out shortly after `finish` returns (at once, or by
     # the end of the process): wait for the run's exit record
