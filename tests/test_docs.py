@@ -68,6 +68,7 @@ def test_benchmark_results_are_served(site: Path) -> None:
         assert f'href="{path.stem}/"' in index, path.name
 
 
+@pytest.mark.slow  # make test's budget (7 minutes on 2 cores): the slow tier
 def test_a_broken_link_fails_the_build(tmp_path: Path) -> None:
     shutil.copy(ROOT / "mkdocs.yml", tmp_path / "mkdocs.yml")
     shutil.copytree(ROOT / "docs", tmp_path / "docs")

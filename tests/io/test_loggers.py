@@ -85,6 +85,7 @@ def test_tensorboard_tags_are_grouped(tmp_path: Path) -> None:
     assert_plain_csv(tmp_path)
 
 
+@pytest.mark.slow  # make test's budget (7 minutes on 2 cores): the slow tier
 def test_mlflow_run_in_the_folder_reads_back(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -135,6 +136,7 @@ def wandb_records(path: Path) -> list[object]:
     return records
 
 
+@pytest.mark.slow  # make test's budget (7 minutes on 2 cores): the slow tier
 def test_wandb_offline_run_reads_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.delenv("WANDB_PROJECT", raising=False)

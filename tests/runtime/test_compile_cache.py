@@ -68,6 +68,7 @@ print(jax.config.jax_compilation_cache_dir, len(hits))
 """
 
 
+@pytest.mark.slow  # make test's budget (7 minutes on 2 cores): the slow tier
 def test_a_python_program_starts_warm_the_second_time(tmp_path: Path) -> None:
     """From Python, as from the CLI: the second process reads its programs back."""
     env = {**os.environ, "ASCENT_CACHE_DIR": str(tmp_path / "cache")}

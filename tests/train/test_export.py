@@ -107,6 +107,7 @@ def test_box_actions_match_act_with_normalised_observations(tmp_path: Path) -> N
     agent.close()
 
 
+@pytest.mark.slow  # make test's budget (7 minutes on 2 cores): the slow tier
 def test_sac_squashed_mean_matches_act_and_no_constant_is_left_unread(tmp_path: Path) -> None:
     onnx = pytest.importorskip("onnx")
     small = {"hidden": (8,), "buffer_size": 64, "learning_starts": 8, "minibatch_size": 8}
