@@ -139,3 +139,35 @@ def test_the_cli_evaluates_while_training_and_stops_at_a_return(tmp_path: Path) 
     # checked before a folder is made
     assert main([*args[:-3], "--stop-at-return", "1", "--run-dir", str(tmp_path / "no")]) == 2
     assert not (tmp_path / "no").exists()
+
+
+def test_only_a_better_evaluation_replaces_the_best(tmp_path: Path) -> None:
+    """With returns 1, 3, 2 the best is saved at the first and second evaluations only,
+    and a return reaching stop_at_return stops."""
+    from ascent.train.evaluate import EvalResult
+    from ascent.train.hooks import Hooks
+
+    class Fake:
+        run_dir = tmp_path
+        env_steps = 0
+        returns = iter([1.0, 3.0, 2.0, 5.0])
+
+        def evaluate(self, episodes: int = 20) -> EvalResult:
+            r = next(self.returns)
+            return EvalResult(returns=[r], lengths=[1])
+
+        def meta(self) -> dict:
+            return {"env_steps": self.env_steps}
+
+        def saved_state(self) -> dict:
+            return {"w": np.zeros(1)}
+
+    fake, saved = Fake(), []
+    hooks = Hooks.make(None, 64, 1, 5.0)
+    for step in (64, 128, 192):
+        fake.env_steps = step
+        assert hooks.after_chunk(fake, [], True, None)
+        saved.append(read_meta(tmp_path / "best")["env_steps"])
+    assert saved == [64, 128, 128] and hooks.best_return == 3.0
+    fake.env_steps = 256
+    assert not hooks.after_chunk(fake, [], True, None)  # 5.0 reaches stop_at_return
