@@ -1,0 +1,308 @@
+"""Teams at full speed (issue 32): Ascent's IPPO and MAPPO against JaxMARL's own baselines.
+
+Every contestant runs in its own process pinned to core 0 (`taskset -c 0`, XLA on one
+thread: `ascent._xla.XLA_FLAGS`), one at a time, interleaved seed by seed, on
+simple_spread_v3 (JaxMARL's MPE, Ascent's `jaxmarl/simple_spread_v3`):
+
+- ascent-ippo: `ascent.make("ippo", env="jaxmarl/simple_spread_v3", ...)` with the
+  settings of JaxMARL's ippo_ff_mpe.yaml (`peers/ascent_team.py` SETTINGS), `learn()`
+  timed from Python, compiling included, from Ascent's persistent compilation cache as a
+  user's second run finds it (warmed by the cold run below);
+- ascent-mappo: Ascent's feed-forward MAPPO (critic on the global state) with the same
+  settings, against the same IPPO baseline (JaxMARL has no feed-forward MAPPO for MPE);
+- jaxmarl-ippo: JaxMARL's baselines/IPPO/ippo_ff_mpe.py with its yaml
+  (../shared/peers/jaxmarl/), compile + run of its jitted `train` (`peers/jaxmarl_run.py`);
+  it has no persistent cache, so it compiles every time;
+- jaxmarl-mappo-rnn: JaxMARL's baselines/MAPPO/mappo_rnn_mpe.py with its
+  mappo_homogenous_rnn_mpe.yaml (128 environments × 128 steps, GRU 128, lr 2e-3). Ascent's
+  MAPPO has feed-forward policies only (`core.kind=gru` is refused), so it has no
+  contestant here yet; timed alone, `--rnn-seeds` × `--rnn-steps` (about 5 minutes a
+  million steps on one core).
+
+For each Ascent algorithm and number of steps, first a cold run (an empty compilation
+cache: its compile time is the cold compile), then the seeds. End to end: `learn_s`
+(Ascent) and compile + run (JaxMARL). Steady state: the time per further million steps,
+(median end-to-end at the largest steps − at the smallest) / the millions between. Learning:
+the mean training-episode return over the last 10% of steps, per agent (an agent's own
+rewards summed over its episode, averaged over agents; JaxMARL's `MPELogWrapper` logs
+each agent's return times the number of agents, divided back in `peers/jaxmarl_run.py`).
+
+The JaxMARL scripts run in benchmarks/envs/jaxmarl (made by `--setup`: jax as .venv has
+it, jaxmarl, distrax, pyyaml). The MAPPO one is an adapted copy of JaxMARL's file kept in
+benchmarks/peers/jaxmarl/ (git-ignored: JaxMARL's code stays out of Ascent's history; its
+header lists the changes: hydra and wandb out, a no-op per-update callback, and returns of
+finished episodes summed per update). Results: benchmarks/results/marl_speed.json (every
+run) and marl_speed.md (rebuilt from it).
+
+    .venv/bin/python benchmarks/marl_speed.py --setup
+    flock /tmp/ascent-timing.lock .venv/bin/python benchmarks/marl_speed.py   # about 35 min
+    flock /tmp/ascent-timing.lock .venv/bin/python benchmarks/marl_speed.py --steps 1000000
+    .venv/bin/python benchmarks/marl_speed.py --report
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from compare import ROOT, VENVS, git_commit, machine, venv_python  # noqa: E402
+
+from ascent._xla import XLA_FLAGS  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results"
+FIGURES = RESULTS / "marl_speed.json"
+CACHE = ROOT / "benchmarks" / "out" / "marl-speed-cache"
+ASCENT = [str(ROOT / ".venv" / "bin" / "python"), "benchmarks/peers/ascent_team.py"]
+JAXMARL_RUN = "benchmarks/peers/jaxmarl_run.py"
+PEER_COPY = ROOT / "benchmarks" / "peers" / "jaxmarl" / "mappo_rnn_mpe.py"
+# jax as in .venv (jaxmarl 0.2.0 installs beside it), the JaxMARL scripts' imports
+JAXMARL_PACKAGES = ["jax==0.10.2", "jaxlib==0.10.2", "flax==0.12.8", "optax==0.2.8",
+                    "gymnax==1.0.1", "jaxmarl==0.2.0", "distrax", "pyyaml"]  # fmt: skip
+BASELINE = {"ascent-ippo": "jaxmarl-ippo", "ascent-mappo": "jaxmarl-ippo"}
+LAST_SHARE = 0.1  # learning is judged on the last 10% of steps
+
+
+def setup() -> None:
+    """Make benchmarks/envs/jaxmarl unless it is there with its packages."""
+    marker = VENVS / "jaxmarl" / "ascent-marl-speed.json"
+    wanted = json.dumps(JAXMARL_PACKAGES)
+    if not (marker.is_file() and marker.read_text() == wanted):
+        print("making benchmarks/envs/jaxmarl ...", flush=True)
+        shutil.rmtree(VENVS / "jaxmarl", ignore_errors=True)
+        subprocess.run([sys.executable, "-m", "venv", str(VENVS / "jaxmarl")], check=True)
+        python = str(venv_python("jaxmarl"))
+        subprocess.run([python, "-m", "pip", "install", "-q", *JAXMARL_PACKAGES], check=True)
+        marker.write_text(wanted)
+    if not PEER_COPY.is_file():
+        print(f"note: {PEER_COPY.relative_to(ROOT)} is missing: adapt JaxMARL's "
+              "baselines/MAPPO/mappo_rnn_mpe.py there (see this file's docstring) for "
+              "the recurrent MAPPO baseline", flush=True)  # fmt: skip
+
+
+def launch(command: list[str], timeout: float = 3600) -> dict[str, Any]:
+    """Run one contestant pinned to core 0 with XLA on one thread; its last-line JSON,
+    or the error (as `compare.launch`, with the benchmarks' XLA flags)."""
+    env = {**os.environ, "XLA_FLAGS": XLA_FLAGS, "JAX_PLATFORMS": "cpu",
+           "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}  # fmt: skip
+    start = time.perf_counter()
+    run = subprocess.run(["taskset", "-c", "0", *command], capture_output=True, text=True,
+                         env=env, cwd=ROOT, timeout=timeout)  # fmt: skip
+    lines = run.stdout.strip().splitlines()
+    if run.returncode != 0 or not lines:
+        tail = (run.stderr or run.stdout).strip().splitlines()[-5:]
+        return {"error": " | ".join(tail), "process_s": time.perf_counter() - start}
+    out = json.loads(lines[-1])
+    out["process_s"] = time.perf_counter() - start
+    return out
+
+
+def ascent(algo: str, steps: int, seed: int, cache: Path) -> dict[str, Any]:
+    command = [*ASCENT, algo, "--steps", str(steps), "--seed", str(seed), "--cache", str(cache)]
+    return {"who": f"ascent-{algo}", "steps": steps, "seed": seed} | launch(command)
+
+
+def jaxmarl(algo: str, steps: int, seed: int) -> dict[str, Any]:
+    python = str(venv_python("jaxmarl"))
+    command = [python, JAXMARL_RUN, algo, "--steps", str(steps), "--seed", str(seed)]
+    return {"who": f"jaxmarl-{algo}", "steps": steps, "seed": seed} | launch(command)
+
+
+def load() -> dict[str, Any]:
+    return json.loads(FIGURES.read_text()) if FIGURES.is_file() else {"runs": []}
+
+
+def save(figures: dict[str, Any]) -> None:
+    FIGURES.write_text(json.dumps(figures, indent=1) + "\n")
+
+
+def measure(args: argparse.Namespace) -> None:
+    figures = load()
+    commit = git_commit()
+    figures.update(commit=commit, date=str(dt.date.today()), machine=machine(),
+                   command=" ".join(["benchmarks/marl_speed.py", *sys.argv[1:]]))  # fmt: skip
+    runs = figures["runs"] = [r for r in figures["runs"] if r.get("commit") == commit]
+
+    def record(kind: str, result: dict[str, Any]) -> None:
+        same = (kind, result.get("who"), result.get("steps"), result.get("seed"))
+        runs[:] = [
+            r for r in runs if (r["kind"], r.get("who"), r.get("steps"), r.get("seed")) != same
+        ]
+        runs.append({"kind": kind, "commit": commit, **result})
+        save(figures)
+        shown = result.get("error") or (
+            f"{result['learn_s']:.1f} s (compile {result['compile_s']:.1f}), "
+            f"return {last_return(result):.2f}"
+        )
+        print(f"  {kind} {result.get('who')} {result.get('steps')} seed "
+              f"{result.get('seed')}: {shown}", flush=True)  # fmt: skip
+
+    for steps in args.steps:
+        for algo in ("ippo", "mappo"):  # cold: an empty compilation cache, then kept warm
+            cache = CACHE / f"{algo}-{steps}"
+            shutil.rmtree(cache, ignore_errors=True)
+            record("cold", ascent(algo, steps, 100, cache))
+        for seed in args.seeds:
+            record("timed", ascent("ippo", steps, seed, CACHE / f"ippo-{steps}"))
+            record("timed", jaxmarl("ippo", steps, seed))
+            record("timed", ascent("mappo", steps, seed, CACHE / f"mappo-{steps}"))
+    for steps in args.rnn_steps:
+        for seed in args.rnn_seeds:
+            record("timed", jaxmarl("mappo-rnn", steps, seed))
+
+
+# --- the report ---------------------------------------------------------------------
+
+
+def last_return(run: dict[str, Any]) -> float:
+    """The mean training-episode return per agent over the last 10% of steps, each
+    logged point weighted by the episodes it averages."""
+    curve = run.get("curve") or []
+    tail = [(r, n) for s, r, n in curve if s > (1 - LAST_SHARE) * run["steps"]]
+    episodes = sum(n for _, n in tail)
+    return sum(r * n for r, n in tail) / episodes if episodes else math.nan
+
+
+def median(xs: list[float]) -> float:
+    return statistics.median(xs) if xs else math.nan
+
+
+def spread(xs: list[float]) -> str:
+    if not xs:
+        return "—"
+    return f"{statistics.mean(xs):.2f} ({min(xs):.2f} … {max(xs):.2f})"
+
+
+def report() -> None:
+    figures = load()
+    runs = [r for r in figures["runs"] if "error" not in r]
+    errors = [r for r in figures["runs"] if "error" in r]
+
+    def timed(who: str, steps: int) -> list[dict[str, Any]]:
+        return [r for r in runs if r["kind"] == "timed" and r["who"] == who
+                and r["steps"] == steps]  # fmt: skip
+
+    def cold(who: str, steps: int) -> dict[str, Any] | None:
+        found = [r for r in runs if r["kind"] == "cold" and r["who"] == who
+                 and r["steps"] == steps]  # fmt: skip
+        return found[-1] if found else None
+
+    all_steps = sorted({r["steps"] for r in runs if r["who"] != "jaxmarl-mappo-rnn"})
+    m = figures.get("machine", {})
+    lines = ["# Teams at full speed (issue 32)", "",
+             f"Made by `{figures.get('command', 'benchmarks/marl_speed.py')}` (under `flock "
+             "/tmp/ascent-timing.lock`; commands in its docstring) at commit "
+             f"{figures.get('commit', '?')}, {figures.get('date', '?')}; {m.get('cpu', '?')}, "
+             f"Python {m.get('python', '?')}, jax 0.10.2 and jaxmarl 0.2.0 on both sides. Every "
+             "process pinned to core 0, XLA on one thread, one at a time; Ascent and JaxMARL "
+             "interleaved seed by seed. simple_spread_v3 (3 agents, JaxMARL's MPE), JaxMARL's "
+             "ippo_ff_mpe.yaml settings for all three: 16 environments × 128 steps, 4 epochs × "
+             "4 minibatches, lr 2.5e-4 annealed to 0, clip 0.2 (ratio and value), entropy "
+             "0.01, value 0.5, gradient norm 0.5, tanh 64×64, one network shared by the "
+             "agents, no agent ids.", "",
+             "Times in seconds, medians over seeds. End to end: Ascent's `learn()` from "
+             "Python (compiling included, from its persistent compilation cache, warm after "
+             "the cold run); JaxMARL's compile + run of its jitted `train` (no persistent "
+             "cache: it compiles every time). Cold: Ascent with an empty cache. Speed-up: "
+             "JaxMARL's end-to-end median over Ascent's (above 1: Ascent faster). Return: "
+             "mean training-episode return per agent over the last 10% of steps, mean over "
+             "seeds (min … max).", ""]  # fmt: skip
+    header = ["| contestant | steps | seeds | end to end | compile | run | speed-up "
+              "| cold end to end (compile) | return, last 10% |",
+              "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines += header
+    for steps in all_steps:
+        for who in ("jaxmarl-ippo", "ascent-ippo", "ascent-mappo"):
+            rs = timed(who, steps)
+            if not rs:
+                continue
+            e2e = median([r["learn_s"] for r in rs])
+            base = timed(BASELINE.get(who, who), steps)
+            ratio = median([r["learn_s"] for r in base]) / e2e if who in BASELINE else math.nan
+            c = cold(who, steps)
+            cold_text = f"{c['learn_s']:.1f} ({c['compile_s']:.1f})" if c else "—"
+            lines.append(
+                f"| {who} | {steps:,} | {len(rs)} | {e2e:.1f} "
+                f"| {median([r['compile_s'] for r in rs]):.1f} "
+                f"| {median([r['run_s'] for r in rs]):.1f} "
+                f"| {'' if math.isnan(ratio) else f'{ratio:.2f}×'} | {cold_text} "
+                f"| {spread([last_return(r) for r in rs])} |"
+            )
+    if len(all_steps) > 1:
+        lo, hi = all_steps[0], all_steps[-1]
+        millions = (hi - lo) / 1e6
+        lines += ["", f"Steady state: seconds per further million steps, (median end to end at "
+                  f"{hi:,} − at {lo:,}) / {millions:g}; and the same from the runs' own "
+                  "run time (compiling excluded).", "",
+                  "| contestant | s per M (end to end) | s per M (run) | speed-up |",
+                  "|---|---|---|---|"]  # fmt: skip
+        per_m: dict[str, float] = {}
+        for who in ("jaxmarl-ippo", "ascent-ippo", "ascent-mappo"):
+            hi_runs, lo_runs = timed(who, hi), timed(who, lo)
+            if not hi_runs or not lo_runs:
+                continue
+            per_m[who] = (median([r["learn_s"] for r in hi_runs])
+                          - median([r["learn_s"] for r in lo_runs])) / millions  # fmt: skip
+            run_m = (median([r["run_s"] for r in hi_runs])
+                     - median([r["run_s"] for r in lo_runs])) / millions  # fmt: skip
+            ratio = per_m.get(BASELINE.get(who, ""), math.nan) / per_m[who]
+            lines.append(f"| {who} | {per_m[who]:.2f} | {run_m:.2f} "
+                         f"| {'' if math.isnan(ratio) else f'{ratio:.2f}×'} |")  # fmt: skip
+    rnn = [r for r in runs if r["who"] == "jaxmarl-mappo-rnn"]
+    lines += ["", "## Recurrent MAPPO", "",
+              "JaxMARL's baselines/MAPPO/mappo_rnn_mpe.py with its "
+              "mappo_homogenous_rnn_mpe.yaml (128 environments × 128 steps, 4 epochs × 4 "
+              "minibatches, lr 2e-3, dense 128 → GRU 128 → dense 128 for actor and critic, "
+              "the critic on every agent's observation concatenated). Ascent has no "
+              "contestant: its MAPPO takes feed-forward policies only (`core.kind=gru` is "
+              "a ConfigError: 'this algorithm has feed-forward policies only'), so the "
+              "comparison the issue asks for waits on a memory core for the team PPOs.", "",
+              "| contestant | steps | seed | end to end | compile | run | return, last 10% |",
+              "|---|---|---|---|---|---|---|"]  # fmt: skip
+    for r in rnn:
+        lines.append(f"| {r['who']} | {r['steps']:,} | {r['seed']} | {r['learn_s']:.1f} "
+                     f"| {r['compile_s']:.1f} | {r['run_s']:.1f} "
+                     f"| {last_return(r):.2f} |")  # fmt: skip
+    if not rnn:
+        lines.append("| jaxmarl-mappo-rnn | not measured | | | | | |")
+    if errors:
+        lines += ["", "Runs that failed:", ""]
+        lines += [f"- {r.get('who')} {r.get('steps')} seed {r.get('seed')}: {r['error'][:300]}"
+                  for r in errors]  # fmt: skip
+    profile = RESULTS / "marl_speed_profile.md"
+    if profile.is_file():
+        lines += ["", profile.read_text().strip()]
+    (RESULTS / "marl_speed.md").write_text("\n".join(lines) + "\n")
+    print((RESULTS / "marl_speed.md").read_text())
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--steps", type=int, nargs="+", default=[1_000_000, 5_000_000])
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--rnn-steps", type=int, nargs="*", default=[1_000_000])
+    p.add_argument("--rnn-seeds", type=int, nargs="*", default=[0])
+    p.add_argument("--setup", action="store_true", help="only make benchmarks/envs/jaxmarl")
+    p.add_argument("--report", action="store_true", help="only rebuild marl_speed.md")
+    args = p.parse_args()
+    if args.setup:
+        setup()
+        return
+    if not args.report:
+        setup()
+        measure(args)
+    report()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,100 @@
+"""One Ascent team run for benchmarks/marl_speed.py; prints one JSON object on its last line.
+
+    .venv/bin/python benchmarks/peers/ascent_team.py ippo --steps 1000000 --seed 0
+    .venv/bin/python benchmarks/peers/ascent_team.py mappo --steps 1000000 --seed 0 --cache DIR
+
+`ascent.make(algo, env="jaxmarl/simple_spread_v3", seed=..., **SETTINGS)`, then
+`Agent.learn` timed from Python, compiling included (`learn_s`); `compile_s` is JAX's own
+count of tracing, lowering and XLA compiling during it (`ascent_run.CompileClock`), and
+`run_s` the rest. The training curve is [environment steps, return, episodes] for each
+logged row: the mean return of the episodes that ended in it, per agent (an agent's own
+rewards summed over its episode, averaged over agents: Ascent's `episode_return`), and
+how many environment episodes that is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from typing import Any
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+ENV = "jaxmarl/simple_spread_v3"
+# JaxMARL's ippo_ff_mpe.yaml in Ascent's words: 16 environments × 128 steps, 4 epochs of
+# 4 minibatches (a minibatch counts joint steps, each with all 3 agents: 16·128/4), lr
+# 2.5e-4 annealed linearly to 0, clip 0.2 on both the ratio and the value, entropy 0.01,
+# value 0.5, gradient norm 0.5, tanh 64×64, shared parameters without agent ids (its
+# network reads the observation alone).
+SETTINGS: dict[str, Any] = {
+    "n_envs": 16,
+    "n_steps": 128,
+    "n_epochs": 4,
+    "minibatch_size": 16 * 128 // 4,
+    "lr": "linear(2.5e-4, 0)",
+    "gamma": 0.99,
+    "gae_lambda": 0.95,
+    "clip_eps": 0.2,
+    "clip_vf": 0.2,
+    "ent_coef": 0.01,
+    "vf_coef": 0.5,
+    "max_grad_norm": 0.5,
+    "hidden": [64, 64],
+    "activation": "tanh",
+    "agent_ids": False,
+}
+
+
+def parse() -> argparse.Namespace:
+    p = argparse.ArgumentParser()
+    p.add_argument("algo", choices=["ippo", "mappo"])
+    p.add_argument("--steps", type=int, required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--cache", default=None, help="persistent compilation cache folder")
+    return p.parse_args()
+
+
+def main() -> None:
+    args = parse()
+    if args.cache:
+        os.environ["ASCENT_CACHE_DIR"] = args.cache
+    from ascent_run import CompileClock
+
+    import ascent
+
+    clock = CompileClock()
+    agent = ascent.make(args.algo, env=ENV, seed=args.seed, total_steps=args.steps, **SETTINGS)
+    curve: list[list[float]] = []
+
+    def record(agent: Any, rows: list[dict[str, Any]]) -> None:
+        for row in rows:
+            if row.get("episodes", 0) > 0 and "episode_return" in row:
+                curve.append(
+                    [float(row["env_steps"]), float(row["episode_return"]), float(row["episodes"])]
+                )
+
+    clock.on = True
+    start = time.perf_counter()
+    agent.learn(progress=False, callback=record)
+    learn = time.perf_counter() - start
+    clock.on = False
+    steps = int(agent.env_steps)
+    agent.close()
+    compile_s = clock.total()
+    print(json.dumps({
+        "who": f"ascent-{args.algo}",
+        "steps": steps,
+        "seed": args.seed,
+        "learn_s": learn,
+        "compile_s": compile_s,
+        "run_s": learn - compile_s,
+        "compile_parts_s": dict(clock.seconds),
+        "curve": curve,
+    }))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
