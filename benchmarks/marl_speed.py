@@ -47,6 +47,7 @@ import datetime as dt
 import json
 import math
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -90,21 +91,50 @@ def setup() -> None:
               "the recurrent MAPPO baseline", flush=True)  # fmt: skip
 
 
+def busy_cores(seconds: float = 2.0) -> float:
+    """How many cores' worth of time the machine spent busy over `seconds` (/proc/stat)."""
+
+    def sample() -> tuple[int, int]:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+        idle = fields[3] + fields[4]  # idle, iowait
+        return sum(fields) - idle, sum(fields)
+
+    busy0, total0 = sample()
+    time.sleep(seconds)
+    busy1, total1 = sample()
+    return (os.cpu_count() or 1) * (busy1 - busy0) / max(total1 - total0, 1)
+
+
+def wait_quiet(limit: float = 600, busy: float = 0.3) -> float:
+    """Wait (up to `limit` s) until the machine is near idle, so that no one else's work
+    shares the core or the memory bus with a timed run; the busy cores last seen."""
+    deadline = time.monotonic() + limit
+    while (seen := busy_cores()) > busy and time.monotonic() < deadline:
+        time.sleep(3)
+    return seen
+
+
 def launch(command: list[str], timeout: float = 3600) -> dict[str, Any]:
     """Run one contestant pinned to core 0 with XLA on one thread; its last-line JSON,
-    or the error (as `compare.launch`, with the benchmarks' XLA flags)."""
+    or the error (as `compare.launch`, with the benchmarks' XLA flags). Also: the busy
+    cores before it started (`busy_before`) and its CPU time over its wall-clock
+    (`cpu_share`: below 1, it waited for a core)."""
     env = {**os.environ, "XLA_FLAGS": XLA_FLAGS, "JAX_PLATFORMS": "cpu",
            "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}  # fmt: skip
+    before = wait_quiet()
+    cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     run = subprocess.run(["taskset", "-c", "0", *command], capture_output=True, text=True,
                          env=env, cwd=ROOT, timeout=timeout)  # fmt: skip
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_s = after.ru_utime - cpu.ru_utime + after.ru_stime - cpu.ru_stime
+    checks = {"process_s": wall, "cpu_share": cpu_s / wall, "busy_before": before}
     lines = run.stdout.strip().splitlines()
     if run.returncode != 0 or not lines:
         tail = (run.stderr or run.stdout).strip().splitlines()[-5:]
-        return {"error": " | ".join(tail), "process_s": time.perf_counter() - start}
-    out = json.loads(lines[-1])
-    out["process_s"] = time.perf_counter() - start
-    return out
+        return {"error": " | ".join(tail), **checks}
+    return {**json.loads(lines[-1]), **checks}
 
 
 def ascent(algo: str, steps: int, seed: int, cache: Path) -> dict[str, Any]:
@@ -142,7 +172,7 @@ def measure(args: argparse.Namespace) -> None:
         save(figures)
         shown = result.get("error") or (
             f"{result['learn_s']:.1f} s (compile {result['compile_s']:.1f}), "
-            f"return {last_return(result):.2f}"
+            f"return {last_return(result):.2f}, cpu share {result['cpu_share']:.2f}"
         )
         print(f"  {kind} {result.get('who')} {result.get('steps')} seed "
               f"{result.get('seed')}: {shown}", flush=True)  # fmt: skip

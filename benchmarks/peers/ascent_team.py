@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/peers/ascent_team.py ippo --steps 1000000 --seed 0
     .venv/bin/python benchmarks/peers/ascent_team.py mappo --steps 1000000 --seed 0 --cache DIR
+    .venv/bin/python benchmarks/peers/ascent_team.py ippo --steps 0 --profile DIR
 
 `ascent.make(algo, env="jaxmarl/simple_spread_v3", seed=..., **SETTINGS)`, then
 `Agent.learn` timed from Python, compiling included (`learn_s`); `compile_s` is JAX's own
@@ -54,11 +55,43 @@ def parse() -> argparse.Namespace:
     p.add_argument("--steps", type=int, required=True)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--cache", default=None, help="persistent compilation cache folder")
+    p.add_argument("--profile", default=None, help="folder: profile PROFILED iterations instead")
     return p.parse_args()
+
+
+PROFILED = 10  # iterations: one compiled chunk (log_every 1 below 100 iterations)
+
+
+def profile(args: argparse.Namespace) -> None:
+    """Per-op profile of `PROFILED` iterations of `learn()`, after as many that compile
+    (peers/op_profile.py); the summary in OUT/ops.json, its total on the last line."""
+    from pathlib import Path
+
+    import op_profile
+
+    out = Path(args.profile)
+    os.environ["XLA_FLAGS"] = op_profile.flags(out)
+    os.environ["ASCENT_COMPILE_CACHE"] = "0"  # compile here, so that the HLO is dumped
+    import ascent
+
+    per_iteration = SETTINGS["n_envs"] * SETTINGS["n_steps"]
+    agent = ascent.make(
+        args.algo, env=ENV, seed=args.seed, total_steps=2 * PROFILED * per_iteration, **SETTINGS
+    )
+    agent.learn(steps=PROFILED * per_iteration, progress=False)
+    seconds = op_profile.trace(
+        lambda: agent.learn(steps=PROFILED * per_iteration, progress=False).state, out
+    )
+    summary = op_profile.report(out, seconds, PROFILED)
+    summary.pop("ops")
+    print(json.dumps({"who": f"ascent-{args.algo}", **summary}))
 
 
 def main() -> None:
     args = parse()
+    if args.profile:
+        profile(args)
+        return
     if args.cache:
         os.environ["ASCENT_CACHE_DIR"] = args.cache
     from ascent_run import CompileClock

@@ -3,6 +3,7 @@ line. Runs in benchmarks/envs/jaxmarl (jaxmarl, distrax, pyyaml), never in Ascen
 
     benchmarks/envs/jaxmarl/bin/python benchmarks/peers/jaxmarl_run.py ippo --steps 1000000 --seed 0
     benchmarks/envs/jaxmarl/bin/python benchmarks/peers/jaxmarl_run.py mappo-rnn --steps 1000000
+    benchmarks/envs/jaxmarl/bin/python benchmarks/peers/jaxmarl_run.py ippo --steps 0 --profile DIR
 
 - ippo: JaxMARL's baselines/IPPO/ippo_ff_mpe.py with its ippo_ff_mpe.yaml, as kept in
   ../shared/peers/jaxmarl/ (hydra and wandb removed, its per-update io_callback kept).
@@ -23,11 +24,14 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
+import sys
 import time
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 ROOT = Path(__file__).resolve().parent.parent.parent
 SCRIPTS = {
     "ippo": ROOT.parent / "shared" / "peers" / "jaxmarl" / "ippo_ff_mpe",
@@ -41,7 +45,38 @@ def parse() -> argparse.Namespace:
     p.add_argument("algo", choices=sorted(SCRIPTS))
     p.add_argument("--steps", type=int, required=True)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--profile", default=None, help="folder: profile PROFILED updates instead")
     return p.parse_args()
+
+
+PROFILED = 10  # updates
+
+
+def profile(args: argparse.Namespace) -> None:
+    """Per-op profile of a `PROFILED`-update run of the script's `train`, compiled and
+    called once before (peers/op_profile.py); the summary in OUT/ops.json."""
+    import op_profile
+
+    out = Path(args.profile)
+    os.environ["XLA_FLAGS"] = op_profile.flags(out)
+    import jax
+
+    config = load_config(args.algo)
+    config["TOTAL_TIMESTEPS"] = float(PROFILED * config["NUM_ENVS"] * config["NUM_STEPS"])
+    rng = jax.random.PRNGKey(args.seed)
+    train = jax.jit(load(SCRIPTS[args.algo]).make_train(config)).lower(rng).compile()
+    jax.block_until_ready(train(rng))
+    seconds = op_profile.trace(lambda: train(rng), out)
+    summary = op_profile.report(out, seconds, PROFILED)
+    summary.pop("ops")
+    print(json.dumps({"who": f"jaxmarl-{args.algo}", **summary}))
+
+
+def load_config(algo: str) -> dict[str, Any]:
+    import yaml
+
+    config = yaml.safe_load(SCRIPTS[algo].with_suffix(".yaml").read_text())
+    return {k: number(v) for k, v in config.items()}
 
 
 def load(path: Path) -> ModuleType:
@@ -85,12 +120,13 @@ def per_update_returns(algo: str, metrics: dict[str, Any], config: dict) -> tupl
 
 def main() -> None:
     args = parse()
+    if args.profile:
+        profile(args)
+        return
     import jax
-    import yaml
 
     module = load(SCRIPTS[args.algo])
-    config = yaml.safe_load(SCRIPTS[args.algo].with_suffix(".yaml").read_text())
-    config = {k: number(v) for k, v in config.items()}
+    config = load_config(args.algo)
     config["TOTAL_TIMESTEPS"] = float(args.steps)
     config["SEED"] = args.seed
     rng = jax.random.PRNGKey(args.seed)
