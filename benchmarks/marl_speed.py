@@ -105,7 +105,7 @@ def busy_cores(seconds: float = 2.0) -> float:
     return (os.cpu_count() or 1) * (busy1 - busy0) / max(total1 - total0, 1)
 
 
-def wait_quiet(limit: float = 600, busy: float = 0.3) -> float:
+def wait_quiet(limit: float = 90, busy: float = 0.3) -> float:
     """Wait (up to `limit` s) until the machine is near idle, so that no one else's work
     shares the core or the memory bus with a timed run; the busy cores last seen."""
     deadline = time.monotonic() + limit
