@@ -1,7 +1,9 @@
 """Proximal Policy Optimization (Schulman et al. 2017), both objectives.
 
 One update: values of the rollout's observations and true next observations with
-the rollout's parameters → GAE(λ) advantages and returns (Schulman et al. 2016) →
+the rollout's parameters (V(obs) recorded while acting, by the call that chose each
+action; a pass over the rollout where the update needs π_old's distribution or a memory
+policy's states) → GAE(λ) advantages and returns (Schulman et al. 2016) →
 `n_epochs` passes over shuffled minibatches, each step minimising
 L = −L^π + vf_coef · L^VF − ent_coef · H (eq. 9), where L^π is either
 - the clipped surrogate E[min(ρÂ, clip(ρ, 1−ε, 1+ε)Â)] (eq. 7; objective "clip"), or
@@ -143,6 +145,12 @@ class PPO(ActsThroughModel, Algorithm):
         self.lr = schedule_fn(config.lr, total)
         self.clip_eps = schedule_fn(config.clip_eps, total)
         self.ent_coef = schedule_fn(config.ent_coef, total)
+        # V(obs) recorded while acting stands in for a pass over the rollout, unless the
+        # update needs π_old's whole distribution (the KL penalty, target_kl's exact KL)
+        # or a memory policy's states (its unroll reruns them)
+        self.values_while_acting = (
+            not model.stateful and config.objective == "clip" and config.target_kl is None
+        )
 
     def init(self, key: jax.Array) -> PPOState:
         starts = jnp.ones((1, 1), bool)
@@ -206,7 +214,10 @@ class PPO(ActsThroughModel, Algorithm):
         with their start states and episode starts (a memory policy), with GAE
         advantages and λ-return targets."""
         cfg = self.config
-        old_dist, values = self.model.unroll(state.params, rollout, cfg.minibatch_size)
+        if rollout.values is not None:  # from acting: the same parameters and inputs
+            old_dist, values = None, rollout.values
+        else:
+            old_dist, values = self.model.unroll(state.params, rollout, cfg.minibatch_size)
         next_values = self.model.bootstrap_values(state.params, rollout, values)
         advantages = gae(
             rewards=rollout.rewards,

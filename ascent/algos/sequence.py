@@ -72,6 +72,16 @@ class SequenceModel:
         )
         return action, log_prob
 
+    def act_value(
+        self, params: Any, obs: jax.Array, key: jax.Array
+    ) -> tuple[jax.Array, jax.Array, jax.Array]:
+        """(action, log π(action), V(obs)) of a feed-forward policy from one network
+        call (a shared torso computes V for the price of its value head)."""
+        assert not self.stateful, "a memory policy's values come from unroll"
+        _, dist, value = self.forward(params, None, obs, None)
+        action, log_prob = sample_action(dist, key, False)
+        return action, log_prob, value
+
     def step(
         self,
         params: Any,
@@ -201,9 +211,17 @@ class ActsThroughModel:
     PPO, whatever their policy (feed-forward or memory)."""
 
     model: SequenceModel
+    values_while_acting: bool = False
+    """Whether the update reads `Rollout.values`, so collectors record V(obs) as they
+    act (`act_value`); the algorithm sets it."""
 
     def initial_policy_state(self, n: int) -> Any:
         return self.model.initial_state(n)
+
+    def act_value(
+        self, state: Any, obs: jax.Array, key: jax.Array
+    ) -> tuple[jax.Array, jax.Array, jax.Array]:
+        return self.model.act_value(state.params, obs, key)
 
     def act(
         self, state: Any, obs: jax.Array, key: jax.Array, deterministic: bool = False

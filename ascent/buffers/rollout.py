@@ -22,6 +22,11 @@ class Rollout(NamedTuple):
     of an episode, where the policy state was reset), policy_state (the state of each
     environment [N, ...] before step 0) and next_values [T, N] (V(next_obs[t]) from the
     state after step t, computed while acting).
+
+    values [T, *samples] (None unless the algorithm asks for them,
+    `values_while_acting`): V(obs[t]) from the network call that chose the action, with
+    the parameters and observation statistics the update starts from, so the update
+    need not run the network over the rollout again to get them.
     """
 
     obs: jax.Array
@@ -34,6 +39,7 @@ class Rollout(NamedTuple):
     episode_starts: jax.Array | None = None
     policy_state: Any = None
     next_values: jax.Array | None = None
+    values: jax.Array | None = None
 
 
 def set_row(store: Any, t: int, value: Any) -> None:
@@ -52,7 +58,8 @@ class RolloutBuffer:
     the filled arrays over as a `Rollout` (the arrays are reused by the next rollout,
     so the consumer must copy them to the device first, which `jax.device_put` does).
     With `memory=True` it also holds a memory policy's `episode_starts` and
-    `next_values`, written by `add_memory`.
+    `next_values`, written by `add_memory`; with `values=True` the values of the
+    observations acted on, written by `add_values`.
 
     `obs` is one step's observations of the N environments, for their shapes and
     dtypes: an array [N, ...], or a pytree of them (a team's `AgentObs`). Rewards and
@@ -67,6 +74,7 @@ class RolloutBuffer:
         action_dtype: np.dtype,
         samples: tuple[int, ...],
         memory: bool = False,
+        values: bool = False,
     ) -> None:
         t, n = n_steps, samples[0]
 
@@ -82,6 +90,7 @@ class RolloutBuffer:
         self.next_obs = jax.tree.map(steps_of, obs)
         self.episode_starts = np.zeros((t, n), bool) if memory else None
         self.next_values = np.zeros((t, n), np.float32) if memory else None
+        self.values = np.zeros((t, *samples), np.float32) if values else None
 
     def add(
         self,
@@ -108,6 +117,11 @@ class RolloutBuffer:
         self.episode_starts[t] = episode_starts
         self.next_values[t] = next_values
 
+    def add_values(self, t: int, values: np.ndarray) -> None:
+        """Row t of V(obs), from the call that chose the actions."""
+        assert self.values is not None
+        self.values[t] = values
+
     def rollout(self, policy_state: Any = None) -> Rollout:
         """The filled arrays; `policy_state` is a memory policy's state before row 0."""
         return Rollout(
@@ -121,4 +135,5 @@ class RolloutBuffer:
             self.episode_starts,
             policy_state,
             self.next_values,
+            self.values,
         )

@@ -31,6 +31,8 @@ class Policy:
         initial = getattr(algorithm, "initial_policy_state", None)
         # a memory policy: the algorithm has a state for its policy (None: feed-forward)
         self.memory = initial is not None and initial(1) is not None
+        # the update reads V(obs) from the rollout (`Rollout.values`): record it
+        self.values = not self.memory and getattr(algorithm, "values_while_acting", False)
         self._compiled: dict[bool, CachedJit] = {}
 
     def initial(self, n: int) -> tuple[Any, jax.Array | None]:
@@ -69,6 +71,23 @@ class Policy:
         return self.algorithm.act_step(  # type: ignore[attr-defined]
             algo_state, policy_state, obs, starts, key, deterministic
         )
+
+    def collect_step(
+        self,
+        algo_state: Any,
+        norm: NormState,
+        policy_state: Any,
+        starts: jax.Array | None,
+        obs: jax.Array,
+        key: jax.Array,
+    ) -> tuple[jax.Array, jax.Array, Any, jax.Array | None]:
+        """`step` as collectors take it: (action, log_prob, policy_state, V(obs) or None),
+        the value from the same network call where the update reads it (`values`)."""
+        if not self.values:
+            return *self.step(algo_state, norm, policy_state, starts, obs, key), None
+        obs = self.normalizer.obs_for_policy(norm, obs)
+        action, log_prob, value = self.algorithm.act_value(algo_state, obs, key)  # type: ignore[attr-defined]
+        return action, log_prob, None, value
 
     def act(
         self,

@@ -50,7 +50,7 @@ class RolloutCollector:
         def step(carry: tuple, keys: tuple) -> tuple[tuple, Rollout]:
             env, policy_state, starts = carry
             act_key, env_key = keys
-            action, log_prob, policy_state = self.acting.step(
+            action, log_prob, policy_state, value = self.acting.collect_step(
                 state.algo, state.norm, policy_state, starts, env.obs, act_key
             )
             taken = env_action(action, self.action_space)
@@ -68,6 +68,7 @@ class RolloutCollector:
                 next_obs,
                 episode_starts=starts,
                 next_values=next_values,
+                values=value,
             )
             starts = next_starts(starts, terminated | truncated)
             return (EnvCarry(env_state, obs), policy_state, starts), transition
@@ -82,7 +83,7 @@ class HostRolloutCollector:
     """On-policy collection on the Gymnasium door: T steps of environments stepped from
     Python, written into preallocated arrays (one set for every rollout)."""
 
-    def __init__(self, env: HostVecEnv, n_steps: int, memory: bool):
+    def __init__(self, env: HostVecEnv, n_steps: int, memory: bool, values: bool = False):
         self.env = env
         self.n_steps = n_steps
         self.action_space = space = env.action_space
@@ -94,7 +95,9 @@ class HostRolloutCollector:
             obs = ObsSpec.of(env.observation_space).zeros((n,))
             samples, action_shape = (n,), ActionSpec.of(space).stored_shape
         dtype = ActionSpec.of(space).dtype  # a team's actions: each agent's Discrete
-        self.buffer = RolloutBuffer(n_steps, obs, action_shape, dtype, samples, memory=memory)
+        self.buffer = RolloutBuffer(
+            n_steps, obs, action_shape, dtype, samples, memory=memory, values=values
+        )
 
     def collect(
         self,
@@ -106,13 +109,16 @@ class HostRolloutCollector:
         act_keys: np.ndarray,
     ) -> tuple[Rollout, np.ndarray, Any, Any]:
         """(rollout, the next observation, policy state and episode starts after it);
-        `act(policy_state, starts, obs, key)` and `next_values_of(policy_state,
-        next_obs)` are the policy's compiled calls, bound to the parameters."""
+        `act(policy_state, starts, obs, key)` (`Policy.collect_step`) and
+        `next_values_of(policy_state, next_obs)` are the policy's compiled calls, bound
+        to the parameters."""
         env, buffer = self.env, self.buffer
         first_policy_state = policy_state
         for t in range(self.n_steps):
-            action, log_prob, policy_state = act(policy_state, starts, obs, act_keys[t])
+            action, log_prob, policy_state, value = act(policy_state, starts, obs, act_keys[t])
             action, log_prob = np.asarray(action), np.asarray(log_prob)
+            if value is not None:
+                buffer.add_values(t, np.asarray(value))
             obs_after, reward, terminated, truncated, next_obs = env.step(
                 env_action(action, self.action_space)
             )

@@ -94,9 +94,9 @@ class OnPolicyLoop:
 
     def _flat_policy_step(
         self, flat: tuple[jax.Array, ...], policy_state: Any, starts: Any, obs: Any, key: Any
-    ) -> tuple[jax.Array, jax.Array, Any]:
+    ) -> tuple[jax.Array, jax.Array, Any, jax.Array | None]:
         state = self._learn.view(flat)
-        return self.acting.step(state.algo, state.norm, policy_state, starts, obs, key)
+        return self.acting.collect_step(state.algo, state.norm, policy_state, starts, obs, key)
 
     def _flat_next_values(
         self, flat: tuple[jax.Array, ...], policy_state: Any, next_obs: jax.Array
@@ -126,7 +126,12 @@ class OnPolicyLoop:
         host door's environment state lives outside the pytree.
         """
         if self._host is None:
-            self._host = HostRolloutCollector(self.env, self.n_steps, self.acting.memory)  # type: ignore[arg-type]
+            self._host = HostRolloutCollector(
+                self.env,  # type: ignore[arg-type]
+                self.n_steps,
+                self.acting.memory,
+                self.acting.values,
+            )
         rows, games = [], []
         scores = getattr(self.env, "game_scores", None)  # an Atari game's raw scores
         keys = self._learn.split(state.key)  # later ones come with each update

@@ -1,0 +1,89 @@
+"""PPO reads V(obs) from the rollout (`Rollout.values`, recorded by the network call that
+chose each action) instead of a second pass over the rollout: the recorded values are
+the pass's values on both doors, observation statistics included, and an update on
+them is the update on the pass's values; the KL objectives and memory policies, which
+need π_old or the states, still make the pass."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import numpy as np
+import pytest
+
+import ascent
+from ascent.train.loop import split_iteration_key
+
+TINY: dict[str, Any] = {
+    "hidden": (16,),
+    "n_envs": 4,
+    "n_steps": 16,
+    "minibatch_size": 16,
+    "n_epochs": 2,
+    "total_steps": 4 * 64,
+}
+
+
+def jax_rollout(agent: Any) -> tuple[Any, Any]:
+    """(state the policy acted with, one rollout) collected on the JAX door."""
+    loop, state = agent.loop, agent.state
+    _, act_keys, env_keys, _ = split_iteration_key(state.key, loop.n_steps)
+    return state, jax.jit(loop.collector.collect)(state, act_keys, env_keys)[1]
+
+
+def values_by_a_pass(agent: Any, state: Any, rollout: Any) -> np.ndarray:
+    """V(obs) [T, N] as the update's pass over the rollout computes it."""
+    seen = rollout._replace(obs=agent.loop.normalizer.obs_for_policy(state.norm, rollout.obs))
+    return np.asarray(agent.algorithm.model.unroll(state.algo.params, seen)[1])
+
+
+@pytest.mark.parametrize("normalize_obs", [False, True])
+def test_values_recorded_while_acting_are_the_passs_values(normalize_obs: bool) -> None:
+    agent = ascent.make("ppo", env="ascent/Chain-v0", seed=0, normalize_obs=normalize_obs, **TINY)
+    agent.learn(progress=False)  # moved statistics and parameters
+    state, rollout = jax_rollout(agent)
+    assert rollout.values is not None and rollout.values.shape == rollout.rewards.shape
+    np.testing.assert_allclose(rollout.values, values_by_a_pass(agent, state, rollout), atol=1e-5)
+
+
+def test_the_gymnasium_door_records_the_same_values() -> None:
+    agent = ascent.make("ppo", env="CartPole-v1", seed=0, **TINY)
+    agent.learn(progress=False)
+    assert agent.loop._host is not None
+    rollout = agent.loop._host.buffer.rollout()  # the last rollout, before its update
+    assert rollout.values is not None and np.abs(rollout.values).max() > 0
+    # its update moved the parameters since: act again on the same observations
+    loop, state = agent.loop, agent.state
+    _, _, _, value = jax.jit(loop.acting.collect_step)(
+        state.algo, state.norm, None, None, rollout.obs[0], jax.random.PRNGKey(0)
+    )
+    np.testing.assert_allclose(value, values_by_a_pass(agent, state, rollout)[0], atol=1e-5)
+    agent.close()
+
+
+def test_an_update_on_recorded_values_is_the_update_on_the_passs() -> None:
+    agent = ascent.make("ppo", env="ascent/Chain-v0", seed=0, **TINY)
+    state, rollout = jax_rollout(agent)
+    update = jax.jit(agent.algorithm.update)
+    key = jax.random.PRNGKey(3)
+    recorded, _ = update(state.algo, rollout, key)
+    passed, _ = update(state.algo, rollout._replace(values=None), key)
+    jax.tree.map(
+        lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6), recorded, passed
+    )
+    # and it reads them: other values, another update
+    shifted, _ = update(state.algo, rollout._replace(values=rollout.values + 1.0), key)
+    moved = jax.tree.map(lambda a, b: float(np.abs(a - b).max()), shifted.params, recorded.params)
+    assert max(jax.tree.leaves(moved)) > 1e-4
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [{"objective": "kl_penalty"}, {"target_kl": 0.02}, {"core": {"kind": "gru"}}],
+    ids=["kl_penalty", "target_kl", "memory"],
+)
+def test_updates_that_need_the_pass_record_no_values(settings: dict[str, Any]) -> None:
+    agent = ascent.make("ppo", env="ascent/Chain-v0", seed=0, **{**TINY, **settings})
+    assert not agent.loop.acting.values
+    assert jax_rollout(agent)[1].values is None
