@@ -72,6 +72,7 @@ JAXMARL_PACKAGES = ["jax==0.10.2", "jaxlib==0.10.2", "flax==0.12.8", "optax==0.2
                     "gymnax==1.0.1", "jaxmarl==0.2.0", "distrax", "pyyaml"]  # fmt: skip
 BASELINE = {"ascent-ippo": "jaxmarl-ippo", "ascent-mappo": "jaxmarl-ippo"}
 LAST_SHARE = 0.1  # learning is judged on the last 10% of steps
+JAXMARL_MPE_SCALE = 25 / 26  # its MPE episodes are 26 steps long, mpe2's and Ascent's 25
 
 
 def setup() -> None:
@@ -196,11 +197,15 @@ def measure(args: argparse.Namespace) -> None:
 
 def last_return(run: dict[str, Any]) -> float:
     """The mean training-episode return per agent over the last 10% of steps, each
-    logged point weighted by the episodes it averages."""
+    logged point weighted by the episodes it averages, in 25-step episodes: JaxMARL
+    0.2.0's MPE ends its episodes a step later than mpe2 and Ascent (26 steps: its
+    `done` reads the step count before the step), so its returns are scaled by 25/26,
+    the same mean reward per step over 25 steps."""
     curve = run.get("curve") or []
     tail = [(r, n) for s, r, n in curve if s > (1 - LAST_SHARE) * run["steps"]]
     episodes = sum(n for _, n in tail)
-    return sum(r * n for r, n in tail) / episodes if episodes else math.nan
+    scale = JAXMARL_MPE_SCALE if run.get("who", "").startswith("jaxmarl") else 1.0
+    return scale * sum(r * n for r, n in tail) / episodes if episodes else math.nan
 
 
 def median(xs: list[float]) -> float:
@@ -238,15 +243,22 @@ def report() -> None:
              "interleaved seed by seed. simple_spread_v3 (3 agents, JaxMARL's MPE), JaxMARL's "
              "ippo_ff_mpe.yaml settings for all three: 16 environments × 128 steps, 4 epochs × "
              "4 minibatches, lr 2.5e-4 annealed to 0, clip 0.2 (ratio and value), entropy "
-             "0.01, value 0.5, gradient norm 0.5, tanh 64×64, one network shared by the "
-             "agents, no agent ids.", "",
+             "0.01, value 0.5 × ½ squared error (Ascent's vf_coef 0.25: its value loss has no "
+             "½), gradient norm 0.5, tanh 64×64, one network shared by the agents, no agent "
+             "ids.", "",
              "Times in seconds, medians over seeds. End to end: Ascent's `learn()` from "
              "Python (compiling included, from its persistent compilation cache, warm after "
              "the cold run); JaxMARL's compile + run of its jitted `train` (no persistent "
              "cache: it compiles every time). Cold: Ascent with an empty cache. Speed-up: "
              "JaxMARL's end-to-end median over Ascent's (above 1: Ascent faster). Return: "
-             "mean training-episode return per agent over the last 10% of steps, mean over "
-             "seeds (min … max).", ""]  # fmt: skip
+             "mean training-episode return per agent (an agent's own rewards summed over "
+             "its episode, averaged over agents; JaxMARL's logged returns divided by the 3 "
+             "agents its `MPELogWrapper` multiplies them by) over the last 10% of steps, "
+             "mean over seeds (min … max), in 25-step episodes: JaxMARL 0.2.0's MPE episodes "
+             "are 26 steps (its `done` reads the step count before the step), so its returns "
+             "are scaled by 25/26 (the same mean reward per step; its last step's reward is "
+             "smaller than the average one for a policy that has reached the landmarks, so "
+             "the scaling flatters it slightly). Ascent's are mpe2's 25.", ""]  # fmt: skip
     header = ["| contestant | steps | seeds | end to end | compile | run | speed-up "
               "| cold end to end (compile) | return, last 10% |",
               "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
