@@ -192,6 +192,86 @@ def measure(args: argparse.Namespace) -> None:
             record("timed", jaxmarl("mappo-rnn", steps, seed))
 
 
+# --- the profile ---------------------------------------------------------------------
+
+PROFILES = {"ascent-ippo": ASCENT + ["ippo"], "jaxmarl-ippo": None}
+PROFILE_OUT = ROOT / "benchmarks" / "out" / "marl-speed-profile"
+# what an op is for, from the Python frames that traced it: the environment's and the
+# optimiser's code by any frame of its stack, the backward pass by its JAX name, the
+# rest by the innermost frame that names a stage
+WHOLE_STACK = [
+    ("environment: JaxMARL's MPE step and reset", ("jaxmarl/environments",)),
+    ("environment: JaxMARL's log wrapper", ("jaxmarl/wrappers",)),
+    ("environment: Ascent's adapter (padding, masks, global state, autoreset, final obs)",
+     ("ascent/envs/",)),
+    ("optimiser: gradient clipping, Adam", ("optax/", "train_state.py", "algos/optim.py")),
+]  # fmt: skip
+BACKWARD = "backward pass"
+BY_FRAME = [
+    ("networks' forward pass, sampling, log-probs",
+     ("flax/", "ascent/nn/", "distrax/", "core/distributions.py", "algos/networks.py",
+      "sequence.py:act", "sequence.py:step", "sequence.py:unroll", ":__call__")),
+    ("PPO losses (ratio, clipping, value, entropy, masks, advantage normalisation)",
+     ("core/losses.py", ":_loss_fn", "ppo.py:loss_fn")),
+    ("GAE", ("core/returns.py", ":_calculate_gae", ":_get_advantages")),
+    ("shuffling into minibatches", (":shuffled_minibatches", ":_update_epoch")),
+    ("PRNG keys", ("jax/_src/random.py", "jax/_src/prng.py", ":split_iteration_key")),
+    ("episode sums, metrics, finiteness checks",
+     ("train/loop.py", "train/learners.py", "runtime/chunks.py", "ppo.py:update",
+      ":_update_step")),
+]  # fmt: skip
+OTHER = "other: loop control, copies, host dispatch, ops without a source line"
+
+
+def stage(stack: list[str], op_name: str) -> str:
+    joined = " ".join(stack)
+    for name, words in WHOLE_STACK:
+        if any(w in joined for w in words):
+            return name
+    if "transpose(" in op_name:
+        return BACKWARD
+    for frame in stack:
+        for name, words in BY_FRAME:
+            if any(w in frame for w in words):
+                return name
+    return OTHER
+
+
+def profile() -> None:
+    """Per-op profiles of 10 iterations of each, one at a time on core 0; grouped by the
+    function that traced each op, and by stage, into results/marl_speed_profile.json."""
+    summaries = {}
+    for who in PROFILES:
+        out = PROFILE_OUT / who
+        shutil.rmtree(out, ignore_errors=True)
+        if who.startswith("ascent"):
+            command = [*ASCENT, who.split("-")[1], "--steps", "0", "--profile", str(out)]
+        else:
+            command = [str(venv_python("jaxmarl")), JAXMARL_RUN, who.split("-", 1)[1],
+                       "--steps", "0", "--profile", str(out)]  # fmt: skip
+        result = launch(command)
+        if "error" in result:
+            summaries[who] = result
+            print(f"  {who}: {result['error']}", flush=True)
+            continue
+        ops = json.loads((out / "ops.json").read_text())
+        by_function: dict[str, float] = {}
+        by_stage: dict[str, float] = {}
+        for op in ops["ops"]:
+            where = op["stack"][0].rsplit(":", 1)[0] if op["stack"] else op["op"]
+            by_function[where] = by_function.get(where, 0.0) + op["own_ms"]
+            key = stage(op["stack"], op["op_name"])
+            by_stage[key] = by_stage.get(key, 0.0) + op["own_ms"]
+        summaries[who] = {
+            **result,
+            "by_stage": dict(sorted(by_stage.items(), key=lambda kv: -kv[1])),
+            "by_function": dict(sorted(by_function.items(), key=lambda kv: -kv[1])[:25]),
+            "top_ops": ops["ops"][:25],
+        }
+        print(f"  {who}: {result['wall_ms_per_iteration']:.1f} ms per iteration", flush=True)
+    (RESULTS / "marl_speed_profile.json").write_text(json.dumps(summaries, indent=1) + "\n")
+
+
 # --- the report ---------------------------------------------------------------------
 
 
@@ -321,11 +401,47 @@ def report() -> None:
         lines += ["", "Runs that failed:", ""]
         lines += [f"- {r.get('who')} {r.get('steps')} seed {r.get('seed')}: {r['error'][:300]}"
                   for r in errors]  # fmt: skip
-    profile = RESULTS / "marl_speed_profile.md"
-    if profile.is_file():
-        lines += ["", profile.read_text().strip()]
+    lines += profile_report()
     (RESULTS / "marl_speed.md").write_text("\n".join(lines) + "\n")
     print((RESULTS / "marl_speed.md").read_text())
+
+
+def profile_report() -> list[str]:
+    path = RESULTS / "marl_speed_profile.json"
+    if not path.is_file():
+        return ["", "## Per-op profile", "", "Not measured yet (`--profile`)."]
+    data = json.loads(path.read_text())
+    good = {who: d for who, d in data.items() if "error" not in d}
+    whos = list(good)
+    lines = ["", "## Per-op profile of one IPPO iteration", "",
+             "`benchmarks/marl_speed.py --profile`: 10 iterations (2,048 environment steps "
+             "each) of each, after as many that compile, under `jax.profiler.trace` with "
+             "`--xla_cpu_enable_xprof_traceme=true` (XLA:CPU records every op it runs), on "
+             "core 0. An op's time is its own (a loop's time less the ops inside it); ops are "
+             "named by the Python function that traced them (the optimised HLO's metadata, "
+             "`--xla_dump_to`) and grouped by stage (`stage`). Milliseconds per iteration; "
+             "tracing adds a cost to every op, so the traced wall time is above the untraced "
+             "one, most for programs of many small ops.", "",
+             "| | " + " | ".join(whos) + " |", "|---|" + "---|" * len(whos),
+             "| wall, traced | " + " | ".join(f"{good[w]['wall_ms_per_iteration']:.1f}"
+                                              for w in whos) + " |",
+             "| sum of ops | " + " | ".join(f"{good[w]['ops_ms_per_iteration']:.1f}"
+                                           for w in whos) + " |"]  # fmt: skip
+    stages = list(dict.fromkeys(k for w in whos for k in good[w]["by_stage"]))
+    for name in stages:
+        cells = [f"{good[w]['by_stage'].get(name, 0.0):.2f}" for w in whos]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    for who in whos:
+        lines += ["", f"The functions whose ops take most of {who}'s iteration (ms per iteration):",
+                  "", "| function | ms |", "|---|---|"]  # fmt: skip
+        lines += [f"| `{k}` | {v:.2f} |" for k, v in list(good[who]["by_function"].items())[:15]]
+    for who, d in data.items():
+        if "error" in d:
+            lines += ["", f"{who}: profile failed: {d['error'][:300]}"]
+    findings = RESULTS / "marl_speed_findings.md"
+    if findings.is_file():
+        lines += ["", findings.read_text().strip()]
+    return lines
 
 
 def main() -> None:
@@ -336,9 +452,14 @@ def main() -> None:
     p.add_argument("--rnn-seeds", type=int, nargs="*", default=[0])
     p.add_argument("--setup", action="store_true", help="only make benchmarks/envs/jaxmarl")
     p.add_argument("--report", action="store_true", help="only rebuild marl_speed.md")
+    p.add_argument("--profile", action="store_true", help="only the per-op profiles")
     args = p.parse_args()
     if args.setup:
         setup()
+        return
+    if args.profile:
+        profile()
+        report()
         return
     if not args.report:
         setup()

@@ -24,8 +24,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-INSTRUCTION = re.compile(r"^\s*(?:ROOT\s+)?%?([\w.\-]+) = .*?, metadata=\{(.*)\}")
-FIELD = re.compile(r'(op_name|source_file|source_line)=("(?:[^"\\]|\\.)*"|\d+)')
+INSTRUCTION = re.compile(r"^\s*(?:ROOT\s+)?%?([\w.\-]+) = .*?, metadata=\{([^}]*)\}")
+OP_NAME = re.compile(r'op_name="((?:[^"\\]|\\.)*)"')
+FRAME_ID = re.compile(r"stack_frame_id=(\d+)")
+TABLES = ("FileNames", "FunctionNames", "FileLocations", "StackFrames")
+TABLE_ROW = re.compile(r'^(\d+) (?:"(.*)"|\{(.*)\})$')
 
 
 def flags(out: Path) -> str:
@@ -76,44 +79,91 @@ def exclusive_times(out: Path) -> dict[str, list[float]]:
     return dict(table)
 
 
-def hlo_sources(out: Path) -> dict[str, dict[str, str]]:
-    """{instruction name: {op_name, source_file, source_line}} of every optimised HLO
-    module dumped under out/hlo (a name found in several modules keeps the first)."""
-    names: dict[str, dict[str, str]] = {}
-    for path in sorted(glob.glob(str(out / "hlo" / "*after_optimizations.txt"))):
-        for line in Path(path).read_text().splitlines():
-            match = INSTRUCTION.match(line)
-            if match and match.group(1) not in names:
-                fields = dict(FIELD.findall(match.group(2)))
-                names[match.group(1)] = {k: v.strip('"') for k, v in fields.items()}
-    return names
+def _tables(text: str) -> dict[str, dict[int, Any]]:
+    """The stack-frame tables at the head of an HLO module's text (FileNames,
+    FunctionNames, FileLocations, StackFrames), each {id: a name or {field: value}}."""
+    tables: dict[str, dict[int, Any]] = {}
+    current: dict[int, Any] | None = None
+    for line in text.splitlines():
+        if line in TABLES:
+            current = tables.setdefault(line, {})
+        elif line.startswith(("ENTRY", "%")):
+            break
+        elif current is not None and (row := TABLE_ROW.match(line)):
+            name, fields = row.group(2), row.group(3)
+            if fields is None:
+                current[int(row.group(1))] = name
+            else:
+                pairs = (f.split("=") for f in fields.split())
+                current[int(row.group(1))] = {k: int(v) for k, v in pairs}
+    return tables
 
 
-def source_line(meta: dict[str, str]) -> str:
-    """'package/file.py:line' of an op's metadata, trimmed to the package."""
-    path = meta.get("source_file", "")
-    for marker in ("site-packages/", "/work/main/", "/shared/peers/"):
+def _stack(tables: dict[str, dict[int, Any]], frame: int) -> list[str]:
+    """The Python frames of a stack frame id, innermost first: 'file:function:line'."""
+    frames: list[str] = []
+    seen: set[int] = set()
+    while frame in tables.get("StackFrames", {}) and frame not in seen:
+        seen.add(frame)
+        entry = tables["StackFrames"][frame]
+        where = tables["FileLocations"].get(entry["file_location_id"], {})
+        path = tables["FileNames"].get(where.get("file_name_id"), "")
+        function = tables["FunctionNames"].get(where.get("function_name_id"), "")
+        frames.append(f"{trimmed(path)}:{function}:{where.get('line', 0)}")
+        frame = entry.get("parent_frame_id", 0)
+    return frames
+
+
+def trimmed(path: str) -> str:
+    """A source path from its package on ('jax/_src/random.py', 'ascent/train/loop.py')."""
+    for marker in ("site-packages/", "/wt/", "/work/main/", "/peers/"):
         if marker in path:
-            path = path.split(marker, 1)[1]
-    return f"{path}:{meta.get('source_line', '?')}" if path else "?"
+            return path.split(marker, 1)[1]
+    return path
+
+
+def hlo_sources(out: Path) -> dict[str, dict[str, Any]]:
+    """{instruction name: {op_name, stack}} of every optimised HLO module dumped under
+    out/hlo, the stack innermost frame first. Names repeat across modules (`fusion.3`):
+    the largest module, the training program, is read first and keeps its own."""
+    names: dict[str, dict[str, Any]] = {}
+    paths = glob.glob(str(out / "hlo" / "*after_optimizations.txt"))
+    for path in sorted(paths, key=lambda p: -os.path.getsize(p)):
+        text = Path(path).read_text()
+        tables = _tables(text)
+        for line in text.splitlines():
+            match = INSTRUCTION.match(line)
+            if not match or match.group(1) in names:
+                continue
+            op_name = OP_NAME.search(match.group(2))
+            frame = FRAME_ID.search(match.group(2))
+            names[match.group(1)] = {
+                "op_name": op_name.group(1) if op_name else "",
+                "stack": _stack(tables, int(frame.group(1))) if frame else [],
+            }
+    return names
 
 
 def report(out: Path, seconds: float, iterations: int, top: int = 40) -> dict[str, Any]:
     """The profile of `iterations` training iterations: ms per iteration of each op (its
-    own time), with its JAX op and source line; written to out/ops.json."""
+    own time), with its JAX op and Python stack; written to out/ops.json."""
     table = exclusive_times(out)
     sources = hlo_sources(out)
     ops = []
     for name, (own, total, count) in table.items():
+        if name.startswith("$profiler.py"):  # the profiler's own start and stop
+            continue
         meta = sources.get(name, {})
         ops.append({"op": name, "own_ms": own / 1e3 / iterations,
                     "total_ms": total / 1e3 / iterations, "events": count,
-                    "op_name": meta.get("op_name", ""), "source": source_line(meta)})  # fmt: skip
+                    "op_name": meta.get("op_name", ""),
+                    "stack": meta.get("stack", [])})  # fmt: skip
     ops.sort(key=lambda o: -o["own_ms"])
     summary = {"wall_ms_per_iteration": seconds * 1e3 / iterations, "iterations": iterations,
                "ops_ms_per_iteration": sum(o["own_ms"] for o in ops), "ops": ops}  # fmt: skip
     (out / "ops.json").write_text(json.dumps(summary, indent=1))
     for o in ops[:top]:
+        where = o["stack"][0] if o["stack"] else "?"
         print(f"{o['own_ms']:8.3f} ms {o['events'] / iterations:7.1f}/it  {o['op'][:28]:28s} "
-              f"{o['source'][:50]:50s} {o['op_name'][-70:]}")  # fmt: skip
+              f"{where[-60:]:60s} {o['op_name'][-50:]}")  # fmt: skip
     return summary
