@@ -57,6 +57,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent / "peers"))
+import op_profile  # noqa: E402
 from compare import ROOT, VENVS, git_commit, machine, venv_python  # noqa: E402
 
 from ascent._xla import XLA_FLAGS  # noqa: E402
@@ -256,15 +258,18 @@ def profile() -> None:
             continue
         ops = json.loads((out / "ops.json").read_text())
         by_function: dict[str, float] = {}
-        by_stage: dict[str, float] = {}
+        by_stage: dict[str, list[float]] = {}  # [ms, ops] per iteration
         for op in ops["ops"]:
+            if op["op"].startswith(op_profile.HOST):
+                continue
             where = op["stack"][0].rsplit(":", 1)[0] if op["stack"] else op["op"]
             by_function[where] = by_function.get(where, 0.0) + op["own_ms"]
-            key = stage(op["stack"], op["op_name"])
-            by_stage[key] = by_stage.get(key, 0.0) + op["own_ms"]
+            row = by_stage.setdefault(stage(op["stack"], op["op_name"]), [0.0, 0.0])
+            row[0] += op["own_ms"]
+            row[1] += op["events"] / ops["iterations"]
         summaries[who] = {
             **result,
-            "by_stage": dict(sorted(by_stage.items(), key=lambda kv: -kv[1])),
+            "by_stage": dict(sorted(by_stage.items(), key=lambda kv: -kv[1][0])),
             "by_function": dict(sorted(by_function.items(), key=lambda kv: -kv[1])[:25]),
             "top_ops": ops["ops"][:25],
         }
@@ -420,23 +425,25 @@ def profile_report() -> list[str]:
     good = {who: d for who, d in data.items() if "error" not in d}
     whos = list(good)
     lines = ["", "## Per-op profile of one IPPO iteration", "",
-             "`benchmarks/marl_speed.py --profile`: 10 iterations (2,048 environment steps "
-             "each) of each, after as many that compile, under `jax.profiler.trace` with "
-             "`--xla_cpu_enable_xprof_traceme=true` (XLA:CPU records every op it runs), on "
-             "core 0. An op's time is its own (a loop's time less the ops inside it); ops are "
-             "named by the Python function that traced them (the optimised HLO's metadata, "
-             "`--xla_dump_to`) and grouped by stage (`stage`). Milliseconds per iteration; "
-             "tracing adds a cost to every op, so the traced wall time is above the untraced "
-             "one, most for programs of many small ops.", "",
-             "| | " + " | ".join(whos) + " |", "|---|" + "---|" * len(whos),
-             "| wall, traced | " + " | ".join(f"{good[w]['wall_ms_per_iteration']:.1f}"
-                                              for w in whos) + " |",
-             "| sum of ops | " + " | ".join(f"{good[w]['ops_ms_per_iteration']:.1f}"
-                                           for w in whos) + " |"]  # fmt: skip
+             "`benchmarks/marl_speed.py --profile`: one iteration (2,048 environment steps: "
+             "a rollout and its update) of each, after one that compiles, under "
+             "`jax.profiler.trace` with `--xla_cpu_enable_xprof_traceme=true` (XLA:CPU records "
+             "every op it runs), on core 0. An op's time is its own (a loop's less the ops "
+             "inside it); ops are named by the Python stack that traced them (the optimised "
+             "HLO's stack frames, `--xla_dump_to`) and grouped by stage (`stage`). Recording "
+             "costs microseconds an op, so traced times are far above untraced ones and "
+             "follow the number of ops run as much as their work: the counts of ops run per "
+             "iteration are exact, the milliseconds are not the untraced ones.", "",
+             "| per iteration | " + " | ".join(f"{w} ms | {w} ops" for w in whos) + " |",
+             "|---|" + "---|---|" * len(whos),
+             "| wall, traced | " + " | ".join(
+                 f"{good[w]['wall_ms_per_iteration']:.1f} | "
+                 f"{good[w].get('ops_per_iteration', math.nan):,.0f}" for w in whos)
+             + " |"]  # fmt: skip
     stages = list(dict.fromkeys(k for w in whos for k in good[w]["by_stage"]))
     for name in stages:
-        cells = [f"{good[w]['by_stage'].get(name, 0.0):.2f}" for w in whos]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        cells = [good[w]["by_stage"].get(name, [0.0, 0.0]) for w in whos]
+        lines.append(f"| {name} | " + " | ".join(f"{ms:.1f} | {n:,.0f}" for ms, n in cells) + " |")
     for who in whos:
         lines += ["", f"The functions whose ops take most of {who}'s iteration (ms per iteration):",
                   "", "| function | ms |", "|---|---|"]  # fmt: skip

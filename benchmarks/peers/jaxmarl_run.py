@@ -49,7 +49,7 @@ def parse() -> argparse.Namespace:
     return p.parse_args()
 
 
-PROFILED = 10  # updates
+PROFILED = 1  # update: XLA:CPU runs some 10^5 ops in one, and a trace keeps 10^6 events
 
 
 def profile(args: argparse.Namespace) -> None:

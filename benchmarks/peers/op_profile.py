@@ -27,6 +27,9 @@ from typing import Any
 INSTRUCTION = re.compile(r"^\s*(?:ROOT\s+)?%?([\w.\-]+) = .*?, metadata=\{([^}]*)\}")
 OP_NAME = re.compile(r'op_name="((?:[^"\\]|\\.)*)"')
 FRAME_ID = re.compile(r"stack_frame_id=(\d+)")
+# events that are not XLA ops: Python (the profiler's tracer), dispatch and the host
+# waiting for the program
+HOST = ("$", "ThunkExecutor::", "PjitFunction", "CommonPjRt", "PjRt")
 TABLES = ("FileNames", "FunctionNames", "FileLocations", "StackFrames")
 TABLE_ROW = re.compile(r'^(\d+) (?:"(.*)"|\{(.*)\})$')
 
@@ -159,8 +162,11 @@ def report(out: Path, seconds: float, iterations: int, top: int = 40) -> dict[st
                     "op_name": meta.get("op_name", ""),
                     "stack": meta.get("stack", [])})  # fmt: skip
     ops.sort(key=lambda o: -o["own_ms"])
+    xla = [o for o in ops if not o["op"].startswith(HOST)]
     summary = {"wall_ms_per_iteration": seconds * 1e3 / iterations, "iterations": iterations,
-               "ops_ms_per_iteration": sum(o["own_ms"] for o in ops), "ops": ops}  # fmt: skip
+               "ops_ms_per_iteration": sum(o["own_ms"] for o in xla),
+               "ops_per_iteration": sum(o["events"] for o in xla) / iterations,
+               "events": sum(o["events"] for o in ops), "ops": ops}  # fmt: skip
     (out / "ops.json").write_text(json.dumps(summary, indent=1))
     for o in ops[:top]:
         where = o["stack"][0] if o["stack"] else "?"
