@@ -183,8 +183,9 @@ def measure(args: argparse.Namespace) -> None:
     for steps in args.steps:
         for algo in ("ippo", "mappo"):  # cold: an empty compilation cache, then kept warm
             cache = CACHE / f"{algo}-{steps}"
-            shutil.rmtree(cache, ignore_errors=True)
-            record("cold", ascent(algo, steps, 100, cache))
+            if args.cold or not cache.is_dir():
+                shutil.rmtree(cache, ignore_errors=True)
+                record("cold", ascent(algo, steps, 100, cache))
         for seed in args.seeds:
             record("timed", ascent("ippo", steps, seed, CACHE / f"ippo-{steps}"))
             record("timed", jaxmarl("ippo", steps, seed))
@@ -309,8 +310,33 @@ def spread(xs: list[float]) -> str:
     return f"{statistics.mean(xs):.2f} ({min(xs):.2f} … {max(xs):.2f})"
 
 
-def report() -> None:
-    figures = load()
+INTRO = ["# Teams at full speed (issue 32)", "",
+         "Commands in `benchmarks/marl_speed.py`'s docstring; jax 0.10.2 and jaxmarl "
+         "0.2.0 on both sides. Every process pinned to core 0, XLA on one thread, one at a "
+         "time; Ascent and JaxMARL "
+         "interleaved seed by seed. simple_spread_v3 (3 agents, JaxMARL's MPE), JaxMARL's "
+         "ippo_ff_mpe.yaml settings for all three: 16 environments × 128 steps, 4 epochs × "
+         "4 minibatches, lr 2.5e-4 annealed to 0, clip 0.2 (ratio and value), entropy "
+         "0.01, value 0.5 × ½ squared error (Ascent's vf_coef 0.25: its value loss has no "
+         "½), gradient norm 0.5, tanh 64×64, one network shared by the agents, no agent "
+         "ids.", "",
+         "Times in seconds, medians over seeds. End to end: Ascent's `learn()` from "
+         "Python (compiling included, from its persistent compilation cache, warm after "
+         "the cold run); JaxMARL's compile + run of its jitted `train` (no persistent "
+         "cache: it compiles every time). Cold: Ascent with an empty cache. Speed-up: "
+         "JaxMARL's end-to-end median over Ascent's (above 1: Ascent faster). Return: "
+         "mean training-episode return per agent (an agent's own rewards summed over "
+         "its episode, averaged over agents; JaxMARL's logged returns divided by the 3 "
+         "agents its `MPELogWrapper` multiplies them by) over the last 10% of steps, "
+         "mean over seeds (min … max), in 25-step episodes: JaxMARL 0.2.0's MPE episodes "
+         "are 26 steps (its `done` reads the step count before the step), so its returns "
+         "are scaled by 25/26 (the same mean reward per step; its last step's reward is "
+         "smaller than the average one for a policy that has reached the landmarks, so "
+         "the scaling flatters it slightly). Ascent's are mpe2's 25.", ""]  # fmt: skip
+
+
+def section(figures: dict[str, Any]) -> list[str]:
+    """The tables of one measurement (a results file)."""
     runs = [r for r in figures["runs"] if "error" not in r]
     errors = [r for r in figures["runs"] if "error" in r]
 
@@ -325,31 +351,10 @@ def report() -> None:
 
     all_steps = sorted({target(r) for r in runs if r["who"] != "jaxmarl-mappo-rnn"})
     m = figures.get("machine", {})
-    lines = ["# Teams at full speed (issue 32)", "",
-             f"Made by `{figures.get('command', 'benchmarks/marl_speed.py')}` (under `flock "
-             "/tmp/ascent-timing.lock`; commands in its docstring) at commit "
+    lines = [f"Made by `{figures.get('command', 'benchmarks/marl_speed.py')}` (under `flock "
+             "/tmp/ascent-timing.lock`) at commit "
              f"{figures.get('commit', '?')}, {figures.get('date', '?')}; {m.get('cpu', '?')}, "
-             f"Python {m.get('python', '?')}, jax 0.10.2 and jaxmarl 0.2.0 on both sides. Every "
-             "process pinned to core 0, XLA on one thread, one at a time; Ascent and JaxMARL "
-             "interleaved seed by seed. simple_spread_v3 (3 agents, JaxMARL's MPE), JaxMARL's "
-             "ippo_ff_mpe.yaml settings for all three: 16 environments × 128 steps, 4 epochs × "
-             "4 minibatches, lr 2.5e-4 annealed to 0, clip 0.2 (ratio and value), entropy "
-             "0.01, value 0.5 × ½ squared error (Ascent's vf_coef 0.25: its value loss has no "
-             "½), gradient norm 0.5, tanh 64×64, one network shared by the agents, no agent "
-             "ids.", "",
-             "Times in seconds, medians over seeds. End to end: Ascent's `learn()` from "
-             "Python (compiling included, from its persistent compilation cache, warm after "
-             "the cold run); JaxMARL's compile + run of its jitted `train` (no persistent "
-             "cache: it compiles every time). Cold: Ascent with an empty cache. Speed-up: "
-             "JaxMARL's end-to-end median over Ascent's (above 1: Ascent faster). Return: "
-             "mean training-episode return per agent (an agent's own rewards summed over "
-             "its episode, averaged over agents; JaxMARL's logged returns divided by the 3 "
-             "agents its `MPELogWrapper` multiplies them by) over the last 10% of steps, "
-             "mean over seeds (min … max), in 25-step episodes: JaxMARL 0.2.0's MPE episodes "
-             "are 26 steps (its `done` reads the step count before the step), so its returns "
-             "are scaled by 25/26 (the same mean reward per step; its last step's reward is "
-             "smaller than the average one for a policy that has reached the landmarks, so "
-             "the scaling flatters it slightly). Ascent's are mpe2's 25.", ""]  # fmt: skip
+             f"Python {m.get('python', '?')}.", ""]  # fmt: skip
     header = ["| contestant | steps | seeds | end to end | compile | run | speed-up "
               "| cold end to end (compile) | return, last 10% |",
               "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
@@ -412,6 +417,15 @@ def report() -> None:
         lines += ["", "Runs that failed:", ""]
         lines += [f"- {r.get('who')} {r.get('steps')} seed {r.get('seed')}: {r['error'][:300]}"
                   for r in errors]  # fmt: skip
+    return lines
+
+
+def report() -> None:
+    lines = INTRO + section(load())
+    before = RESULTS / "marl_speed_before.json"
+    if before.is_file():
+        lines += ["", "## Before the team networks' 2-D batches (`nn.multiagent.per_agent`)",
+                  ""] + section(json.loads(before.read_text()))  # fmt: skip
     lines += profile_report()
     (RESULTS / "marl_speed.md").write_text("\n".join(lines) + "\n")
     print((RESULTS / "marl_speed.md").read_text())
@@ -463,6 +477,8 @@ def main() -> None:
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--rnn-steps", type=int, nargs="*", default=[1_000_000])
     p.add_argument("--rnn-seeds", type=int, nargs="*", default=[0])
+    p.add_argument("--no-cold", dest="cold", action="store_false",
+                   help="keep a warm cache: no cold run where there is one")  # fmt: skip
     p.add_argument("--setup", action="store_true", help="only make benchmarks/envs/jaxmarl")
     p.add_argument("--report", action="store_true", help="only rebuild marl_speed.md")
     p.add_argument("--profile", action="store_true", help="only the per-op profiles")

@@ -60,7 +60,21 @@ def per_agent(
         if agent_ids:
             ids = jnp.broadcast_to(jnp.eye(n_agents), (*batch, n_agents, n_agents))
             x = jnp.concatenate([x, ids], axis=-1)
-        return module(*args, name=name)(x)
+        # every (batch, agent) row through the network as one 2-D batch [B·A, d]: on a
+        # 3-D input a dense layer's weight gradient contracts two axes, which XLA:CPU
+        # does through a transposed copy of each activation and a slower matrix product
+        # (issue 32, benchmarks/results/marl_speed.md). Leaves not per row (a Gaussian's
+        # log_std [D]) stay as they are.
+        rows = x.reshape(-1, x.shape[-1])
+        out = module(*args, name=name)(rows)
+        return jax.tree.map(
+            lambda y: (
+                y.reshape(*batch, n_agents, *y.shape[1:])
+                if y.ndim and y.shape[0] == rows.shape[0]
+                else y
+            ),
+            out,
+        )
     stacked = nn.vmap(  # type: ignore[arg-type]
         module,
         variable_axes={"params": 0},
