@@ -108,10 +108,13 @@ def busy_cores(seconds: float = 2.0) -> float:
     return (os.cpu_count() or 1) * (busy1 - busy0) / max(total1 - total0, 1)
 
 
-def wait_quiet(limit: float = 90, busy: float = 0.3) -> float:
+QUIET_WAIT = [90.0]  # seconds a timed run waits for a quiet machine (--quiet-wait)
+
+
+def wait_quiet(busy: float = 0.3) -> float:
     """Wait (up to `limit` s) until the machine is near idle, so that no one else's work
     shares the core or the memory bus with a timed run; the busy cores last seen."""
-    deadline = time.monotonic() + limit
+    deadline = time.monotonic() + QUIET_WAIT[0]
     while (seen := busy_cores()) > busy and time.monotonic() < deadline:
         time.sleep(3)
     return seen
@@ -479,10 +482,13 @@ def main() -> None:
     p.add_argument("--rnn-seeds", type=int, nargs="*", default=[0])
     p.add_argument("--no-cold", dest="cold", action="store_false",
                    help="keep a warm cache: no cold run where there is one")  # fmt: skip
+    p.add_argument("--quiet-wait", type=float, default=90.0,
+                   help="seconds a timed run waits for a quiet machine")  # fmt: skip
     p.add_argument("--setup", action="store_true", help="only make benchmarks/envs/jaxmarl")
     p.add_argument("--report", action="store_true", help="only rebuild marl_speed.md")
     p.add_argument("--profile", action="store_true", help="only the per-op profiles")
     args = p.parse_args()
+    QUIET_WAIT[0] = args.quiet_wait
     if args.setup:
         setup()
         return
