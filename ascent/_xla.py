@@ -36,6 +36,13 @@ XLA_FLAGS_FOR_TESTS = (
 )
 
 
+def profiling_flags(dump: str) -> str:
+    """The flags that make XLA:CPU record every op it runs as a profiler event and write
+    each module's optimised HLO as text under `dump` (for per-op profiles that name each
+    op by the source line that made it: benchmarks/peers/op_profile.py)."""
+    return f"--xla_cpu_enable_xprof_traceme=true --xla_dump_to={dump} --xla_dump_hlo_as_text"
+
+
 def set_xla_flags(flags: str = XLA_FLAGS) -> str:
     """Put `flags` in the environment's XLA_FLAGS unless it is set already (a value the
     user chose wins). Call it before importing JAX. Returns the value in effect."""

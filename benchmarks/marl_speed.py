@@ -444,10 +444,12 @@ def profile_report() -> list[str]:
     lines = ["", "## Per-op profile of one IPPO iteration", "",
              "`benchmarks/marl_speed.py --profile`: one iteration (2,048 environment steps: "
              "a rollout and its update) of each, after one that compiles, under "
-             "`jax.profiler.trace` with `--xla_cpu_enable_xprof_traceme=true` (XLA:CPU records "
+             "`jax.profiler.trace` with XLA:CPU's TraceMe events on (`ascent/_xla.py`'s "
+             "`profiling_flags`: XLA records "
              "every op it runs), on core 0. An op's time is its own (a loop's less the ops "
              "inside it); ops are named by the Python stack that traced them (the optimised "
-             "HLO's stack frames, `--xla_dump_to`) and grouped by stage (`stage`). Recording "
+             "HLO's stack frames, dumped by the same flags) and grouped by stage (`stage`). "
+             "Recording "
              "costs microseconds an op, so traced times are far above untraced ones and "
              "follow the number of ops run as much as their work: the counts of ops run per "
              "iteration are exact, the milliseconds are not the untraced ones.", "",

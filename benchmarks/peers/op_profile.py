@@ -1,10 +1,10 @@
 """Per-op time of XLA:CPU programs, named by the source lines that made each op.
 
 Used by peers/ascent_team.py and peers/jaxmarl_run.py (`--profile DIR`) for
-benchmarks/marl_speed.py (issue 32). The recipe: XLA_FLAGS with
-`--xla_cpu_enable_xprof_traceme=true` (every op a TraceMe event) and an HLO dump
-(`--xla_dump_to=DIR/hlo --xla_dump_hlo_as_text`), both set before JAX starts
-(`flags`); the call under `jax.profiler.trace`, its `*.trace.json.gz` read back; each
+benchmarks/marl_speed.py (issue 32). The recipe: XLA_FLAGS with XLA:CPU's TraceMe
+events on (every op an event) and an HLO dump under DIR/hlo (`ascent/_xla.py`'s
+`profiling_flags`), both set before JAX starts (`flags`); the call under
+`jax.profiler.trace`, its `*.trace.json.gz` read back; each
 op's time is its events' durations less the ops nested inside them (a while loop's own
 time, not its body's), summed by name; a name is looked up in the optimised HLO of its
 module, whose metadata holds the JAX op (`op_name`) and the Python line that traced it.
@@ -15,6 +15,7 @@ from __future__ import annotations
 import collections
 import glob
 import gzip
+import importlib.util
 import json
 import os
 import re
@@ -34,11 +35,21 @@ TABLES = ("FileNames", "FunctionNames", "FileLocations", "StackFrames")
 TABLE_ROW = re.compile(r'^(\d+) (?:"(.*)"|\{(.*)\})$')
 
 
+def profiling_flags(dump: str) -> str:
+    """`ascent/_xla.py`'s profiling flags (its one definition), read from the file: this
+    module also runs in the peers' virtualenvs, which have no Ascent."""
+    path = Path(__file__).resolve().parents[2] / "ascent" / "_xla.py"
+    spec = importlib.util.spec_from_file_location("ascent_xla_flags", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.profiling_flags(dump)
+
+
 def flags(out: Path) -> str:
     """XLA_FLAGS for a profiled process: the current ones plus per-op events and the
     optimised HLO written under out/hlo. Set before JAX starts."""
-    dump = out / "hlo"
-    extra = f"--xla_cpu_enable_xprof_traceme=true --xla_dump_to={dump} --xla_dump_hlo_as_text"
+    extra = profiling_flags(str(out / "hlo"))
     return f"{os.environ.get('XLA_FLAGS', '')} {extra}".strip()
 
 
