@@ -32,11 +32,14 @@ it, jaxmarl, distrax, pyyaml). The MAPPO one is an adapted copy of JaxMARL's fil
 benchmarks/peers/jaxmarl/ (git-ignored: JaxMARL's code stays out of Ascent's history; its
 header lists the changes: hydra and wandb out, a no-op per-update callback, and returns of
 finished episodes summed per update). Results: benchmarks/results/marl_speed.json (every
-run) and marl_speed.md (rebuilt from it).
+run at one commit; a marl_speed_before.json there is shown as an earlier measurement)
+and marl_speed.md (rebuilt from them, with the per-op profile of `--profile`,
+marl_speed_profile.json, and the notes of marl_speed_findings.md).
 
     .venv/bin/python benchmarks/marl_speed.py --setup
     flock /tmp/ascent-timing.lock .venv/bin/python benchmarks/marl_speed.py   # about 35 min
     flock /tmp/ascent-timing.lock .venv/bin/python benchmarks/marl_speed.py --steps 1000000
+    flock /tmp/ascent-timing.lock .venv/bin/python benchmarks/marl_speed.py --profile
     .venv/bin/python benchmarks/marl_speed.py --report
 """
 
@@ -335,7 +338,9 @@ INTRO = ["# Teams at full speed (issue 32)", "",
          "are 26 steps (its `done` reads the step count before the step), so its returns "
          "are scaled by 25/26 (the same mean reward per step; its last step's reward is "
          "smaller than the average one for a policy that has reached the landmarks, so "
-         "the scaling flatters it slightly). Ascent's are mpe2's 25.", ""]  # fmt: skip
+         "the scaling flatters it slightly). Ascent's are mpe2's 25. CPU share: a run's "
+         "CPU time over its wall time, lowest of the seeds; below about 0.97 someone "
+         "else's work shared its core and the run's times are not clean.", ""]  # fmt: skip
 
 
 def section(figures: dict[str, Any]) -> list[str]:
@@ -359,8 +364,8 @@ def section(figures: dict[str, Any]) -> list[str]:
              f"{figures.get('commit', '?')}, {figures.get('date', '?')}; {m.get('cpu', '?')}, "
              f"Python {m.get('python', '?')}.", ""]  # fmt: skip
     header = ["| contestant | steps | seeds | end to end | compile | run | speed-up "
-              "| cold end to end (compile) | return, last 10% |",
-              "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+              "| cold end to end (compile) | return, last 10% | CPU share, lowest |",
+              "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     lines += header
     for steps in all_steps:
         for who in ("jaxmarl-ippo", "ascent-ippo", "ascent-mappo"):
@@ -377,7 +382,8 @@ def section(figures: dict[str, Any]) -> list[str]:
                 f"| {median([r['compile_s'] for r in rs]):.1f} "
                 f"| {median([r['run_s'] for r in rs]):.1f} "
                 f"| {'' if math.isnan(ratio) else f'{ratio:.2f}×'} | {cold_text} "
-                f"| {spread([last_return(r) for r in rs])} |"
+                f"| {spread([last_return(r) for r in rs])} "
+                f"| {min(r.get('cpu_share', math.nan) for r in rs):.2f} |"
             )
     if len(all_steps) > 1:
         lo, hi = all_steps[0], all_steps[-1]
@@ -427,8 +433,7 @@ def report() -> None:
     lines = INTRO + section(load())
     before = RESULTS / "marl_speed_before.json"
     if before.is_file():
-        lines += ["", "## Before the team networks' 2-D batches (`nn.multiagent.per_agent`)",
-                  ""] + section(json.loads(before.read_text()))  # fmt: skip
+        lines += ["", "## An earlier measurement", ""] + section(json.loads(before.read_text()))
     lines += profile_report()
     (RESULTS / "marl_speed.md").write_text("\n".join(lines) + "\n")
     print((RESULTS / "marl_speed.md").read_text())
