@@ -22,6 +22,7 @@ import re
 import shutil
 import stat
 import struct
+import threading
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
@@ -134,34 +135,63 @@ def _decode_leaf(arr: np.ndarray, entry: Mapping[str, Any]) -> np.ndarray:
     return arr
 
 
+_UNFINISHED: dict[Path, tuple[Path, Path]] = {}  # a save's temporary folder -> (path, old)
+_UNFINISHED_LOCK = threading.Lock()
+
+
 def _write_folder_atomic(path: Path, files: Mapping[str, bytes]) -> None:
     """Create folder `path` holding `files`, replacing an earlier checkpoint there atomically."""
     parent = path.parent
     parent.mkdir(parents=True, exist_ok=True)
     token = uuid.uuid4().hex[:12]
     tmp = parent / f".{path.name}.tmp-{token}"
+    old = parent / f".{path.name}.old-{token}"
     os.mkdir(tmp)  # honours the umask, unlike tempfile.mkdtemp's 0o700
-    old: Path | None = None
+    with _UNFINISHED_LOCK:
+        _UNFINISHED[tmp] = (path, old)
+    replaced = False
     try:
         for name, data in files.items():
             write_file_durably(tmp / name, data)
         fsync_dir(tmp)
         if path.exists():
-            old = parent / f".{path.name}.old-{token}"
             os.rename(path, old)
+            replaced = True
         try:
             os.rename(tmp, path)
         except BaseException:
-            if old is not None:  # put the previous checkpoint back before giving up
+            if replaced:  # put the previous checkpoint back before giving up
                 os.rename(old, path)
-                old = None
+                replaced = False
             raise
         fsync_dir(parent)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    if old is not None:
+    finally:
+        with _UNFINISHED_LOCK:
+            _UNFINISHED.pop(tmp, None)
+    if replaced:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def discard_unfinished_saves() -> None:
+    """Remove the temporary folder of every save still being written, by any thread, and
+    put back a checkpoint one of them had moved aside: for a process about to end at once
+    (`os._exit`, train/signals.py) while another thread is saving, so that only whole
+    checkpoints are left. Each folder is renamed before it is removed, so the writer's
+    next file fails instead of recreating it."""
+    with _UNFINISHED_LOCK:
+        unfinished = list(_UNFINISHED.items())
+    for tmp, (path, old) in unfinished:
+        trash = tmp.with_name(tmp.name.replace(".tmp-", ".discarded-", 1))
+        try:
+            os.rename(tmp, trash)
+        except OSError:  # renamed into place already, or removed by its writer
+            trash = tmp
+        shutil.rmtree(trash, ignore_errors=True)
+        if old.exists() and not path.exists():
+            os.rename(old, path)
 
 
 def _check_replaceable(path: Path) -> None:

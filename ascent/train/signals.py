@@ -11,7 +11,8 @@ previous handlers come back after):
   chunk's state (the Agent's) is saved instead, and training stops. Schedulers send
   SIGKILL some seconds after SIGTERM (Docker 10 s, Kubernetes and SLURM 30 s);
 - the same or the other signal again stops at once, checkpoint or not: a checkpoint
-  is renamed into place whole (`io.checkpoint`), so none is left broken.
+  is renamed into place whole (`io.checkpoint`), so none is left broken, and a save
+  still being written when the process ends from the watching thread is removed.
 
 A compiled chunk keeps the main thread in XLA, where Python runs no signal handler
 until it returns; so a thread watches the signals through `signal.set_wakeup_fd` and
@@ -35,6 +36,7 @@ from types import TracebackType
 from typing import Any
 
 from ascent.errors import Interrupted
+from ascent.io.checkpoint import discard_unfinished_saves
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 STOP_GRACE = 5.0
@@ -205,5 +207,7 @@ class GracefulStop:
             self._exit(signum, message)
 
     def _exit(self, signum: int, message: str) -> None:
+        # the main thread may be writing a checkpoint: its temporary folder goes too
+        discard_unfinished_saves()
         print(message, file=sys.stderr, flush=True)
         os._exit(128 + signum)

@@ -7,6 +7,7 @@ import json
 import os
 import pickle
 import struct
+import threading
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -323,6 +324,55 @@ def test_failed_rename_puts_the_previous_checkpoint_back(
     monkeypatch.undo()
     assert read_meta(path) == {"v": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["ck"]
+
+
+@pytest.mark.parametrize("held", ["writing", "moved_aside"])
+def test_discarding_another_threads_unfinished_save_leaves_only_whole_checkpoints(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, held: str
+) -> None:
+    """What a process ending at once from another thread does (train/signals.py): the
+    save in progress goes, the checkpoint it was replacing stays (or comes back)."""
+    path = tmp_path / "ck"
+    save_checkpoint(path, {"w": np.ones(2)}, {"v": 1})
+    reached, release = threading.Event(), threading.Event()
+    real_write, real_rename = ckpt.write_file_durably, os.rename
+
+    def write(target: Path, data: bytes) -> None:
+        if held == "writing" and target.name == ckpt.META_FILE:
+            reached.set()
+            release.wait(10)
+        real_write(target, data)
+
+    def rename(src: Any, dst: Any) -> None:
+        writing = threading.current_thread() is writer
+        if held == "moved_aside" and writing and ".tmp-" in Path(src).name:  # path is aside
+            reached.set()
+            release.wait(10)
+        real_rename(src, dst)
+
+    monkeypatch.setattr(ckpt, "write_file_durably", write)
+    monkeypatch.setattr(ckpt.os, "rename", rename)
+    errors: list[BaseException] = []
+
+    def save() -> None:
+        try:
+            save_checkpoint(path, {"w": np.zeros(2)}, {"v": 2})
+        except BaseException as e:  # noqa: BLE001 - its files were taken away
+            errors.append(e)
+
+    writer = threading.Thread(target=save)
+    writer.start()
+    assert reached.wait(10)
+    assert len(list(tmp_path.iterdir())) == 2  # the save's temporary folder is there
+    ckpt.discard_unfinished_saves()
+    assert [p.name for p in tmp_path.iterdir()] == ["ck"]
+    assert read_meta(path) == {"v": 1}
+    release.set()
+    writer.join(10)
+    assert len(errors) == 1 and isinstance(errors[0], OSError)  # the writer's next step fails
+    assert read_meta(path) == {"v": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["ck"]
+    assert not ckpt._UNFINISHED
 
 
 def test_overwrite_replaces_and_foreign_folders_are_refused(tmp_path: Path) -> None:

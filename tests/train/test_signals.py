@@ -125,13 +125,15 @@ def test_a_signal_saves_the_chunk_and_resume_continues_from_it(tmp_path, name, d
 # the writer of a process whose checkpoint write hangs from its third file on (the
 # second checkpoint): the second signal comes while the stop's checkpoint is written
 SLOW_SAVE = """
-import sys, time
+import signal, sys, time
 from pathlib import Path
 import ascent.io.checkpoint as c
 real, calls = c.write_file_durably, []
 def slow(path, data):
     calls.append(path)
     if len(calls) >= 3:
+        if {held}:  # a signal now goes to another thread: the main one sleeps on
+            signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGTERM])
         Path(sys.argv[-1]).parent.joinpath("SAVING").touch()
         time.sleep(120)
     real(path, data)
@@ -141,10 +143,15 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
-def test_the_signal_again_during_the_save_stops_at_once_leaving_whole_checkpoints(tmp_path):
+@pytest.mark.parametrize("held", [False, True], ids=["main_thread_reached", "main_thread_held"])
+def test_the_signal_again_during_the_save_stops_at_once_leaving_whole_checkpoints(
+    tmp_path, held
+):
+    """Reached, the main thread's save raises and removes its temporary folder; held
+    (in a write, a compiled call), the watching thread ends the process and removes it."""
     run = tmp_path / "run"
     args = [*option(DOORS["compiled"], "--checkpoint-every", "16"), "--run-dir", str(run)]
-    process = start(args, SLOW_SAVE)
+    process = start(args, SLOW_SAVE.format(held=held))
     try:
         wait_for(process, lambda: bool(list_checkpoints(run)), "checkpoint")
         process.send_signal(signal.SIGTERM)
