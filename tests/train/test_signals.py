@@ -144,9 +144,7 @@ sys.exit(main(sys.argv[1:]))
 
 
 @pytest.mark.parametrize("held", [False, True], ids=["main_thread_reached", "main_thread_held"])
-def test_the_signal_again_during_the_save_stops_at_once_leaving_whole_checkpoints(
-    tmp_path, held
-):
+def test_the_signal_again_during_the_save_stops_at_once_leaving_whole_checkpoints(tmp_path, held):
     """Reached, the main thread's save raises and removes its temporary folder; held
     (in a write, a compiled call), the watching thread ends the process and removes it."""
     run = tmp_path / "run"
