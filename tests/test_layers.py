@@ -26,9 +26,10 @@ LAYERS = {
     "marl": 6,  # team algorithms, built on algos
     "catalog": 7,  # every algorithm by name, presets, configs from settings
     "train": 8,
-    "api": 9,
-    "cli": 9,
-    "__init__": 9,
+    "tuning": 9,  # sweeps and studies, built on the loops
+    "api": 10,
+    "cli": 10,
+    "__init__": 10,
 }
 
 
