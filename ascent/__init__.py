@@ -17,8 +17,9 @@ if TYPE_CHECKING:
     from ascent.api import load, make
     from ascent.runtime.threads import use_threads
     from ascent.train.agent import Agent
+    from ascent.tuning.sweep import sweep
 
-__all__ = ["Agent", "__version__", "load", "make", "use_threads"]
+__all__ = ["Agent", "__version__", "load", "make", "sweep", "use_threads"]
 
 
 def __getattr__(name: str) -> Any:
@@ -35,6 +36,10 @@ def __getattr__(name: str) -> Any:
         from ascent.train.agent import Agent
 
         return Agent
+    if name == "sweep":  # configurations × seeds in one program per shape (tuning/sweep.py)
+        from ascent.tuning.sweep import sweep
+
+        return sweep
     raise AttributeError(f"module 'ascent' has no attribute {name!r}")
 
 

@@ -90,6 +90,39 @@ class Train:
 
 
 @dataclass
+class Sweep:
+    """Train every configuration of a grid with several seeds on a JAX environment, the
+    configurations that share their shapes in one compiled program; writes a table, the
+    curves, a plot and the best configuration as a preset (best.toml, for --config)."""
+
+    algo: Annotated[str | None, tyro.conf.Positional] = None
+    """Algorithm: ppo, a2c, ... (see `ascent list`)."""
+    env: str | None = None
+    """A JAX environment id: gymnax/<id>, ascent/<id> or jaxmarl/<id>."""
+    grid: Annotated[tuple[str, ...], tyro.conf.UseAppendAction] = ()
+    """A field and its values, field=value1,value2,... (lr=1e-4,3e-4 or
+    lr=linear(1e-3, 0),3e-4); repeat for several fields: every combination is trained."""
+    seeds: int = 1
+    """Seeds per configuration: --first-seed, and the ones after it."""
+    first_seed: int = 0
+    """The first seed."""
+    total_steps: int | None = None
+    """Environment steps of each run (the preset's or the config's by default)."""
+    set: Annotated[tuple[str, ...], tyro.conf.UseAppendAction] = ()
+    """A config field override for every configuration, field=value; repeat for several."""
+    config: Path | None = None
+    """A TOML file of config fields, applied after the preset and before --set."""
+    preset: bool = True
+    """Start from the tuned preset for this algorithm and environment."""
+    eval_episodes: int = 20
+    """Deterministic evaluation episodes at the end of each run."""
+    out: Path | None = None
+    """Folder for the results (default: runs/sweep-<algo>-<env>-<stamp>)."""
+    threads: int = 1
+    """CPU threads for XLA."""
+
+
+@dataclass
 class Eval:
     """Evaluate a run's final (or latest) policy."""
 
@@ -291,6 +324,41 @@ def train(args: Train) -> int:
     return 0
 
 
+def sweep(args: Sweep) -> int:
+    from ascent.algos.config import whole_number
+    from ascent.io import new_run_dir, print_table
+    from ascent.tuning.sweep import parse_grid
+    from ascent.tuning.sweep import sweep as run_sweep
+
+    if args.algo is None or args.env is None:
+        raise ConfigError(
+            "ascent sweep needs an algorithm, --env and --grid, e.g. ascent sweep ppo "
+            "--env gymnax/CartPole-v1 --grid lr=1e-4,3e-4 --seeds 3"
+        )
+    for name in ("seeds", "eval_episodes"):
+        whole_number(name, getattr(args, name))
+    grid = parse_grid(args.grid)
+    overrides: dict = {}
+    if args.config is not None:
+        overrides.update(_read_toml(args.config))
+    if args.total_steps is not None:
+        overrides["total_steps"] = args.total_steps
+    overrides.update(_parse_sets(args.set))
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    result = run_sweep(args.algo, args.env, grid, seeds, overrides, use_preset=args.preset,
+                       eval_episodes=args.eval_episodes, say=print)  # fmt: skip
+    out = args.out or new_run_dir(f"sweep-{args.algo}", args.env)
+    grids = " ".join(f"--grid '{item}'" for item in args.grid)
+    command = f"ascent sweep {args.algo} --env {args.env} {grids} --seeds {args.seeds}"
+    written = result.write(out, command)
+    print_table(f"{args.algo} on {args.env}", result.rows())
+    best = result.best()
+    print(f"best: {result.label(best)} (mean final return "
+          f"{result.final_returns[best].mean():.2f} over {len(result.seeds)} seeds)")  # fmt: skip
+    print(f"results in {out}: {', '.join(p.name for p in written.values())}")
+    return 0
+
+
 def _by_agent(result: Any) -> str:
     """A team's evaluation: what each agent and the team returned ('' for one agent)."""
     if result.agent_returns is None:
@@ -472,6 +540,7 @@ COMMANDS = {
     "eval": (Eval, evaluate),
     "export": (Export, export),
     "plot": (Plot, plot),
+    "sweep": (Sweep, sweep),
     "list": (List, list_all),
     "theory": (Theory, theory),
 }

@@ -68,6 +68,19 @@ class Schedule:
                 f"same sign (got {self.init}, {self.end})"
             )
 
+    @classmethod
+    def traced(cls, kind: str, init: Array, end: Array | None = None) -> Schedule:
+        """A constant or linear schedule whose init and end are traced arrays, for a
+        sweep's configurations trained in one vmapped program (`ascent.tuning.sweep`),
+        whose numbers were checked as a Schedule each first. It builds as `build` does;
+        it is neither printed nor stored."""
+        if kind not in ("constant", "linear"):
+            raise ConfigError(f"only constant and linear schedules are traced, not {kind!r}")
+        schedule = object.__new__(cls)
+        for name, value in (("kind", kind), ("init", init), ("end", end)):
+            object.__setattr__(schedule, name, value)
+        return schedule
+
     @property
     def is_constant(self) -> bool:
         """True when the value never changes (a constant, or init == end)."""

@@ -17,9 +17,10 @@ from ascent.io.checkpoint import (
     save_checkpoint,
 )
 from ascent.io.metrics import MetricsLogger, read_metrics
-from ascent.io.plots import plot_bias_variance, plot_curve, plot_runs
+from ascent.io.plots import plot_bias_variance, plot_curve, plot_runs, plot_sweep
 from ascent.io.progress import TrainingProgress, print_table
 from ascent.io.run_dir import new_run_dir, read_json, write_json
+from ascent.io.tables import write_csv, write_toml
 
 __all__ = [
     "MetricsLogger",
@@ -31,11 +32,14 @@ __all__ = [
     "plot_bias_variance",
     "plot_curve",
     "plot_runs",
+    "plot_sweep",
     "print_table",
     "prune_checkpoints",
     "read_json",
     "read_meta",
     "read_metrics",
     "save_checkpoint",
+    "write_csv",
     "write_json",
+    "write_toml",
 ]

@@ -224,3 +224,51 @@ def plot_bias_variance(
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=100)
     return out
+
+
+def plot_sweep(
+    out: PathLike,
+    labels: Sequence[str],
+    steps: Sequence[np.ndarray],
+    curves: Sequence[np.ndarray],
+    finals: np.ndarray,
+    title: str | None = None,
+    top: int = 8,
+) -> Path:
+    """A sweep's figure: left, each configuration's training curve (the mean over its
+    seeds of `curves[c]` [S, U] against `steps[c]` [U]), the `top` best by final return
+    named and in colour, the rest grey; right, every configuration's final return
+    (`finals` [C, S]), sorted, each seed a dot and the mean a bar. Returns `out`."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    order = np.argsort(-finals.mean(axis=1), kind="stable")
+    best = set(order[:top].tolist())
+    fig = Figure(figsize=(12.0, max(4.5, 0.22 * len(labels) + 1.5)), layout="constrained")
+    FigureCanvasAgg(fig)
+    left, right = fig.subplots(1, 2, width_ratios=(1.2, 1.0))
+    with np.errstate(all="ignore"):
+        for c in [c for c in range(len(labels)) if c not in best] + order[:top].tolist():
+            mean = np.nanmean(curves[c], axis=0)
+            keep = np.isfinite(mean)
+            if c in best:
+                left.plot(steps[c][keep], mean[keep], linewidth=1.6, label=labels[c])
+            else:
+                left.plot(steps[c][keep], mean[keep], color="0.75", linewidth=0.8)
+    left.set_xlabel("env_steps")
+    left.set_ylabel("episode_return (training, mean over seeds)")
+    left.grid(True, alpha=0.3)
+    left.legend(loc="best", fontsize="x-small")
+    y = np.arange(len(order))[::-1]
+    right.barh(y, finals[order].mean(axis=1), color="tab:blue", alpha=0.35)
+    for row, c in zip(y, order, strict=True):
+        right.plot(finals[c], np.full(finals.shape[1], row), "o", color="tab:blue", ms=3)
+    right.set_yticks(y, [labels[c] for c in order], fontsize="x-small")
+    right.set_xlabel("final deterministic return (bar: mean; dots: seeds)")
+    right.grid(True, axis="x", alpha=0.3)
+    if title is not None:
+        fig.suptitle(title)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    return out

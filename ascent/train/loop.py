@@ -208,8 +208,9 @@ class Normalizer:
     def __init__(self, config: Any, obs_spec: ObsSpec):
         self.obs = bool(getattr(config, "normalize_obs", False))
         self.reward = bool(getattr(config, "normalize_reward", False))
-        self.clip_obs = float(getattr(config, "clip_obs", 10.0))
-        self.gamma = float(getattr(config, "gamma", 0.99))
+        # numbers, or a sweep's traced values (ascent.tuning.sweep): never float() here
+        self.clip_obs = getattr(config, "clip_obs", 10.0)
+        self.gamma = getattr(config, "gamma", 0.99)
         self.spec = obs_spec
 
     def obs_for_policy(self, norm: NormState, obs: Any) -> Any:
