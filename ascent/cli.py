@@ -123,6 +123,44 @@ class Sweep:
 
 
 @dataclass
+class Tune:
+    """Search an algorithm's settings with Optuna (TPE, median pruning on evaluations during
+    training), trials in parallel processes, the study kept in SQLite so that the same
+    command continues a killed one; writes best.toml (for --config), trials.csv and plots
+    (the `tune` extra: pip install 'ascent-rl[tune]')."""
+
+    algo: Annotated[str | None, tyro.conf.Positional] = None
+    """Algorithm: ppo, a2c, sac, td3 (default search spaces: RL-Zoo's), or any with --space."""
+    env: str | None = None
+    """Environment id, of either door (CartPole-v1, gymnax/CartPole-v1, ...)."""
+    trials: int = 50
+    """Trials to finish (completed or pruned), counting those a continued study has."""
+    jobs: int = 1
+    """Trials at a time, each in a process of its own with XLA on one thread."""
+    storage: str | None = None
+    """Optuna storage URL (default: sqlite:///OUT/study.db); the same storage and
+    --study-name continue a study."""
+    study_name: str | None = None
+    """Name of the study in the storage (default: <algo>-<env>)."""
+    space: Path | None = None
+    """Search space, a TOML file: a table per field, with low/high (log, int, one_minus)
+    or choices (default: RL-Zoo's space for the algorithm; see ascent/tuning/study.py)."""
+    total_steps: int | None = None
+    """Environment steps of each trial (the preset's or the config's by default)."""
+    eval_every: int | None = None
+    """Evaluate every this many steps during a trial, for the pruner (default: 5 times)."""
+    eval_episodes: int = 10
+    """Deterministic evaluation episodes, during a trial and at its end (its score)."""
+    set: Annotated[tuple[str, ...], tyro.conf.UseAppendAction] = ()
+    """A config field override for every trial, field=value (the trial's values win);
+    repeat for several."""
+    out: Path | None = None
+    """Folder for the results (default: runs/tune-<algo>-<env>-<stamp>)."""
+    seed: int = 0
+    """Seed of every trial's training and of the sampler."""
+
+
+@dataclass
 class Eval:
     """Evaluate a run's final (or latest) policy."""
 
@@ -359,6 +397,35 @@ def sweep(args: Sweep) -> int:
     return 0
 
 
+def tune(args: Tune) -> int:
+    from ascent.tuning.study import run_study
+
+    if args.algo is None or args.env is None:
+        raise ConfigError(
+            "ascent tune needs an algorithm and --env, e.g. ascent tune ppo --env CartPole-v1 "
+            "--trials 50"
+        )
+    overrides: dict = {}
+    if args.total_steps is not None:
+        overrides["total_steps"] = args.total_steps
+    overrides.update(_parse_sets(args.set))
+    run_study(
+        args.algo,
+        args.env,
+        trials=args.trials,
+        jobs=args.jobs,
+        storage=args.storage,
+        study_name=args.study_name,
+        space=args.space,
+        overrides=overrides,
+        eval_every=args.eval_every,
+        eval_episodes=args.eval_episodes,
+        out=args.out,
+        seed=args.seed,
+    )
+    return 0
+
+
 def _by_agent(result: Any) -> str:
     """A team's evaluation: what each agent and the team returned ('' for one agent)."""
     if result.agent_returns is None:
@@ -541,6 +608,7 @@ COMMANDS = {
     "export": (Export, export),
     "plot": (Plot, plot),
     "sweep": (Sweep, sweep),
+    "tune": (Tune, tune),
     "list": (List, list_all),
     "theory": (Theory, theory),
 }
