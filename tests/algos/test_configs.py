@@ -151,6 +151,26 @@ def test_ppo_preset_applies_and_overrides_win(env_id: str) -> None:
         agent.close()
 
 
+def test_every_preset_table_is_a_valid_config_that_sets_what_it_says() -> None:
+    from ascent.catalog.registry import presets
+
+    checked = 0
+    for algo, env_ids in presets().items():
+        for env_id in env_ids:
+            env_id = env_id.replace("*", "Breakout")  # a family's table: atari/*
+            table = preset(algo, env_id)
+            assert table, f"{algo} {env_id}: no table found for a listed preset"
+            # validated, and the table is what the id picks up
+            assert make_config(algo, env_id) == make_config(algo, env_id, table, use_preset=False)
+            checked += 1
+    assert checked >= 34
+    # the MuJoCo tables (issue 35): RL-Zoo's tuned PPO, normalised, 256x256 ReLU
+    hc = make_config("ppo", "HalfCheetah-v5")
+    assert (hc.n_envs, hc.n_steps, hc.minibatch_size, hc.n_epochs) == (1, 512, 64, 20)
+    assert hc.normalize_obs and hc.normalize_reward and hc.log_std_init == -2.0
+    assert hc.hidden == (256, 256) and hc.activation == "relu"
+
+
 def test_no_preset_means_defaults() -> None:
     assert preset("ppo", "Acrobot-v1") == {}
     config = make_config("ppo", "CartPole-v1", {"n_epochs": 3}, use_preset=False)
