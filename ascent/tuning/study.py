@@ -255,8 +255,8 @@ def parse_space(tables: Mapping[str, Any], algo: str, source: str) -> SearchSpac
     """A checked `SearchSpace` for `algo` from TOML tables; ConfigError, in one line
     naming `source` and the table, for anything wrong."""
     cls = algorithm_class(algo)
-    kinds = config_fields(cls.Config)
-    known = _known_fields(kinds)
+    kinds = _field_kinds(cls.Config)
+    known = list(kinds)
     if not tables:
         raise ConfigError(f"search space {source} has no fields to tune")
     params = []
@@ -292,14 +292,14 @@ def _flatten(tables: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
             yield name, table
 
 
-def _known_fields(kinds: Mapping[str, Any]) -> list[str]:
-    """The config's fields, a nested spec's as `core.<name>`."""
-    out = []
-    for name, kind in kinds.items():
+def _field_kinds(config: type) -> dict[str, Any]:
+    """The config's fields and their types, a nested spec's as `core.<name>`."""
+    out = {}
+    for name, kind in config_fields(config).items():
         if dataclasses.is_dataclass(kind):
-            out += [f"{name}.{sub}" for sub in typing.get_type_hints(kind)]
+            out.update({f"{name}.{sub}": k for sub, k in typing.get_type_hints(kind).items()})
         else:
-            out.append(name)
+            out[name] = kind
     return out
 
 
