@@ -132,11 +132,23 @@ def report(r: dict[str, Any]) -> str:
         cells = " | ".join(f"{x['mean_return']:.1f}" for x in by[label])
         train_s = sum(x["train_seconds"] for x in by[label]) / len(by[label])
         lines.append(f"| {name} | {cells} | **{mean[label]:.1f}** | {train_s:.0f} s a run |")
+    diff = mean["tuned"] - mean["defaults"]
+    spread = max(
+        max(v) - min(v) for v in ([x["mean_return"] for x in runs] for runs in by.values())
+    )
+    verdict = (
+        "within the spread of one config's seeds: no measurable gain from tuning at this budget"
+        if abs(diff) <= spread
+        else ("the tuned config is better" if diff > 0 else "the defaults are better")
+        + " by more than the spread of one config's seeds"
+    )
     lines += [
         "",
         f"The tuned config's mean return over the 3 seeds is {mean['tuned']:.1f} against "
-        f"{mean['defaults']:.1f} for the defaults (Acrobot-v1 gives -1 a step, -500 for an "
-        "episode that never swings up). Plots: [history](sweep_study_history.png), "
+        f"{mean['defaults']:.1f} for the defaults ({diff:+.1f}; the seeds of one config span "
+        f"up to {spread:.1f}): {verdict}. Acrobot-v1 gives -1 a step, -500 for an episode "
+        "that never swings up. The study scored each trial on one seed, so its best value "
+        "is optimistic. Plots: [history](sweep_study_history.png), "
         "[importance](sweep_study_importance.png).",
     ]
     return "\n".join(lines) + "\n"
