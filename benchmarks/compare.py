@@ -63,7 +63,11 @@ ASCENT_PY = ROOT / ".venv" / "bin" / "python"
 PEER_PACKAGES = {
     "sb3": [
         ["torch==2.13.0"],
-        ["stable-baselines3==2.9.2", "sb3-contrib==2.9.2", f"gymnasium=={version('gymnasium')}"],
+        [
+            "stable-baselines3==2.9.2",
+            "sb3-contrib==2.9.2",
+            f"gymnasium[mujoco]=={version('gymnasium')}",
+        ],  # MuJoCo for benchmarks/mujoco.py
         # Atari for benchmarks/pixels.py (peers/sb3_atari.py): ROMs ship in ale-py's wheel
         ["ale-py>=0.12", "opencv-python-headless"],
     ],

@@ -63,7 +63,6 @@ def on_policy_kwargs(algo: str, c: dict[str, Any]) -> dict[str, Any]:
         },
     }
     assert not c.get("shared_trunk", False) and c.get("core", {}).get("kind", "mlp") == "mlp"
-    assert not c["normalize_obs"] and not c["normalize_reward"]
     if algo == "ppo":
         assert c["objective"] == "clip" and c["target_kl"] is None and c["clip_vf"] is None
         kwargs.update(
@@ -153,6 +152,12 @@ def main() -> None:
     classes = {"ppo": sb3.PPO, "a2c": sb3.A2C, "trpo": sb3_contrib.TRPO, "sac": sb3.SAC,
                "td3": sb3.TD3}  # fmt: skip
     env = make_vec_env(args.env, n_envs=c["n_envs"], seed=args.seed)
+    normalized = c.get("normalize_obs", False) or c.get("normalize_reward", False)
+    if normalized:  # Ascent's normalize_obs / normalize_reward are VecNormalize's
+        from stable_baselines3.common.vec_env import VecNormalize
+
+        env = VecNormalize(env, norm_obs=c["normalize_obs"], norm_reward=c["normalize_reward"],
+                           clip_obs=c["clip_obs"], gamma=c["gamma"])  # fmt: skip
     if args.algo in ("ppo", "a2c", "trpo"):
         kwargs = on_policy_kwargs(args.algo, c)
     else:
@@ -164,6 +169,13 @@ def main() -> None:
     learn = time.perf_counter() - start
     eval_env = Monitor(gym.make(args.env))
     eval_env.reset(seed=args.seed + 1_000_003)
+    if normalized:  # the training statistics, frozen; raw rewards
+        from stable_baselines3.common.vec_env import DummyVecEnv
+
+        eval_env = VecNormalize(DummyVecEnv([lambda: eval_env]), training=False,
+                                norm_obs=c["normalize_obs"], norm_reward=False,
+                                clip_obs=c["clip_obs"])  # fmt: skip
+        eval_env.obs_rms = env.obs_rms
     returns, _ = evaluate_policy(
         model, eval_env, n_eval_episodes=args.episodes, deterministic=True,
         return_episode_rewards=True,
