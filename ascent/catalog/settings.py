@@ -11,7 +11,7 @@ import typing
 import warnings
 from typing import Any
 
-from ascent.algos.config import ScheduleLike, config_fields
+from ascent.algos.config import ScheduleLike, config_fields, config_to_dict
 from ascent.core.schedules import as_schedule
 from ascent.envs.atari import AtariOptions
 from ascent.errors import ConfigError
@@ -145,3 +145,10 @@ def build_config(cls: type, values: dict[str, Any], *, algo: str) -> Any:
     config = cls(**converted)
     config.validate()
     return config
+
+
+def preset_table(config: Any) -> dict[str, Any]:
+    """A config as a preset table that `build_config` (`ascent train --config`) reads back
+    to the same config: every field, schedules as text, None as "none" (TOML has no
+    null, and leaving the field out would let a preset's value back in)."""
+    return {k: "none" if v is None else v for k, v in config_to_dict(config).items()}

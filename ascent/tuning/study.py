@@ -108,8 +108,9 @@ from typing import Any
 import numpy as np
 
 from ascent._xla import XLA_FLAGS, XLA_FLAGS_BY_AFFINITY
-from ascent.algos.config import config_fields, config_to_dict, whole_number
+from ascent.algos.config import config_fields, whole_number
 from ascent.catalog.registry import algorithm_class, build_algorithm, make_config
+from ascent.catalog.settings import preset_table
 from ascent.envs import HostVecEnv
 from ascent.envs import make as make_env
 from ascent.errors import AscentError, ConfigError, TrainingError
@@ -460,7 +461,7 @@ def objective(spec: StudySpec, trial: Any) -> float:
     except ConfigError as e:
         trial.set_user_attr("invalid", str(e))
         raise optuna.TrialPruned(f"invalid config: {e}") from None
-    trial.set_user_attr("config", _jsonable(config_to_dict(config)))
+    trial.set_user_attr("config", _jsonable(preset_table(config)))
     agent = Agent(spec.algo, spec.env, config, spec.seed)
     try:
         report = ReportToTrial(trial)

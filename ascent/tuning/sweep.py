@@ -39,8 +39,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ascent.algos.config import ScheduleLike, config_fields, config_to_dict
+from ascent.algos.config import ScheduleLike, config_fields
 from ascent.catalog.registry import algorithm_class, build_algorithm, make_config
+from ascent.catalog.settings import preset_table
 from ascent.core.schedules import Schedule
 from ascent.envs import is_jax_env
 from ascent.envs import make as make_env
@@ -234,12 +235,6 @@ class SweepResult:
             ),
             "best": write_toml(folder / "best.toml", preset_table(self.full_configs[best]), header),
         }
-
-
-def preset_table(config: Any) -> dict[str, Any]:
-    """A config as a preset table `ascent train --config` reads back to the same config:
-    every field, schedules as text, None as "none" (TOML has no null)."""
-    return {k: "none" if v is None else v for k, v in config_to_dict(config).items()}
 
 
 def _text(value: Any) -> str:

@@ -22,8 +22,9 @@ import pytest
 from optuna.trial import TrialState
 
 from ascent._xla import XLA_FLAGS_FOR_TESTS
-from ascent.algos.config import config_fields, config_to_dict
+from ascent.algos.config import config_fields
 from ascent.catalog.registry import algorithm_class, make_config
+from ascent.catalog.settings import preset_table
 from ascent.cli import _read_toml, main
 from ascent.tuning import study as tuning
 from ascent.tuning.study import (
@@ -200,7 +201,7 @@ def test_a_study_writes_its_results_and_the_best_trial_round_trips_through_confi
     assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 2
     best = study.best_trial
     config = make_config("ppo", "CartPole-v1", _read_toml(out / "best.toml"))  # as --config
-    assert config_to_dict(config) == best.user_attrs["config"]  # the trial's whole config
+    assert preset_table(config) == best.user_attrs["config"]  # the trial's whole config
     assert config.lr == best.params["lr"]  # the trial's values, to the last bit
     assert config.gamma == 1 - best.params["one_minus_gamma"]
     assert list(config.hidden) == {"[16]": [16], "[8, 8]": [8, 8]}[best.params["hidden"]]
