@@ -1,4 +1,5 @@
-"""The `ascent` command: train, eval, export, plot, list, theory. Thin: parse, call, print.
+"""The `ascent` command: train, eval, export, plot, sweep, tune, list, theory. Thin:
+parse, call, print.
 
 Bad input (config, environment, checkpoint) is an `ascent.errors.AscentError`: the
 message is printed as one line without a traceback and the exit status is 2. SIGINT or
