@@ -67,7 +67,7 @@ def ascent_config(steps: int) -> dict[str, Any]:
 def measure(budgets: list[int], episodes: int) -> dict[str, Any]:
     print("throughput ...", flush=True)
     out: dict[str, Any] = {"budgets": {}, "throughput": launch(
-        [str(ASCENT_PY), str(PEERS / "sweep_throughput.py"), "--runs", "1,8,64"])}  # fmt: skip
+        [str(ASCENT_PY), str(PEERS / "sweep_throughput.py")])}  # fmt: skip
     for steps in budgets:
         out["budgets"][str(steps)] = measure_one(steps, episodes)
     out["commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
@@ -143,21 +143,25 @@ def report(results: dict[str, Any]) -> str:
     ]
     if "throughput" in results:
         ms = results["throughput"]["ms_per_run_iteration"]
+
+        def case(key: str) -> str:
+            runs, block = key.split("x")
+            return f"{runs} run{'s' if runs != '1' else ''}, {block} side by side"
+
         lines += [
-            "Why the sweep is not faster still: on one CPU core, batching runs buys no "
-            "arithmetic. One iteration of one run (32 steps of 8 environments, 20 gradient "
-            "steps on 256 samples through two 64-wide MLPs) takes "
-            + ", ".join(
-                f"{v:.2f} ms in a program of {k} run{'s' if k != '1' else ''}"
-                for k, v in ms.items()
-            )  # fmt: skip
-            + " (`benchmarks/peers/sweep_throughput.py`): the update's products are "
-            "already compute-bound at these sizes, so a sweep of R runs costs R runs of "
-            "arithmetic, and what it saves is the R - 1 other compiles (about 3 s each, "
-            "cold) and each run's start. Its lead over running the configurations one after "
-            "another therefore grows as runs get shorter and shrinks as they get longer. On "
-            "an accelerator, where one small run leaves most of the chip idle, batching is "
-            "where the speed comes from (not measured here: no GPU was lent).",
+            "Where the time goes: on one CPU core, batching runs buys little arithmetic. One "
+            "iteration of one run (32 steps of 8 environments, 20 gradient steps on 256 "
+            "samples through two 64-wide MLPs) takes "
+            + "; ".join(f"{v:.2f} ms with {case(k)}" for k, v in ms.items())
+            + " (`benchmarks/peers/sweep_throughput.py`): the update's products are already "
+            "compute-bound at these sizes, and a block of a few runs side by side is the "
+            "fastest (its arrays stay in the cache), so a sweep computes its runs in blocks "
+            "of `ascent.tuning.sweep.BLOCK`, one block after another inside its one "
+            "program. What a sweep saves over running the configurations one after another "
+            "is mostly the other compiles (about 3 s each, cold) and each run's start: its "
+            "lead grows as runs get shorter and shrinks as they get longer. On an "
+            "accelerator, where one small run leaves most of the chip idle, batching is "
+            "where the speed comes from (not measured: no GPU was lent).",
             "",
         ]
     study = RESULTS / "sweep_study.md"

@@ -14,7 +14,7 @@ import ascent
 from ascent.algos.config import ScheduleLike
 from ascent.catalog.registry import algorithm_class, make_config
 from ascent.cli import _read_toml, main
-from ascent.tuning.sweep import _traceable_fields, _traced_form, parse_grid, sweep
+from ascent.tuning.sweep import _traceable_fields, _traced_form, blocked, parse_grid, sweep
 
 ENV = "gymnax/CartPole-v1"
 SMALL = {"n_envs": 4, "n_steps": 16, "minibatch_size": 32, "n_epochs": 2, "total_steps": 384}
@@ -101,3 +101,15 @@ def test_a_sweep_needs_a_jax_environment(capsys):
     code = main(["sweep", "ppo", "--env", "CartPole-v1", "--grid", "lr=1e-3,3e-4"])
     err = capsys.readouterr().err
     assert code == 2 and "JAX door" in err and len(err.strip().splitlines()) == 1
+
+
+def test_blocks_of_runs_side_by_side_give_every_run_once_in_order():
+    def one(x, seed):  # a run: its numbers and seed in, arrays out
+        return {"y": x * 2.0 + seed, "z": jax.numpy.stack([x[0], seed.astype(x.dtype)])}
+
+    x = np.arange(10, dtype=np.float32).reshape(5, 2)
+    seeds = np.arange(5, dtype=np.uint32)
+    for block in (1, 2, 5, 8):  # padded to whole blocks, one block, blocks bigger than R
+        out = blocked(one, block)(x, seeds)
+        np.testing.assert_array_equal(out["y"], x * 2.0 + seeds[:, None])
+        np.testing.assert_array_equal(out["z"], np.stack([x[:, 0], seeds], 1))
