@@ -59,6 +59,33 @@ PUBLISHED = {
 CLEANRL_PPO = {"HalfCheetah-v5": 1442.6, "Hopper-v5": 2382.9}
 
 
+DETAILS = [
+    "## PPO's details for continuous control (Huang et al. 2022, \"The 37 Implementation "
+    "Details of PPO\", the nine for continuous actions), checked in Ascent's code",
+    "",
+    "| detail | Ascent |",
+    "|---|---|",
+    "| a Gaussian policy, its action dimensions independent (log-probs summed) | "
+    "`nn/heads.py` GaussianHead, `core/distributions.py` DiagGaussian |",
+    "| a state-independent log-std | `state_dependent_std = false` (default); the presets "
+    "start it at −2 as RL-Zoo's do |",
+    "| separate actor and critic networks | `shared_trunk = false` (default) |",
+    "| the raw sample stored, the action clipped to the bounds only for the environment | "
+    "`envs/spaces.py` env_action |",
+    "| observations normalised by running mean and variance, clipped to ±10 | "
+    "`normalize_obs`, `clip_obs = 10` (`core/normalize.py`) |",
+    "| rewards scaled by the running std of the discounted return, clipped to ±10 | "
+    "`normalize_reward` (`core/normalize.py` scale_rewards) |",
+    "| orthogonal initialisation (√2 hidden, 0.01 policy, 1 value), Adam ε 1e-5, global "
+    "gradient clipping, advantage normalisation per minibatch | `nn/torso.py`, "
+    "`algos/optim.py`, `algos/ppo.py` (RL-Zoo's tuned MuJoCo settings turn orthogonal "
+    "initialisation off; Ascent has no switch for it) |",
+    "| value-loss clipping | off (`clip_vf` unset), as in SB3 and RL-Zoo; CleanRL clips it |",
+    "| learning-rate annealing | off in RL-Zoo's tuned MuJoCo settings (a constant rate), "
+    "on in CleanRL |",
+]
+
+
 def name(algo: str, env: str, seed: int) -> str:
     return f"{algo}-{env}-s{seed}"
 
@@ -251,6 +278,7 @@ def report() -> None:
             f"{', '.join(f'{x:.0f}' for x in by['ascent'])} steps/s, Stable-Baselines3 "
             f"{', '.join(f'{x:.0f}' for x in by['sb3'])}: **{ratio:.2f}×** (medians).",
         ]
+    lines += ["", *DETAILS]
     if records:
         plot(records, RESULTS / "mujoco.png")
         lines += ["", "![curves](mujoco.png)"]
