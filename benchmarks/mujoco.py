@@ -278,6 +278,15 @@ def report() -> None:
             f"{', '.join(f'{x:.0f}' for x in by['ascent'])} steps/s, Stable-Baselines3 "
             f"{', '.join(f'{x:.0f}' for x in by['sb3'])}: **{ratio:.2f}×** (medians).",
         ]
+    diagnostic = KEPT / "hopper_diagnostic.json"
+    if diagnostic.is_file():
+        d = json.loads(diagnostic.read_text())
+        lines += ["", "Hopper-v5 (every seed stands still, ~1000): variants of one seed, 1M steps "
+                  "(`benchmarks/mujoco_hopper.py`): "
+                  + "; ".join(f"{r['variant']} {r['eval']:.1f}" for r in d["runs"])
+                  + ". Neither PyTorch's default initialisation (RL-Zoo's ortho_init=False) "
+                  "nor a larger starting log-std gets it hopping: the difference from the "
+                  "published runs is not the initialisation or the exploration noise."]  # fmt: skip
     lines += ["", *DETAILS]
     if records:
         plot(records, RESULTS / "mujoco.png")
