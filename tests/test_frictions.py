@@ -67,7 +67,7 @@ def test_version_flag_prints_the_version(capsys: pytest.CaptureFixture[str]) -> 
 
 
 def test_dir_shows_the_lazy_public_api() -> None:
-    assert set(ascent.__all__) == {"Agent", "__version__", "load", "make", "use_threads"}
+    assert set(ascent.__all__) == {"Agent", "__version__", "load", "make", "sweep", "use_threads"}
     assert set(ascent.__all__) <= set(dir(ascent))
     assert not {"TYPE_CHECKING", "Any", "annotations"} & set(dir(ascent))
     for name in ascent.__all__:
