@@ -67,7 +67,7 @@ PEER_PACKAGES = {
             "stable-baselines3==2.9.2",
             "sb3-contrib==2.9.2",
             f"gymnasium[mujoco]=={version('gymnasium')}",
-        ],  # MuJoCo for benchmarks/mujoco.py
+        ],  # MuJoCo for benchmarks/mujoco_tables.py
         # Atari for benchmarks/pixels.py (peers/sb3_atari.py): ROMs ship in ale-py's wheel
         ["ale-py>=0.12", "opencv-python-headless"],
     ],

@@ -1,4 +1,4 @@
-"""Why PPO's Hopper-v5 runs stand still (benchmarks/mujoco.py; issue 35, item 3).
+"""Why PPO's Hopper-v5 runs stand still (benchmarks/mujoco_tables.py; issue 35, item 3).
 
 With its preset (RL-Zoo's tuned Hopper settings) every seed of Ascent's PPO settles on
 standing for the whole 1000 steps (a return of ~1000, the healthy reward) instead of

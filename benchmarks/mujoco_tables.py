@@ -1,12 +1,13 @@
-"""On-policy continuous control against the published tables (issue 35): PPO, TRPO and
+"""On-policy continuous control against the published tables (issue 35; named so that it
+does not shadow the `mujoco` package for the scripts beside it): PPO, TRPO and
 A2C with their MuJoCo presets on HalfCheetah-v5 and Hopper-v5, 1M steps, 3 seeds, the
 final deterministic return over 10 episodes and the learning curves against steps and
 wall-clock; and PPO on HalfCheetah against Stable-Baselines3 with the same settings.
 
-    .venv/bin/python benchmarks/mujoco.py learn [--algos ppo,trpo,a2c] [--envs ...]
+    .venv/bin/python benchmarks/mujoco_tables.py learn [--algos ppo,trpo,a2c] [--envs ...]
         [--seeds 0,1,2] [--steps 1000000] [--jobs 2]
-    flock /tmp/ascent-timing.lock .venv/bin/python benchmarks/mujoco.py speed [--steps 100000]
-    .venv/bin/python benchmarks/mujoco.py report
+    flock /tmp/ascent-timing.lock .venv/bin/python benchmarks/mujoco_tables.py speed
+    .venv/bin/python benchmarks/mujoco_tables.py report
 
 `learn` trains each run with `ascent train` in its own process (one core each, `--jobs`
 at a time) into benchmarks/out/mujoco/<algo>-<env>-s<seed>/ and keeps its result in
@@ -225,7 +226,7 @@ def report() -> None:
     lines = [
         "# On-policy MuJoCo against the published tables (issue 35)",
         "",
-        "`.venv/bin/python benchmarks/mujoco.py learn` (then `report`): each algorithm with "
+        "`.venv/bin/python benchmarks/mujoco_tables.py learn` (then `report`): each algorithm with "
         "its MuJoCo preset (`ascent/catalog/presets/`: RL-Zoo's tuned PPO and TRPO, and for "
         "A2C its tuned PyBullet locomotion settings), the Gymnasium door, 1M steps, one core "
         f"per run; the final deterministic return over {EVAL_EPISODES} episodes. Ascent "
@@ -274,7 +275,7 @@ def report() -> None:
             "",
             f"Speed, PPO on HalfCheetah-v5 with the same settings, {s['steps']:,} steps, core "
             f"0, in turns (`flock /tmp/ascent-timing.lock .venv/bin/python "
-            f"benchmarks/mujoco.py speed`, at {s['commit']}): Ascent "
+            f"benchmarks/mujoco_tables.py speed`, at {s['commit']}): Ascent "
             f"{', '.join(f'{x:.0f}' for x in by['ascent'])} steps/s, Stable-Baselines3 "
             f"{', '.join(f'{x:.0f}' for x in by['sb3'])}: **{ratio:.2f}×** (medians).",
         ]
