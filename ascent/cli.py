@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import sys
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -272,13 +271,9 @@ def _parse_env_options(pairs: tuple[str, ...]) -> dict[str, Any]:
 
 
 def _read_toml(path: Path) -> dict:
-    try:
-        with path.open("rb") as f:
-            return tomllib.load(f)
-    except OSError as e:
-        raise ConfigError(f"cannot read config file {path}: {e.strerror}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"config file {path} is not valid TOML: {e}") from None
+    from ascent.io.tables import read_toml
+
+    return read_toml(path, "config file")
 
 
 def train(args: Train) -> int:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import os
+import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import tomli_w
 
+from ascent.errors import ConfigError
 from ascent.io._files import write_bytes_atomic
 
 
@@ -37,3 +39,16 @@ def write_toml(path: str | os.PathLike[str], table: Mapping[str, Any], header: s
     path = Path(path)
     write_bytes_atomic(path, (comments + tomli_w.dumps(plain)).encode("utf-8"))
     return path
+
+
+def read_toml(path: str | os.PathLike[str], what: str = "config file") -> dict[str, Any]:
+    """The tables of the TOML file at `path`; a ConfigError naming it as `what` when it
+    cannot be read or is not TOML."""
+    path = Path(path)
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except OSError as e:
+        raise ConfigError(f"cannot read {what} {path}: {e.strerror}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{what} {path} is not valid TOML: {e}") from None

@@ -116,7 +116,7 @@ from ascent.envs import make as make_env
 from ascent.errors import AscentError, ConfigError, TrainingError
 from ascent.io import new_run_dir
 from ascent.io.figures import save_figure
-from ascent.io.tables import write_csv, write_toml
+from ascent.io.tables import read_toml, write_csv, write_toml
 from ascent.train.agent import Agent
 
 try:
@@ -229,14 +229,7 @@ class SearchSpace:
 
 def read_space(path: str | os.PathLike[str]) -> dict[str, Any]:
     """A search-space file's tables; ConfigError when it cannot be read."""
-    path = Path(path)
-    try:
-        with path.open("rb") as f:
-            return tomllib.load(f)
-    except OSError as e:
-        raise ConfigError(f"cannot read search space {path}: {e.strerror}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"search space {path} is not valid TOML: {e}") from None
+    return read_toml(path, "search space")
 
 
 def default_space(algo: str) -> dict[str, Any]:
