@@ -123,7 +123,8 @@ def test_a_signal_saves_the_chunk_and_resume_continues_from_it(tmp_path, name, d
 
 
 # the writer of a process whose checkpoint write hangs from its third file on (the
-# second checkpoint): the second signal comes while the stop's checkpoint is written
+# second checkpoint, the stop's or a periodic one begun before the signal): the second
+# signal comes while it is written
 SLOW_SAVE = """
 import signal, sys, time
 from pathlib import Path
@@ -152,6 +153,10 @@ def test_the_signal_again_during_the_save_stops_at_once_leaving_whole_checkpoint
     process = start(args, SLOW_SAVE.format(held=held))
     try:
         wait_for(process, lambda: bool(list_checkpoints(run)), "checkpoint")
+        # past the first checkpoint's stop check (a signal just before it would find
+        # that checkpoint the newest and stop without a save): a later chunk's row
+        first = list_checkpoints(run)[0][0]
+        wait_for(process, lambda: any(s > first for s in rows(run)), "a row after it")
         process.send_signal(signal.SIGTERM)
         wait_for(process, (tmp_path / "SAVING").exists, "save after the signal", 60)
         process.send_signal(signal.SIGTERM)
