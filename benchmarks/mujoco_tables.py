@@ -26,6 +26,7 @@ import argparse
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -100,7 +101,8 @@ def train(algo: str, env: str, seed: int, steps: int, core: int) -> str:
     environment = {**os.environ, "XLA_FLAGS": XLA_FLAGS, "OMP_NUM_THREADS": "1"}
     if (run / "checkpoints").is_dir() and not (run / "eval.json").is_file():
         command = [str(ASCENT), "train", "--resume", str(run)]
-    else:
+    else:  # a fresh run: a folder left by an earlier one would be refused
+        shutil.rmtree(run, ignore_errors=True)
         command = [str(ASCENT), "train", algo, "--env", env, "--seed", str(seed),
                    "--total-steps", str(steps), "--run-dir", str(run)]  # fmt: skip
     command += ["--eval-episodes", str(EVAL_EPISODES), "--no-progress", "--log", "csv"]

@@ -12,6 +12,8 @@ import tyro
 
 import ascent
 from ascent import cli
+from ascent.errors import ConfigError
+from ascent.io import list_checkpoints
 from ascent.train.runs import resume
 
 SMALL = {"hidden": (16,), "n_envs": 4, "n_steps": 16, "minibatch_size": 32, "n_epochs": 2}
@@ -55,6 +57,36 @@ def test_resuming_a_finished_run_says_so_and_names_total_steps(
         assert agent.env_steps == 64 and agent.total_steps == 64
     finally:
         agent.close()
+
+
+def test_a_new_run_into_a_folder_holding_another_run_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Training a new run into a run folder with checkpoints would mix the two runs'
+    checkpoints (and --resume would pick the other run's newest): refused, nothing
+    written; the run's own agent goes on writing it."""
+    run = tmp_path / "run"
+    own = ascent.make("ppo", env="ascent/Chain-v0", seed=3, **SMALL)
+    own.learn(total_steps=64, run_dir=run, progress=False)
+    own.release_run_dir()
+    before = {p: p.stat().st_mtime_ns for p in run.rglob("*") if p.is_file()}
+    args = ["train", "ppo", "--env", "ascent/Chain-v0", "--run-dir", str(run),
+            "--total-steps", "64", "--no-progress"]  # fmt: skip
+    line = one_line_error(capsys, cli.main(args))
+    assert line == (
+        f"error: run folder {run} holds another run (checkpoints to step 64); "
+        f"continue it with: ascent train --resume {run}, or choose another --run-dir"
+    )
+    fresh = ascent.make("ppo", env="ascent/Chain-v0", seed=4, **SMALL)
+    with pytest.raises(ConfigError, match="holds another run"):
+        fresh.learn(total_steps=64, run_dir=run, progress=False)
+    fresh.close()
+    assert {p: p.stat().st_mtime_ns for p in run.rglob("*") if p.is_file()} == before
+    try:  # its own agent goes on writing it
+        own.learn(total_steps=128, run_dir=run, progress=False)
+        assert own.env_steps == 128 and list_checkpoints(run)[-1][0] == 128
+    finally:
+        own.close()
 
 
 def test_version_flag_prints_the_version(capsys: pytest.CaptureFixture[str]) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from ascent.io.checkpoint import (
     checkpoint_path,
     latest_checkpoint,
+    list_checkpoints,
     load_checkpoint,
     prune_checkpoints,
     read_meta,
@@ -27,6 +28,7 @@ __all__ = [
     "TrainingProgress",
     "checkpoint_path",
     "latest_checkpoint",
+    "list_checkpoints",
     "load_checkpoint",
     "new_run_dir",
     "plot_bias_variance",

@@ -30,6 +30,7 @@ from ascent.envs.watchdog import STEP_TIMEOUT
 from ascent.errors import ConfigError, EnvError, Interrupted, StorageError, TrainingError
 from ascent.io import (
     TrainingProgress,
+    list_checkpoints,
     plot_curve,
     prune_checkpoints,
     save_checkpoint,
@@ -355,7 +356,14 @@ class Agent:
 
     def attach_run_dir(self, run_dir: Path) -> None:
         """Write to `run_dir` from now on: lock it (RunInUseError if another process
-        has it) and record the run's settings in config.json."""
+        has it) and record the run's settings in config.json. A folder other than this
+        agent's own run that holds checkpoints is another run: ConfigError, nothing
+        written (its checkpoints would mix with this one's, and --resume pick the newest)."""
+        if run_dir != self.run_dir and (found := list_checkpoints(run_dir)):
+            raise ConfigError(
+                f"run folder {run_dir} holds another run (checkpoints to step {found[-1][0]:,}); "
+                f"continue it with: ascent train --resume {run_dir}, or choose another --run-dir"
+            )
         with self._writing():
             if self._lock is None or self._lock.run_dir != run_dir:
                 lock = RunLock(run_dir)
