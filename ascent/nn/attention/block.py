@@ -1,4 +1,4 @@
-"""Transformer blocks (pre- or post-LN, residual or GRU gating) and a memory encoder.
+"""Transformer blocks (pre-LN, post-LN or none; residual or GRU gating) and a memory encoder.
 
 The encoder acts step by step the way Transformer-XL and GTrXL do: each layer keeps the
 inputs it saw at the last M steps (its "memory", Dai et al. 2019 §3.2) and attends over
@@ -73,11 +73,19 @@ def post_norm(x: Array, context: Array, sublayer: Sublayer, norm: Norm, gate: Ga
     return norm(gate(x, sublayer(x, context)))
 
 
+def no_norm(x: Array, context: Array, sublayer: Sublayer, norm: Norm, gate: Gate) -> Array:
+    """gate(x, f(x, context)), no layer norm anywhere: the ablation that measures what
+    layer norm does (the claims lab, benchmarks/claims_lab/heads_norm.py)."""
+    del norm
+    return gate(x, sublayer(x, context))
+
+
 NORMS: dict[str, Callable[[Array, Array, Sublayer, Norm, Gate], Array]] = {
     "pre": pre_norm,
     "post": post_norm,
+    "none": no_norm,
 }
-"""Where layer norm goes around a sublayer."""
+"""Where layer norm goes around a sublayer (or nowhere)."""
 
 GATES: dict[str, Callable[..., Gate]] = {
     "residual": lambda gate_bias: residual,
@@ -99,7 +107,8 @@ class TransformerBlock(nn.Module):
     x [B, T, dim] -> [B, T, dim]. `context` [B, Tk, dim] is what the attention reads keys
     and values from (default x; the encoder passes [memory, x]). With norm="pre" and
     gate="residual": y = x + attn(LN(x)), out = y + mlp(LN(y)); with norm="post":
-    y = LN(x + attn(x)), out = LN(y + mlp(y)).
+    y = LN(x + attn(x)), out = LN(y + mlp(y)); with norm="none": y = x + attn(x),
+    out = y + mlp(y).
     """
 
     dim: int
@@ -267,7 +276,7 @@ class TransformerEncoder(nn.Module):
             for _ in range(self.num_layers)
         ]
         # A pre-LN stream is never normalised inside the blocks (GPT-2's ln_f);
-        # a post-LN block already ends with one.
+        # a post-LN block already ends with one; norm="none" has none at all.
         self.final_norm = nn.LayerNorm() if self.norm == "pre" else (lambda h: h)
 
     def initial_memory(self, batch: int) -> Memory:

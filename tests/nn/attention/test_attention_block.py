@@ -45,9 +45,10 @@ def _pieces(p: dict[str, Any], mask: jax.Array) -> tuple[Callable[..., jax.Array
     return ln("ln_attn"), attn, ln("ln_mlp"), mlp
 
 
-def test_pre_and_post_norm_blocks_are_their_formulas(randomize: Callable[..., Any]) -> None:
+def test_pre_post_and_no_norm_blocks_are_their_formulas(randomize: Callable[..., Any]) -> None:
     x, mask = _x(), causal_mask(T, T)
     pre, post = TransformerBlock(DIM, HEADS, norm="pre"), TransformerBlock(DIM, HEADS, norm="post")
+    bare = TransformerBlock(DIM, HEADS, norm="none")
     params = randomize(pre.init(jax.random.key(1), x, mask=mask), scale=0.4)
     ln1, attn, ln2, mlp = _pieces(params["params"], mask)
 
@@ -55,12 +56,19 @@ def test_pre_and_post_norm_blocks_are_their_formulas(randomize: Callable[..., An
     expected_pre = y + mlp(ln2(y))
     y = ln1(x + attn(x, x))  # post-LN: LN(x + f(x))
     expected_post = ln2(y + mlp(y))
+    y = x + attn(x, x)  # no norm: x + f(x)
+    expected_bare = y + mlp(y)
 
     out_pre = pre.apply(params, x, mask=mask)
     out_post = post.apply(params, x, mask=mask)  # same parameter tree, other placement
+    out_bare = bare.apply(params, x, mask=mask)
     np.testing.assert_allclose(out_pre, expected_pre, atol=1e-5)
     np.testing.assert_allclose(out_post, expected_post, atol=1e-5)
+    np.testing.assert_allclose(out_bare, expected_bare, atol=1e-5)
     assert not np.allclose(out_pre, out_post, atol=1e-2)
+    assert not np.allclose(out_bare, out_pre, atol=1e-2)
+    # without norm the block has no layer-norm parameters at all
+    assert not {"ln_attn", "ln_mlp"} & set(bare.init(jax.random.key(1), x, mask=mask)["params"])
 
 
 def test_gru_gate_is_gtrxl_and_starts_near_identity(randomize: Callable[..., Any]) -> None:
@@ -115,6 +123,7 @@ ENCODERS = [dict(position=p) for p in POSITIONS] + [
     dict(score="euclidean", position="rope", norm="post"),
     dict(score="multiplicative", position="alibi", gate="gru"),
     dict(score="dot", position="learned", norm="post", gate="gru"),
+    dict(position="xl", norm="none", gate="gru"),
 ]
 
 
