@@ -9,6 +9,9 @@ DDPG's deterministic actor with three changes against over-estimation:
     every `policy_delay` updates: actor maximises Q_1(s, μ(s)), then
         θ' ← τθ + (1 − τ)θ' for actor and critics             delayed updates (§5.2)
 
+Each change can be switched off for the paper's ablations (table 2): `clipped_double_q`,
+`target_policy_noise = 0`, `policy_delay = 1`.
+
 Actions are in the unit box [−1, 1]^D inside the networks (σ̃ and c in those units),
 rescaled to the space's bounds for the environment. Exploration (Gaussian noise
 σ = 0.1, §6.1) is the loop's. Defaults follow Stable-Baselines3 and the paper.
@@ -57,6 +60,9 @@ class TD3Config(OffPolicyConfig):
     """σ̃ of the smoothing noise on target actions, in unit-box units (§5.3)."""
     target_noise_clip: float = 0.5
     """c: the smoothing noise is clipped to [−c, c]."""
+    clipped_double_q: bool = True
+    """Bootstrap from the smaller of the two target critics (eq. 10); off, from Q'_1
+    alone, as DDPG does: the ablation "TD3 − CDQ" of the paper's table 2."""
 
     def validate(self) -> None:
         super().validate()
@@ -128,9 +134,11 @@ class TD3(Algorithm):
         return jnp.clip(mu + noise, -1.0, 1.0)
 
     def targets(self, state: TD3State, batch: Transitions, key: jax.Array) -> jax.Array:
-        """y = r + γ(1 − terminated) min_i Q'_i(s', ã) [B]."""
+        """y = r + γ(1 − terminated) min_i Q'_i(s', ã) [B] (Q'_1(s', ã) without
+        `clipped_double_q`)."""
         next_actions = self.smoothed_target_actions(state, batch.next_obs, key)
-        next_q = self.critic.apply(state.critic_target, batch.next_obs, next_actions).min(axis=0)
+        next_qs = self.critic.apply(state.critic_target, batch.next_obs, next_actions)  # [2, B]
+        next_q = next_qs.min(axis=0) if self.config.clipped_double_q else next_qs[0]
         return td_target(batch.rewards, batch.terminated, next_q, gamma=self.config.gamma)
 
     def update(

@@ -2,7 +2,9 @@
 
 `TabularMDP` and its exact value, visitation, objective and policy gradient
 (`ascent.theory.exact`); Monte-Carlo policy-gradient estimators built from
-`ascent.core` (`ascent.theory.estimators`); the lab behind `ascent theory pg`
+`ascent.core` (`ascent.theory.estimators`); a policy's true value at the states of
+recorded episodes, the yardstick of critics' estimates (`ascent.theory.monte_carlo`);
+the lab behind `ascent theory pg`
 (`ascent.theory.pg_lab`). Nothing here changes JAX's global settings: the lab runs in
 float64 inside `jax.enable_x64`.
 """
@@ -28,6 +30,7 @@ from ascent.theory.exact import (
     visitation,
 )
 from ascent.theory.mdp import TabularMDP
+from ascent.theory.monte_carlo import MonteCarloValues, horizon, monte_carlo_values
 from ascent.theory.pg_lab import (
     GradientStats,
     PGLabConfig,
@@ -42,6 +45,7 @@ __all__ = [
     "KINDS",
     "Estimator",
     "GradientStats",
+    "MonteCarloValues",
     "PGLabConfig",
     "PGLabReport",
     "TabularMDP",
@@ -50,7 +54,9 @@ __all__ = [
     "estimate",
     "exact_policy_gradient",
     "gradient_stats",
+    "horizon",
     "make_mdp",
+    "monte_carlo_values",
     "objective",
     "policy_probs",
     "q_values",

@@ -149,6 +149,29 @@ def test_td3_target_is_the_min_of_two_target_critics_on_smoothed_actions() -> No
     np.testing.assert_allclose(td3.targets(state, batch, key), expected, rtol=1e-5, atol=1e-5)
 
 
+def test_td3_without_clipped_double_q_bootstraps_from_the_first_target_critic() -> None:
+    """The ablation "TD3 − CDQ": y = r + γ Q'_1(s', ã) on the same smoothed actions; the
+    default (on) is unchanged, the min of the two."""
+    on, off = build("td3", gamma=0.9), build("td3", gamma=0.9, clipped_double_q=False)
+    state = on.init(jax.random.PRNGKey(0))
+    state = state._replace(critic_target=on.init(jax.random.PRNGKey(7)).critic)
+    batch = random_batch(jax.random.PRNGKey(1), b=256)
+    key = jax.random.PRNGKey(3)
+    smoothed = on.smoothed_target_actions(state, batch.next_obs, key)
+    q = on.critic.apply(state.critic_target, batch.next_obs, smoothed)  # [2, B]
+    assert (q[0] > q[1]).any() and (q[0] < q[1]).any()  # the min picks from both
+    np.testing.assert_allclose(
+        off.targets(state, batch, key), batch.rewards + 0.9 * q[0], rtol=1e-5, atol=1e-5
+    )
+    np.testing.assert_allclose(
+        on.targets(state, batch, key), batch.rewards + 0.9 * q.min(axis=0), rtol=1e-5, atol=1e-5
+    )
+    # the update's critic loss is against that target
+    _, with_min = jax.jit(on.update)(state, batch, key)
+    _, with_first = jax.jit(off.update)(state, batch, key)
+    assert float(with_min["critic_loss"]) != pytest.approx(float(with_first["critic_loss"]))
+
+
 def test_td3_updates_its_actor_and_targets_every_policy_delay_updates() -> None:
     td3 = build("td3", policy_delay=3)
     state = td3.init(jax.random.PRNGKey(0))
