@@ -5,7 +5,9 @@
 `ascent.core` (`ascent.theory.estimators`); a policy's true value at the states of
 recorded episodes, the yardstick of critics' estimates (`ascent.theory.monte_carlo`);
 the lab behind `ascent theory pg`
-(`ascent.theory.pg_lab`). Nothing here changes JAX's global settings: the lab runs in
+(`ascent.theory.pg_lab`); an estimator's exact mean and covariance by enumerating every
+trajectory of a tiny MDP, and the variance of gradient estimates measured from batches
+(`ascent.theory.variance`). Nothing here changes JAX's global settings: the lab runs in
 float64 inside `jax.enable_x64`.
 """
 
@@ -40,19 +42,31 @@ from ascent.theory.pg_lab import (
     run_pg_lab,
     table_estimators,
 )
+from ascent.theory.variance import (
+    GradientMoments,
+    all_trajectories,
+    exact_moments,
+    gradient_moments,
+    relative_bias,
+    variance_ratio,
+)
 
 __all__ = [
     "KINDS",
     "Estimator",
+    "GradientMoments",
     "GradientStats",
     "MonteCarloValues",
     "PGLabConfig",
     "PGLabReport",
     "TabularMDP",
     "Trajectories",
+    "all_trajectories",
     "autodiff_policy_gradient",
     "estimate",
+    "exact_moments",
     "exact_policy_gradient",
+    "gradient_moments",
     "gradient_stats",
     "horizon",
     "make_mdp",
@@ -60,11 +74,13 @@ __all__ = [
     "objective",
     "policy_probs",
     "q_values",
+    "relative_bias",
     "run_pg_lab",
     "sample_trajectories",
     "signal",
     "table_estimators",
     "trajectory_gradients",
     "value",
+    "variance_ratio",
     "visitation",
 ]
