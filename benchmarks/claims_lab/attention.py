@@ -215,7 +215,7 @@ def report(out: Path, plot: Path) -> Section:
             f"({some['env_steps']:,} steps, {EVAL_EPISODES} deterministic evaluation "
             "episodes per seed; return = fraction answered right, chance 0.25): "
             "benchmarks/memory.py's score sweep (`train`, Transformer-XL positions, whose "
-            "position terms are divided by √d_k under both scores), at widths "
+            "position terms are divided by √d_k under both scores), at width "
             f"{' and '.join(map(str, widths))}, {HEADS} heads.",
             "",
             "| width | d_k | score | final return (mean ± std) | "
@@ -252,9 +252,10 @@ def report(out: Path, plot: Path) -> Section:
             lines += [
                 "",
                 "benchmarks/results/memory.md's score sweep ran the width-32 case before, with "
-                f"the same settings and seeds: {before}{here}. Width {max(widths)} adds a "
-                "large d_k, where the initial saturation above is stronger.",
-            ]
+                f"the same settings and seeds: {before}{here}."
+                + (f" Width {max(widths)} adds a large d_k, where the initial saturation "
+                   "above is stronger." if max(widths) > 32 else ""),
+            ]  # fmt: skip
         lines.append("")
     lines += [
         "Command: `python benchmarks/claims.py --only attention` "
