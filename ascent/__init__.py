@@ -61,6 +61,7 @@ _GYMNASIUM_TASKS = (
     "RepeatPrevious-v0",
     "Switches-v0",
     "TMaze-v0",
+    "TwoGoals-v0",
 )
 
 

@@ -39,6 +39,7 @@ from ascent.envs.tasks import (
     Signalling,
     Switches,
     TMaze,
+    TwoGoals,
     climbing_game,
     penalty_game,
 )
@@ -66,6 +67,7 @@ register_task("Penalty-v0", penalty_game)
 register_task("Signalling-v0", Signalling)
 register_task("DialLock-v0", DialLock)
 register_task("Switches-v0", Switches)
+register_task("TwoGoals-v0", TwoGoals)
 
 _CLASSIC_CONTROL = [
     "CartPole-v1",

@@ -9,6 +9,7 @@ from ascent.envs.tasks.matrix_games import MatrixGame, climbing_game, penalty_ga
 from ascent.envs.tasks.repeat import RepeatFirst, RepeatPrevious, RepeatState
 from ascent.envs.tasks.signalling import Signalling, SignallingState
 from ascent.envs.tasks.tmaze import TMaze, TMazeState
+from ascent.envs.tasks.two_goals import TwoGoals, TwoGoalsState
 
 __all__ = [
     "Chain",
@@ -25,6 +26,8 @@ __all__ = [
     "Switches",
     "TMaze",
     "TMazeState",
+    "TwoGoals",
+    "TwoGoalsState",
     "climbing_game",
     "penalty_game",
 ]

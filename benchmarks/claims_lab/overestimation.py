@@ -1,0 +1,418 @@
+"""Overestimation and TD3's fix: DDPG's and TD3's critics against the true value of the
+states their policies visit, over training (Fujimoto et al. 2018, fig. 1), and which of
+TD3's three changes does the work (their table 2's ablations).
+
+Variants, each with the same settings on a task: DDPG; TD3; TD3 without clipped
+double-Q (`clipped_double_q=False`: the target bootstraps from Q'_1 alone), without
+target policy smoothing (`target_policy_noise=0`), without delayed updates
+(`policy_delay=1`). Tasks (Gymnasium door, one process per run): Pendulum-v1 with the
+ddpg/td3 Pendulum preset (identical for both) for 30,000 steps, measured every 1,000;
+Hopper-v5 with the settings of Fujimoto et al. §6.1 as Ascent's HalfCheetah-v5 preset
+writes them (400-300 networks, learning rate 1e-3, Gaussian exploration 0.1, 10,000
+random steps first) for 200,000 steps — about an hour of one core a run — measured every
+10,000.
+
+A measurement, at fixed steps of training: 10 episodes of the current deterministic
+policy μ (no exploration noise) from fixed start seeds, on the task with its time limit
+lengthened by `horizon(γ, 0.05)` steps. For every state s_t of those episodes before the
+usual time limit, the critic's estimate Q_1(s_t, μ(s_t)) (DDPG's one critic, TD3's
+first, the one its actor follows) and the state's true value estimated by its observed
+discounted return G_t (`ascent.theory.monte_carlo_values`): the critics are trained to
+bootstrap through time limits, so they estimate the infinite-horizon value, and the
+lengthened episodes make the tail the recording misses weigh at most γ^horizon ≤ 0.05
+(u_t ≤ 0.05 for every state kept; a terminal step, Hopper's fall, misses nothing). The
+figure is the average over those states, of the estimate and of the true value, as
+Fujimoto et al. plot it (they average 10,000 states from the replay buffer, each valued
+by Monte-Carlo rollouts of the current policy; here the states are the policy's own).
+Both the policy and the environment are deterministic after the start, so G_t is the
+value of s_t up to the missed tail.
+
+    .venv/bin/python benchmarks/claims.py --only overestimation           # all runs, report
+    CLAIMS_JOBS=8 .venv/bin/python benchmarks/claims.py --only overestimation
+
+Runs go in child processes, CLAIMS_JOBS at a time (default 2), each writing its JSON
+under the output folder when it ends; a run whose JSON exists is not run again, so an
+interrupted experiment continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+if __name__ == "__main__":  # a run's child process: benchmarks/ on the path, one XLA thread
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from ascent._xla import set_xla_flags
+
+    set_xla_flags()
+
+from claims import Section
+
+NAME = "overestimation"
+QUESTION = 4
+ORDER = 20
+TITLE = "Overestimation and TD3's fix"
+CLAIM = (
+    "Twin Delayed Deep Deterministic Policy Gradient (TD3): A variant of DDPG that "
+    "mitigates overestimation biases by using two critics and clipped double Q-learning. "
+    "It also delays policy updates to stabilize training."
+)
+FALSE_IF = (
+    "on both tasks, TD3's bias — its critic's estimate Q(s, μ(s)) minus the Monte-Carlo "
+    "value of the same states, averaged over the states of a measurement and over the "
+    "last third of training, then over seeds — is not below DDPG's by more than twice "
+    "the standard error of the difference, or DDPG's bias is not above zero by that "
+    "margin (no overestimation to mitigate). The attribution to clipped double "
+    "Q-learning is false where TD3 without it does not overestimate more than TD3 by that "
+    "margin. The second sentence (the delay stabilises training) is false where TD3 "
+    "without the delay has final returns at least as high, and falls between "
+    "measurements no larger, than TD3's."
+)
+SEEDS = (0, 1, 2, 3, 4)
+
+TOLERANCE = 0.05  # the most weight of a state's return a recording may miss (u_t)
+EPISODES = 10  # per measurement
+VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
+    "ddpg": ("ddpg", {}),
+    "td3": ("td3", {}),
+    "td3 − CDQ": ("td3", {"clipped_double_q": False}),
+    "td3 − TPS": ("td3", {"target_policy_noise": 0.0}),
+    "td3 − DP": ("td3", {"policy_delay": 1}),
+}
+# ddpg.toml's and td3.toml's Pendulum-v1 tables (the same), 30k steps instead of 20k
+PENDULUM = {"gamma": 0.98, "buffer_size": 200_000, "learning_starts": 10_000,
+            "action_noise": "normal", "noise_std": 0.1, "train_freq": 1, "gradient_steps": 1,
+            "lr": 1e-3, "hidden": (400, 300)}  # fmt: skip
+# Fujimoto et al. 2018 §6.1 as td3.toml's HalfCheetah-v5 table writes them (SB3's
+# minibatch 256, buffer 1M, γ 0.99, τ 0.005 otherwise)
+HOPPER = {"learning_starts": 10_000, "action_noise": "normal", "noise_std": 0.1,
+          "lr": 1e-3, "hidden": (400, 300)}  # fmt: skip
+TASKS: dict[str, dict[str, Any]] = {
+    "Pendulum-v1": {"settings": PENDULUM, "steps": 30_000, "every": 1_000},
+    "Hopper-v5": {"settings": HOPPER, "steps": 200_000, "every": 10_000},
+}
+QUICK = {  # a smoke run: one seed, 1,500 steps; every variant on Pendulum, two on Hopper
+    "Pendulum-v1": {"steps": 1_500, "every": 500, "learning_starts": 500, "episodes": 2,
+                    "variants": tuple(VARIANTS)},
+    "Hopper-v5": {"steps": 1_500, "every": 500, "learning_starts": 500, "episodes": 2,
+                  "variants": ("ddpg", "td3")},
+}  # fmt: skip
+
+
+def case_file(out: Path, task: str, variant: str, seed: int) -> Path:
+    slug = variant.replace(" − ", "-no-").lower()
+    return out / f"{task}__{slug}__seed{seed}.json"
+
+
+def run(seeds: list[int], out: Path, quick: bool) -> None:
+    from processes import run_watched
+
+    if quick:
+        seeds = seeds[:1]
+    cases = []
+    for task in TASKS:
+        for variant in QUICK[task]["variants"] if quick else VARIANTS:
+            for seed in seeds:
+                if case_file(out, task, variant, seed).exists():
+                    continue
+                command = [sys.executable, __file__, task, variant, str(seed), str(out)]
+                cases.append((f"{task} {variant} seed {seed}", command + ["--quick"] * quick))
+    jobs = 1 if quick else int(os.environ.get("CLAIMS_JOBS", "2"))
+    run_watched(cases, jobs=jobs, hung_seconds=600)
+
+
+def run_case(task: str, variant: str, seed: int, out: Path, quick: bool) -> None:
+    """Train one (task, variant, seed), measuring at every `every` steps; writes its JSON."""
+    import gymnasium as gym
+
+    import ascent
+    from ascent.theory import horizon
+
+    algo, changes = VARIANTS[variant]
+    spec = TASKS[task]
+    settings = {**spec["settings"], **changes, "total_steps": spec["steps"]}
+    every, episodes = spec["every"], EPISODES
+    if quick:
+        q = QUICK[task]
+        settings.update(total_steps=q["steps"], learning_starts=q["learning_starts"])
+        every, episodes = q["every"], q["episodes"]
+    agent = ascent.make(algo, env=task, seed=seed, **settings)
+    limit = gym.spec(task).max_episode_steps
+    extra = horizon(agent.config.gamma, TOLERANCE)
+    env = gym.make(task, max_episode_steps=limit + extra)
+    measure = Measure(agent, env, limit, extra)
+    start = time.perf_counter()
+    points = [measure(seed, episodes)]
+    while agent.env_steps < settings["total_steps"]:
+        agent.learn(min(agent.env_steps + every, settings["total_steps"]), progress=False)
+        points.append(measure(seed, episodes))
+        last = points[-1]
+        print(f"{task} {variant} seed {seed}: {last['steps']:,} steps, Q {last['q']:.1f}, "
+              f"true {last['true']:.1f}, return {last['return']:.1f}", flush=True)  # fmt: skip
+    figures = {
+        "task": task,
+        "variant": variant,
+        "algo": algo,
+        "seed": seed,
+        "settings": {k: list(v) if isinstance(v, tuple) else v for k, v in settings.items()},
+        "episodes": episodes,
+        "eval_time_limit": limit + extra,
+        "tolerance": TOLERANCE,
+        "wall_seconds": time.perf_counter() - start,
+        "points": points,
+    }
+    agent.close()
+    env.close()
+    path = case_file(out, task, variant, seed)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(figures))
+    tmp.replace(path)  # whole or absent: an interrupted run leaves no half file
+
+
+class Measure:
+    """The critic's estimate and the true value, averaged over the states of `episodes`
+    deterministic episodes of the agent's current policy (module docstring)."""
+
+    def __init__(self, agent: Any, env: Any, limit: int, extra: int):
+        import jax
+
+        from ascent.nn import rescale_action
+
+        algorithm = agent.algorithm
+        if agent.config.normalize_obs:
+            raise SystemExit("the measurement reads raw observations: normalize_obs must be off")
+        self.agent, self.env, self.limit, self.length = agent, env, limit, limit + extra
+        self.gamma = agent.config.gamma
+        low, high = algorithm.low, algorithm.high
+        self.act = jax.jit(lambda actor, obs: rescale_action(
+            algorithm.actor.apply(actor, obs), low, high))  # fmt: skip
+
+        def estimates(params: Any, obs: jax.Array) -> jax.Array:
+            """Every critic's Q(s, μ(s)) [critics, L]."""
+            return algorithm.critic.apply(
+                params.critic, obs, algorithm.actor.apply(params.actor, obs)
+            )
+
+        self.estimates = jax.jit(estimates)
+
+    def episode(self, start_seed: int) -> dict[str, Any]:
+        import numpy as np
+
+        params = self.agent.state.algo
+        obs, _ = self.env.reset(seed=start_seed)
+        seen, rewards, terminated, truncated = [], [], [], []
+        while True:
+            seen.append(obs)
+            action = np.asarray(self.act(params.actor, obs[None].astype(np.float32)))[0]
+            obs, reward, term, trunc, _ = self.env.step(action)
+            rewards.append(float(reward))
+            terminated.append(bool(term))
+            truncated.append(bool(trunc))
+            if term or trunc:
+                break
+        n = len(rewards)
+        padded = np.zeros((self.length, *seen[0].shape), np.float32)  # one shape: one compile
+        padded[:n] = np.asarray(seen)
+        q = np.asarray(self.estimates(params, padded))[:, :n]
+        return {"q": q, "rewards": np.asarray(rewards), "terminated": np.asarray(terminated),
+                "truncated": np.asarray(truncated)}  # fmt: skip
+
+    def __call__(self, seed: int, episodes: int) -> dict[str, Any]:
+        import numpy as np
+
+        from ascent.theory import monte_carlo_values
+
+        q, q_min, true, returns = [], [], [], []
+        for e in range(episodes):
+            ep = self.episode(start_seed=10_000 * (seed + 1) + e)  # the same starts every time
+            mc = monte_carlo_values(
+                rewards=ep["rewards"][:, None],
+                terminated=ep["terminated"][:, None],
+                truncated=ep["truncated"][:, None],
+                gamma=self.gamma,
+            )
+            g, unseen = np.asarray(mc.returns[:, 0]), np.asarray(mc.unseen[:, 0])
+            keep = (np.arange(len(g)) < self.limit) & (unseen <= TOLERANCE + 1e-6)
+            q.append(ep["q"][0][keep])
+            q_min.append(ep["q"].min(axis=0)[keep])
+            true.append(g[keep])
+            returns.append(float(ep["rewards"][: self.limit].sum()))  # the task's own episode
+        q, q_min, true = (np.concatenate(x) for x in (q, q_min, true))
+        return {"steps": int(self.agent.env_steps), "q": float(q.mean()),
+                "q_min": float(q_min.mean()), "true": float(true.mean()), "states": int(q.size),
+                "return": float(np.mean(returns)), "returns": returns}  # fmt: skip
+
+
+# --- report ---------------------------------------------------------------------------
+
+
+def load(out: Path) -> list[dict[str, Any]]:
+    return [json.loads(p.read_text()) for p in sorted(out.glob("*.json"))]
+
+
+def summary(runs: list[dict[str, Any]], task: str, variant: str) -> dict[str, Any] | None:
+    """Per seed: the bias (estimate − true value) averaged over the last third of the
+    measurements, the final return and the largest fall of the return between two
+    measurements; the curves, for the plot."""
+    import numpy as np
+
+    mine = [r for r in runs if r["task"] == task and r["variant"] == variant]
+    if not mine:
+        return None
+    bias, q, true, final, fall, curves = [], [], [], [], [], []
+    for r in sorted(mine, key=lambda r: r["seed"]):
+        pts = r["points"]
+        late = pts[len(pts) - max(1, len(pts) // 3) :]
+        bias.append(np.mean([p["q"] - p["true"] for p in late]))
+        q.append(np.mean([p["q"] for p in late]))
+        true.append(np.mean([p["true"] for p in late]))
+        rets = np.asarray([p["return"] for p in pts])
+        final.append(rets[-1])
+        fall.append(float(np.max(np.maximum.accumulate(rets) - rets)))  # the worst drawdown
+        curves.append(pts)
+    return {"seeds": [r["seed"] for r in sorted(mine, key=lambda r: r["seed"])],
+            "bias": np.asarray(bias), "q": np.asarray(q), "true": np.asarray(true),
+            "final": np.asarray(final), "fall": np.asarray(fall), "curves": curves,
+            "wall": float(np.mean([r["wall_seconds"] for r in mine])),
+            "steps": mine[0]["settings"]["total_steps"]}  # fmt: skip
+
+
+def below(a: Any, b: Any) -> bool:
+    """Whether the mean of `a` is below the mean of `b` by more than twice the standard
+    error of the difference of the means (independent seeds)."""
+    import numpy as np
+
+    se = np.sqrt(np.var(a, ddof=1) / len(a) + np.var(b, ddof=1) / len(b)) if len(a) > 1 else 0.0
+    return bool(np.mean(b) - np.mean(a) > 2 * se)
+
+
+def report(out: Path, plot: Path) -> Section:
+    runs = load(out)
+    lines = [
+        "Critic estimate Q(s, μ(s)) (DDPG's critic, TD3's first) against the true value "
+        "of the same states: each state's discounted return under the current "
+        "deterministic policy, observed in evaluation episodes whose time limit is "
+        f"lengthened so that the tail a state's return misses weighs at most {TOLERANCE} "
+        "(`ascent.theory.monte_carlo_values`); averaged over every state before the usual "
+        "time limit, as Fujimoto et al. 2018 (fig. 1) average their states. The bias is "
+        "estimate − true value, averaged over the last third of the measurements; the "
+        "fall is the largest drop of the evaluation return from its best so far.",
+        "",
+    ]
+    found: dict[str, dict[str, Any]] = {}
+    for task in TASKS:
+        rows = {v: summary(runs, task, v) for v in VARIANTS}
+        rows = {v: s for v, s in rows.items() if s is not None}
+        if not rows:
+            continue
+        found[task] = rows
+        first = next(iter(rows.values()))
+        lines += [
+            f"**{task}**, {first['steps']:,} steps, seeds {first['seeds']}:",
+            "",
+            "| variant | bias (mean ± sd) | per seed | estimate | true value | final return "
+            "| largest fall | wall-clock a run |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for v, s in rows.items():
+            lines.append(
+                f"| {v} | {s['bias'].mean():.1f} ± {s['bias'].std():.1f} | "
+                + ", ".join(f"{b:.1f}" for b in s["bias"])
+                + f" | {s['q'].mean():.1f} | {s['true'].mean():.1f} | "
+                f"{s['final'].mean():.1f} ± {s['final'].std():.1f} | {s['fall'].mean():.1f} | "
+                f"{s['wall']:.0f} s |"
+            )
+        lines.append("")
+    used = {r["task"]: r["settings"] for r in runs if r["variant"] == "ddpg"}
+    settings = "; ".join(f"{task} {s}" for task, s in used.items())
+    lines += [
+        f"Settings: {settings} (Ascent's defaults otherwise); TD3 the same, its ablations "
+        "changing only the named field.",
+        "",
+        "`python benchmarks/claims.py --only overestimation`",
+    ]
+    draw(found, plot)
+    return Section(lines, verdict(found))
+
+
+def verdict(found: dict[str, dict[str, Any]]) -> str:
+    import numpy as np
+
+    told, held = [], []
+    for task, rows in found.items():
+        if "ddpg" not in rows or "td3" not in rows:
+            continue
+        d, t = rows["ddpg"]["bias"], rows["td3"]["bias"]
+        over = below(np.zeros_like(d), d)
+        mitigated = over and below(t, d)
+        cdq = "td3 − CDQ" in rows and below(t, rows["td3 − CDQ"]["bias"])
+        others = [v for v in ("td3 − TPS", "td3 − DP") if v in rows and below(t, rows[v]["bias"])]
+        held.append(mitigated and cdq)
+        part = (f"on {task} DDPG's critic is off by {d.mean():+.1f} and TD3's by {t.mean():+.1f}"
+                f"{'' if over else ' (DDPG does not overestimate beyond noise)'}")  # fmt: skip
+        if "td3 − CDQ" in rows:
+            no_cdq = rows["td3 − CDQ"]["bias"].mean()
+            part += (f"; without clipped double-Q TD3's bias is {no_cdq:+.1f} "
+                     f"({'more' if cdq else 'not clearly more'} than TD3's)")  # fmt: skip
+        if others:
+            part += f"; removing {', '.join(v.split(' − ')[1] for v in others)} also raises it"
+        if "td3 − DP" in rows:
+            dp, full = rows["td3 − DP"], rows["td3"]
+            part += (f"; without the delay the final return is {dp['final'].mean():.0f} against "
+                     f"{full['final'].mean():.0f}, the largest fall {dp['fall'].mean():.0f} "
+                     f"against {full['fall'].mean():.0f}")  # fmt: skip
+        told.append(part)
+    if not held:
+        return "does not hold here: no task has both DDPG's and TD3's runs yet"
+    if all(held):
+        head = "holds"
+    elif any(held):
+        head = "holds with a condition"
+    else:
+        head = "does not hold here"
+    return f"{head}: " + "; ".join(told) + "."
+
+
+def draw(found: dict[str, dict[str, Any]], plot: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    if not found:
+        return
+    fig, axes = plt.subplots(len(found), 2, figsize=(11, 3.6 * len(found)), squeeze=False)
+    colours = dict(zip(VARIANTS, ["C3", "C0", "C1", "C2", "C4"], strict=True))
+    for row, (task, rows) in zip(axes, found.items(), strict=True):
+        for v, s in rows.items():
+            steps = np.asarray([p["steps"] for p in s["curves"][0]])
+            n = min(len(c) for c in s["curves"])
+            q = np.asarray([[p["q"] for p in c[:n]] for c in s["curves"]])
+            true = np.asarray([[p["true"] for p in c[:n]] for c in s["curves"]])
+            if v in ("ddpg", "td3"):
+                row[0].plot(steps[:n], q.mean(0), color=colours[v], label=f"{v} estimate")
+                row[0].plot(steps[:n], true.mean(0), color=colours[v], ls="--",
+                            label=f"{v} true value")  # fmt: skip
+            bias = q - true
+            row[1].plot(steps[:n], bias.mean(0), color=colours[v], label=v)
+            row[1].fill_between(steps[:n], bias.min(0), bias.max(0), color=colours[v], alpha=0.12)
+        row[0].set_title(f"{task}: value estimate and true value (seed mean)")
+        row[1].set_title(f"{task}: estimate − true value (mean, seeds' range)")
+        row[1].axhline(0.0, color="k", lw=0.6)
+        for ax in row:
+            ax.set_xlabel("environment steps")
+            ax.legend(fontsize=7)
+    fig.tight_layout()
+    plot.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(plot, dpi=110)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    task, variant, seed, out = sys.argv[1], sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])
+    run_case(task, variant, seed, out, quick="--quick" in sys.argv[5:])
