@@ -22,6 +22,9 @@ whether it ever stood on the far goal while training, and for how many steps —
 exploration itself, before the policy learns from it.
 
     .venv/bin/python benchmarks/claims.py --only sac_alpha
+
+Each setting runs in a child process, CLAIMS_JOBS at a time (default 2), and writes its
+JSON when it ends; a setting whose JSON exists is not run again (but in a quick run).
 """
 
 from __future__ import annotations
@@ -90,7 +93,7 @@ def run(seeds: list[int], out: Path, quick: bool) -> None:
         seeds = seeds[:2]
     cases = [(setting, [sys.executable, __file__, setting, ",".join(map(str, seeds)), str(out)]
               + ["--quick"] * quick)
-             for setting in SETTINGS if not case_file(out, setting).exists()]  # fmt: skip
+             for setting in SETTINGS if quick or not case_file(out, setting).exists()]  # fmt: skip
     run_watched(cases, jobs=1 if quick else int(os.environ.get("CLAIMS_JOBS", "2")))
 
 
