@@ -34,6 +34,7 @@ from ascent.envs.pettingzoo_env import MPE2_ENVS, PettingZooVecEnv, is_parallel_
 from ascent.envs.tasks import (
     Chain,
     DialLock,
+    Lure,
     RepeatFirst,
     RepeatPrevious,
     Signalling,
@@ -67,6 +68,7 @@ register_task("Penalty-v0", penalty_game)
 register_task("Signalling-v0", Signalling)
 register_task("DialLock-v0", DialLock)
 register_task("Switches-v0", Switches)
+register_task("Lure-v0", Lure)
 register_task("TwoGoals-v0", TwoGoals)
 
 _CLASSIC_CONTROL = [

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ascent.envs.tasks.chain import Chain, ChainState
 from ascent.envs.tasks.dial_lock import DialLock, LockState, Switches, SwitchState
+from ascent.envs.tasks.lure import Lure, LureState
 from ascent.envs.tasks.matrix_games import MatrixGame, climbing_game, penalty_game
 from ascent.envs.tasks.repeat import RepeatFirst, RepeatPrevious, RepeatState
 from ascent.envs.tasks.signalling import Signalling, SignallingState
@@ -16,6 +17,8 @@ __all__ = [
     "ChainState",
     "DialLock",
     "LockState",
+    "Lure",
+    "LureState",
     "MatrixGame",
     "RepeatFirst",
     "RepeatPrevious",
