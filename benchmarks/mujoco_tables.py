@@ -235,7 +235,9 @@ def report() -> None:
         "Gymnasium door, 1M steps, one core "
         f"per run; the final deterministic return over {EVAL_EPISODES} episodes. Ascent "
         "runs the v5 tasks; the published figures are on v3/v4 (the same bodies and "
-        "rewards, older MuJoCo bindings).",
+        "rewards, older MuJoCo bindings). Training times (the table's, the plot's right "
+        "column) are each run's own wall-clock on a 2-core machine shared with other work: "
+        "only the speed comparison below, in turns on one otherwise idle core, is a timing.",
         "",
         "| algorithm | task | seeds | final return: median | mean ± std | per seed | "
         "training time (median) |",
