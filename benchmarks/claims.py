@@ -15,7 +15,8 @@ file there; nothing here names it), defining:
 - `FALSE_IF`: what the data would have to show for the claim to be false, written
   before the data;
 - `SEEDS`: the seeds it runs (5 unless the claim needs more);
-- `run(seeds, out, quick)`: trains and measures, writing its raw figures as JSON under
+- `run(seeds, out, quick)`: trains and measures (cases in child processes, `--jobs`
+  at a time: `claims_lab._cases`), writing its raw figures as JSON under
   `out` (benchmarks/results/claims/NAME/, committed; `quick` for a smoke run, whose
   figures go to benchmarks/out/claims/ instead and are never reported);
 - `report(out, plot)`: reads them back, draws `plot` (a PNG path) and returns a
@@ -33,6 +34,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import importlib
+import os
 import pkgutil
 import subprocess
 import sys
@@ -165,6 +167,7 @@ def main() -> None:
     parser.add_argument("--phase", choices=("all", "run", "report"), default="all")
     parser.add_argument("--seeds", help="comma-separated seeds (default: each experiment's)")
     parser.add_argument("--quick", action="store_true", help="tiny settings; not reported")
+    parser.add_argument("--jobs", type=int, default=2, help="processes at a time (default 2)")
     parser.add_argument("--list", action="store_true", help="the experiments, and stop")
     args = parser.parse_args()
     found = experiments()
@@ -178,6 +181,7 @@ def main() -> None:
         known = ", ".join(found)
         parser.exit(2, f"error: unknown experiment {', '.join(unknown)}; known: {known}\n")
     seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else None
+    os.environ["CLAIMS_JOBS"] = str(args.jobs)  # read by the modules' runners (_cases.jobs)
     if args.phase in ("all", "run"):
         run(names, args.quick, seeds)
     if args.phase in ("all", "report") and not args.quick:

@@ -27,11 +27,14 @@ _CHILD = (
 )
 
 
-def run_cases(
-    module: str, cases: list[str], seeds: list[int], out: Path, quick: bool, jobs: int = 1
-) -> None:
+def jobs(quick: bool) -> int:
+    """Processes at a time: `claims.py --jobs` (CLAIMS_JOBS, default 2); one for a quick run."""
+    return 1 if quick else int(os.environ.get("CLAIMS_JOBS", "2"))
+
+
+def run_cases(module: str, cases: list[str], seeds: list[int], out: Path, quick: bool) -> None:
     """Run `module`'s `run_case` for each case without a file under `out` (each case,
-    when `quick`)."""
+    when `quick`), `jobs(quick)` at a time."""
     todo = [c for c in cases if quick or not (out / f"{c}.json").is_file()]
     commands = [
         (c, [sys.executable, "-c", _CHILD, module, c, ",".join(map(str, seeds)), str(out),
@@ -39,7 +42,7 @@ def run_cases(
         for c in todo
     ]  # fmt: skip
     if commands:
-        run_watched(commands, jobs)
+        run_watched(commands, jobs(quick))
 
 
 def fresh(out: Path) -> None:

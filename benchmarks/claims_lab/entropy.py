@@ -185,7 +185,7 @@ def run(seeds: list[int], out: Path, quick: bool) -> None:
     if quick:
         fresh(out)
     seeds = seeds[:2] if quick else seeds
-    run_cases("claims_lab.entropy", case_names(), seeds, out, quick, jobs=1 if quick else 2)
+    run_cases("claims_lab.entropy", case_names(), seeds, out, quick)
 
 
 def run_case(case: str, seeds: list[int], out: Path, quick: bool) -> None:

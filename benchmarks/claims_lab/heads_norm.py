@@ -101,6 +101,8 @@ def _cases(quick: bool) -> dict[str, dict[str, Any]]:
 def run(seeds: list[int], out: Path, quick: bool) -> None:
     from processes import run_watched
 
+    from claims_lab._cases import jobs
+
     seeds = seeds[: QUICK["seeds"]] if quick else seeds
     todo = []
     for case in _cases(quick):
@@ -110,7 +112,7 @@ def run(seeds: list[int], out: Path, quick: bool) -> None:
             continue
         todo.append((case, [sys.executable, __file__, case, str(out), "--seeds",
                             *map(str, seeds), *(["--quick"] if quick else [])]))  # fmt: skip
-    run_watched(todo, jobs=1)
+    run_watched(todo, jobs=jobs(quick))
 
 
 def _settings(seeds: list[int], quick: bool) -> dict[str, Any]:

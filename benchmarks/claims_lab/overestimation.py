@@ -28,9 +28,9 @@ Both the policy and the environment are deterministic after the start, so G_t is
 value of s_t up to the missed tail.
 
     .venv/bin/python benchmarks/claims.py --only overestimation           # all runs, report
-    CLAIMS_JOBS=8 .venv/bin/python benchmarks/claims.py --only overestimation
+    .venv/bin/python benchmarks/claims.py --only overestimation --jobs 8
 
-Runs go in child processes, CLAIMS_JOBS at a time (default 2), each writing its JSON
+Runs go in child processes, `claims.py --jobs` at a time (default 2), each writing its JSON
 under the output folder when it ends; a run whose JSON exists is not run again (but in
 a quick run), so an interrupted experiment continues where it stopped.
 """
@@ -38,7 +38,6 @@ a quick run), so an interrupted experiment continues where it stopped.
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -111,6 +110,8 @@ def case_file(out: Path, task: str, variant: str, seed: int) -> Path:
 def run(seeds: list[int], out: Path, quick: bool) -> None:
     from processes import run_watched
 
+    from claims_lab._cases import jobs
+
     if quick:
         seeds = seeds[:1]
     cases = []
@@ -121,8 +122,7 @@ def run(seeds: list[int], out: Path, quick: bool) -> None:
                     continue  # done before this run was stopped
                 command = [sys.executable, __file__, task, variant, str(seed), str(out)]
                 cases.append((f"{task} {variant} seed {seed}", command + ["--quick"] * quick))
-    jobs = 1 if quick else int(os.environ.get("CLAIMS_JOBS", "2"))
-    run_watched(cases, jobs=jobs, hung_seconds=600)
+    run_watched(cases, jobs=jobs(quick), hung_seconds=600)
 
 
 def run_case(task: str, variant: str, seed: int, out: Path, quick: bool) -> None:

@@ -24,7 +24,7 @@ exploration itself, before the policy learns from it.
 
     .venv/bin/python benchmarks/claims.py --only sac_alpha
 
-Each setting runs in a child process, CLAIMS_JOBS at a time (default 2), and writes its
+Each setting runs in a child process, `claims.py --jobs` at a time (default 2), and writes its
 JSON when it ends; a setting whose JSON exists is not run again (but in a quick run).
 """
 
@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import sys
 import time
 from pathlib import Path
@@ -92,12 +91,14 @@ def case_file(out: Path, setting: str) -> Path:
 def run(seeds: list[int], out: Path, quick: bool) -> None:
     from processes import run_watched
 
+    from claims_lab._cases import jobs
+
     if quick:
         seeds = seeds[:2]
     cases = [(setting, [sys.executable, __file__, setting, ",".join(map(str, seeds)), str(out)]
               + ["--quick"] * quick)
              for setting in SETTINGS if quick or not case_file(out, setting).exists()]  # fmt: skip
-    run_watched(cases, jobs=1 if quick else int(os.environ.get("CLAIMS_JOBS", "2")))
+    run_watched(cases, jobs=jobs(quick))
 
 
 def run_setting(setting: str, seeds: list[int], out: Path, quick: bool) -> None:

@@ -287,7 +287,7 @@ def run(seeds: list[int], out: Path, quick: bool) -> None:
     if quick:
         fresh(out)
     seeds = seeds[:1] if quick else seeds
-    run_cases("claims_lab.trust", case_names(quick), seeds, out, quick, jobs=1 if quick else 2)
+    run_cases("claims_lab.trust", case_names(quick), seeds, out, quick)
 
 
 def run_case(case: str, seeds: list[int], out: Path, quick: bool) -> None:
