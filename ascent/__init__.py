@@ -57,6 +57,7 @@ def __dir__() -> list[str]:
 _GYMNASIUM_TASKS = (
     "Chain-v0",
     "DialLock-v0",
+    "Lure-v0",
     "RepeatFirst-v0",
     "RepeatPrevious-v0",
     "Switches-v0",
