@@ -7,12 +7,14 @@ recorded episodes, the yardstick of critics' estimates (`ascent.theory.monte_car
 the lab behind `ascent theory pg`
 (`ascent.theory.pg_lab`); an estimator's exact mean and covariance by enumerating every
 trajectory of a tiny MDP, and the variance of gradient estimates measured from batches
-(`ascent.theory.variance`). Nothing here changes JAX's global settings: the lab runs in
-float64 inside `jax.enable_x64`.
+(`ascent.theory.variance`); the softmax's saturation and the gradient through it at a
+fresh attention layer, dot against scaled dot (`ascent.theory.attention`). Nothing here
+changes JAX's global settings: the lab runs in float64 inside `jax.enable_x64`.
 """
 
 from __future__ import annotations
 
+from ascent.theory.attention import InitStats, attention_at_init, saturation
 from ascent.theory.estimators import (
     KINDS,
     Estimator,
@@ -56,12 +58,14 @@ __all__ = [
     "Estimator",
     "GradientMoments",
     "GradientStats",
+    "InitStats",
     "MonteCarloValues",
     "PGLabConfig",
     "PGLabReport",
     "TabularMDP",
     "Trajectories",
     "all_trajectories",
+    "attention_at_init",
     "autodiff_policy_gradient",
     "estimate",
     "exact_moments",
@@ -77,6 +81,7 @@ __all__ = [
     "relative_bias",
     "run_pg_lab",
     "sample_trajectories",
+    "saturation",
     "signal",
     "table_estimators",
     "trajectory_gradients",
