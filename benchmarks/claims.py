@@ -15,6 +15,8 @@ file there; nothing here names it), defining:
 - `FALSE_IF`: what the data would have to show for the claim to be false, written
   before the data;
 - `SEEDS`: the seeds it runs (5 unless the claim needs more);
+- optionally `CASES`: the cases of a full run, each kept as `CASE.json`; the report
+  leaves the experiment out until all are there;
 - `run(seeds, out, quick)`: trains and measures (cases in child processes, `--jobs`
   at a time: `claims_lab._cases`), writing its raw figures as JSON under
   `out` (benchmarks/results/claims/NAME/, committed; `quick` for a smoke run, whose
@@ -98,6 +100,16 @@ def experiments() -> dict[str, ModuleType]:
     return {m.NAME: m for m in sorted(found, key=lambda m: (m.ORDER, m.NAME))}
 
 
+def complete(module: ModuleType, out: Path) -> bool:
+    """Whether an experiment's figures are all there: every case a full run makes (a
+    module's `CASES`, each `out/CASE.json`), or, without CASES, any figures at all. An
+    experiment stopped part way is resumed by running it again, and reported only then."""
+    cases = getattr(module, "CASES", None)
+    if cases is None:
+        return out.is_dir() and any(out.iterdir())
+    return all((out / f"{case}.json").is_file() for case in cases)
+
+
 def run(names: list[str], quick: bool, seeds: list[int] | None) -> None:
     found = experiments()
     for name in names:
@@ -119,13 +131,15 @@ def report() -> None:
     sections, verdicts = [], {}
     for name, module in found.items():
         out = KEPT / name
-        if not out.is_dir() or not any(out.iterdir()):
+        if not complete(module, out):
             continue
         plot = RESULTS / f"claims_{name}.png"
         section = module.report(out, plot)
         verdicts[name] = section.verdict
         sections += [
-            f"## {module.TITLE} (question {module.QUESTION}) {{#{name}}}",
+            f'<a id="{name}"></a>',  # the course map's link, on GitHub and on the site
+            "",
+            f"## {module.TITLE} (question {module.QUESTION})",
             "",
             f"> {module.CLAIM}",
             "",
@@ -153,7 +167,7 @@ def report() -> None:
     for q, (subject, elsewhere) in COURSE_MAP.items():
         here = [f"[{m.TITLE}](#{n}): {verdicts[n].split(':')[0]}"
                 for n, m in found.items() if m.QUESTION == q and n in verdicts]  # fmt: skip
-        planned = [f"{m.TITLE} (not run yet)"
+        planned = [f"{m.TITLE} ({'part run' if (KEPT / n).is_dir() else 'not run yet'})"
                    for n, m in found.items() if m.QUESTION == q and n not in verdicts]  # fmt: skip
         lines.append(f"| {q} | {subject} | {'; '.join([*here, *elsewhere, *planned]) or '—'} |")
     lines += ["", *sections]

@@ -74,6 +74,7 @@ TRAIN_LENGTH = 32
 LENGTHS = (32, 64, 128)  # evaluated: 1×, 2×, 4×
 STEPS = 200_000
 EVAL_EPISODES = 500
+CASES = tuple(f"{task}-{p}" for task in TASKS for p in (*ABSOLUTE, *RELATIVE))
 LEARNED = 0.9  # accuracy within the training length that counts as having learned the task
 MARGIN = 0.05  # a difference of accuracy smaller than this is "as much"
 QUICK: dict[str, Any] = {"positions": ("learned", "rope"), "lengths": (32, 64), "steps": 1_600,
@@ -92,9 +93,8 @@ def run(seeds: list[int], out: Path, quick: bool) -> None:
     seeds = seeds[: QUICK["seeds"]] if quick else seeds
     if quick:
         fresh(out)
-    positions = QUICK["positions"] if quick else (*ABSOLUTE, *RELATIVE)
-    cases = [f"{task}-{p}" for task in TASKS for p in positions]
-    run_cases("claims_lab.positions", cases, seeds, out, quick)
+    quick_cases = [f"{task}-{p}" for task in TASKS for p in QUICK["positions"]]
+    run_cases("claims_lab.positions", quick_cases if quick else list(CASES), seeds, out, quick)
 
 
 def overrides(position: str, steps: int) -> dict[str, Any]:
