@@ -98,6 +98,9 @@ def _cases(quick: bool) -> dict[str, dict[str, Any]]:
     return cases
 
 
+CASES = tuple(_cases(quick=False))  # a full run's cases, each out/CASE.json
+
+
 def run(seeds: list[int], out: Path, quick: bool) -> None:
     from processes import run_watched
 

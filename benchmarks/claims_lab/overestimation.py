@@ -5,12 +5,18 @@ TD3's three changes does the work (their table 2's ablations).
 Variants, each with the same settings on a task: DDPG; TD3; TD3 without clipped
 double-Q (`clipped_double_q=False`: the target bootstraps from Q'_1 alone), without
 target policy smoothing (`target_policy_noise=0`), without delayed updates
-(`policy_delay=1`). Tasks (Gymnasium door, one process per run): Pendulum-v1 with the
-ddpg/td3 Pendulum preset (identical for both) for 30,000 steps, measured every 1,000;
-Hopper-v5 with the settings of Fujimoto et al. §6.1 as Ascent's HalfCheetah-v5 preset
-writes them (400-300 networks, learning rate 1e-3, Gaussian exploration 0.1, 10,000
-random steps first) for 200,000 steps — about an hour of one core a run — measured every
-10,000.
+(`policy_delay=1`). The settings are Fujimoto et al.'s §6.1 — 400-300 networks,
+learning rate 1e-3, minibatches of 100, Gaussian exploration noise 0.1, τ 0.005 —
+with the discount and the random warm-up of each task's preset:
+
+- Pendulum-v1, every variant: the ddpg/td3 Pendulum preset (the same for both: γ 0.98,
+  10,000 random steps first), 30,000 steps, measured every 1,000. Trained on the JAX door
+  (`gymnax/Pendulum-v1`, the same dynamics: a random 200-step trajectory of both agrees
+  to 7e-5, float32 against float64), measured on Gymnasium's Pendulum-v1.
+- Hopper-v5, DDPG and TD3 (the ablations on Pendulum only: at about 7 ms of one core
+  per update, 5 variants × 5 seeds of Hopper do not fit the lab's budget): γ 0.99,
+  10,000 random steps, 100,000 steps, measured every 10,000 — the first tenth of
+  Fujimoto et al.'s fig. 1, where their DDPG estimate already leaves the true value.
 
 A measurement, at fixed steps of training: 10 episodes of the current deterministic
 policy μ (no exploration noise) from fixed start seeds, on the task with its time limit
@@ -28,28 +34,23 @@ Both the policy and the environment are deterministic after the start, so G_t is
 value of s_t up to the missed tail.
 
     .venv/bin/python benchmarks/claims.py --only overestimation           # all runs, report
-    .venv/bin/python benchmarks/claims.py --only overestimation --jobs 8
+    .venv/bin/python benchmarks/claims.py --only overestimation --quick   # smoke run
 
-Runs go in child processes, `claims.py --jobs` at a time (default 2), each writing its JSON
-under the output folder when it ends; a run whose JSON exists is not run again (but in
-a quick run), so an interrupted experiment continues where it stopped.
+Each (task, variant, seed) is a case in its own process (`_cases.run_cases`, `claims.py
+--jobs` at a time), writing its JSON when it ends; a case whose JSON exists is not run
+again (but in a quick run), so an interrupted experiment continues where it stopped.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-if __name__ == "__main__":  # a run's child process: benchmarks/ on the path, one XLA thread
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from ascent._xla import set_xla_flags
-
-    set_xla_flags()
-
 from claims import Section
+
+from claims_lab._cases import fresh, run_cases, write
 
 NAME = "overestimation"
 QUESTION = 4
@@ -82,65 +83,66 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "td3 − TPS": ("td3", {"target_policy_noise": 0.0}),
     "td3 − DP": ("td3", {"policy_delay": 1}),
 }
-# ddpg.toml's and td3.toml's Pendulum-v1 tables (the same), 30k steps instead of 20k
-PENDULUM = {"gamma": 0.98, "buffer_size": 200_000, "learning_starts": 10_000,
-            "action_noise": "normal", "noise_std": 0.1, "train_freq": 1, "gradient_steps": 1,
-            "lr": 1e-3, "hidden": (400, 300)}  # fmt: skip
-# Fujimoto et al. 2018 §6.1 as td3.toml's HalfCheetah-v5 table writes them (SB3's
-# minibatch 256, buffer 1M, γ 0.99, τ 0.005 otherwise)
-HOPPER = {"learning_starts": 10_000, "action_noise": "normal", "noise_std": 0.1,
-          "lr": 1e-3, "hidden": (400, 300)}  # fmt: skip
+# Fujimoto et al. 2018 §6.1 (SB3's buffer 1M and τ 0.005 otherwise, as theirs)
+PAPER = {"action_noise": "normal", "noise_std": 0.1, "lr": 1e-3, "hidden": (400, 300),
+         "minibatch_size": 100, "train_freq": 1, "gradient_steps": 1}  # fmt: skip
 TASKS: dict[str, dict[str, Any]] = {
-    "Pendulum-v1": {"settings": PENDULUM, "steps": 30_000, "every": 1_000},
-    "Hopper-v5": {"settings": HOPPER, "steps": 200_000, "every": 10_000},
+    "Pendulum-v1": {  # ddpg.toml's and td3.toml's Pendulum-v1 γ and warm-up, 30k steps
+        "train_env": "gymnax/Pendulum-v1",
+        "settings": {**PAPER, "gamma": 0.98, "buffer_size": 200_000, "learning_starts": 10_000},
+        "steps": 30_000,
+        "every": 1_000,
+        "variants": tuple(VARIANTS),
+    },
+    "Hopper-v5": {
+        "train_env": "Hopper-v5",
+        "settings": {**PAPER, "learning_starts": 10_000},
+        "steps": 100_000,
+        "every": 10_000,
+        "variants": ("ddpg", "td3"),
+    },
 }
-QUICK = {  # a smoke run: one seed, 1,500 steps; every variant on Pendulum, two on Hopper
-    "Pendulum-v1": {"steps": 1_500, "every": 500, "learning_starts": 500, "episodes": 2,
-                    "variants": tuple(VARIANTS)},
-    "Hopper-v5": {"steps": 1_500, "every": 500, "learning_starts": 500, "episodes": 2,
-                  "variants": ("ddpg", "td3")},
-}  # fmt: skip
+QUICK = {"steps": 1_500, "every": 500, "learning_starts": 500, "episodes": 2}  # one seed
 
 
-def case_file(out: Path, task: str, variant: str, seed: int) -> Path:
-    slug = variant.replace(" − ", "-no-").lower()
-    return out / f"{task}__{slug}__seed{seed}.json"
+def case_name(task: str, variant: str, seed: int) -> str:
+    return f"{task}__{variant.replace(' − ', '-no-').lower()}__seed{seed}"
+
+
+def case_names(seeds: list[int]) -> list[str]:
+    return [case_name(task, v, s) for task, spec in TASKS.items() for v in spec["variants"]
+            for s in seeds]  # fmt: skip
+
+
+CASES = tuple(case_names(list(SEEDS)))  # a full run's cases, each out/CASE.json
 
 
 def run(seeds: list[int], out: Path, quick: bool) -> None:
-    from processes import run_watched
-
-    from claims_lab._cases import jobs
-
     if quick:
+        fresh(out)
         seeds = seeds[:1]
-    cases = []
-    for task in TASKS:
-        for variant in QUICK[task]["variants"] if quick else VARIANTS:
-            for seed in seeds:
-                if not quick and case_file(out, task, variant, seed).exists():
-                    continue  # done before this run was stopped
-                command = [sys.executable, __file__, task, variant, str(seed), str(out)]
-                cases.append((f"{task} {variant} seed {seed}", command + ["--quick"] * quick))
-    run_watched(cases, jobs=jobs(quick), hung_seconds=600)
+    longest_first = sorted(case_names(seeds), key=lambda c: -TASKS[c.split("__")[0]]["steps"])
+    run_cases("claims_lab.overestimation", longest_first, seeds, out, quick)
 
 
-def run_case(task: str, variant: str, seed: int, out: Path, quick: bool) -> None:
+def run_case(case: str, seeds: list[int], out: Path, quick: bool) -> None:
     """Train one (task, variant, seed), measuring at every `every` steps; writes its JSON."""
     import gymnasium as gym
 
     import ascent
     from ascent.theory import horizon
 
+    task, variant, seed = next((t, v, s) for t, spec in TASKS.items()
+                               for v in spec["variants"] for s in seeds
+                               if case_name(t, v, s) == case)  # fmt: skip
     algo, changes = VARIANTS[variant]
     spec = TASKS[task]
     settings = {**spec["settings"], **changes, "total_steps": spec["steps"]}
     every, episodes = spec["every"], EPISODES
     if quick:
-        q = QUICK[task]
-        settings.update(total_steps=q["steps"], learning_starts=q["learning_starts"])
-        every, episodes = q["every"], q["episodes"]
-    agent = ascent.make(algo, env=task, seed=seed, **settings)
+        settings.update(total_steps=QUICK["steps"], learning_starts=QUICK["learning_starts"])
+        every, episodes = QUICK["every"], QUICK["episodes"]
+    agent = ascent.make(algo, env=spec["train_env"], seed=seed, **settings)
     limit = gym.spec(task).max_episode_steps
     extra = horizon(agent.config.gamma, TOLERANCE)
     env = gym.make(task, max_episode_steps=limit + extra)
@@ -153,8 +155,10 @@ def run_case(task: str, variant: str, seed: int, out: Path, quick: bool) -> None
         last = points[-1]
         print(f"{task} {variant} seed {seed}: {last['steps']:,} steps, Q {last['q']:.1f}, "
               f"true {last['true']:.1f}, return {last['return']:.1f}", flush=True)  # fmt: skip
+    wall = time.perf_counter() - start
     figures = {
         "task": task,
+        "train_env": spec["train_env"],
         "variant": variant,
         "algo": algo,
         "seed": seed,
@@ -162,15 +166,12 @@ def run_case(task: str, variant: str, seed: int, out: Path, quick: bool) -> None
         "episodes": episodes,
         "eval_time_limit": limit + extra,
         "tolerance": TOLERANCE,
-        "wall_seconds": time.perf_counter() - start,
+        "wall_seconds": wall,
         "points": points,
     }
     agent.close()
     env.close()
-    path = case_file(out, task, variant, seed)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(figures))
-    tmp.replace(path)  # whole or absent: an interrupted run leaves no half file
+    write(out, case, figures, wall)
 
 
 class Measure:
@@ -411,8 +412,3 @@ def draw(found: dict[str, dict[str, Any]], plot: Path) -> None:
     plot.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(plot, dpi=110)
     plt.close(fig)
-
-
-if __name__ == "__main__":
-    task, variant, seed, out = sys.argv[1], sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])
-    run_case(task, variant, seed, out, quick="--quick" in sys.argv[5:])
