@@ -88,6 +88,9 @@ def case_file(out: Path, setting: str) -> Path:
     return out / f"{slug}.json"
 
 
+CASES = tuple(case_file(Path(), setting).stem for setting in SETTINGS)  # each CASE.json
+
+
 def run(seeds: list[int], out: Path, quick: bool) -> None:
     from processes import run_watched
 
