@@ -132,6 +132,12 @@ def report() -> None:
     for name, module in found.items():
         out = KEPT / name
         if not complete(module, out):
+            if out.is_dir():  # say what is missing: a part run, or CASES naming other files
+                missing = [
+                    c for c in getattr(module, "CASES", ()) if not (out / f"{c}.json").is_file()
+                ]
+                print(f"{name}: left out, {len(missing)} cases missing ({', '.join(missing[:3])}"
+                      f"{', ...' if len(missing) > 3 else ''})", file=sys.stderr)  # fmt: skip
             continue
         plot = RESULTS / f"claims_{name}.png"
         section = module.report(out, plot)

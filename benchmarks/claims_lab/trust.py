@@ -101,7 +101,7 @@ TASKS = {
 }  # fmt: skip
 
 # case -> (algorithm, its overrides beside the task's, which update)
-CASES: dict[str, tuple[str, dict[str, Any]]] = {
+UPDATES: dict[str, tuple[str, dict[str, Any]]] = {
     "trpo": ("trpo", {"target_kl": DELTA}),
     "trpo-wide": ("trpo", {"target_kl": 10 * DELTA}),
     "npg": ("npg", {"target_kl": DELTA}),
@@ -201,7 +201,7 @@ def update_kl(algorithm: Any, old: Any, new: Any, obs: Any) -> Any:
 
 def settings(case: str, task: Task, quick: bool) -> tuple[str, dict[str, Any], int, int]:
     """(algorithm, overrides, updates, evaluation episodes) of a case on a task."""
-    algo, extra = CASES[case]
+    algo, extra = UPDATES[case]
     overrides = {**task.rollout, **extra}
     if algo == "ppo":
         overrides.update(task.ppo)
@@ -279,7 +279,10 @@ def measure(case: str, task_name: str, seeds: list[int], quick: bool) -> dict[st
 def case_names(quick: bool) -> list[str]:
     """`<task>-<case>`: every case on both tasks; the quick run CartPole's."""
     tasks = ["CartPole"] if quick else list(TASKS)
-    return [f"{t}-{c}" for t in tasks for c in CASES]
+    return [f"{t}-{c}" for t in tasks for c in UPDATES]
+
+
+CASES = tuple(case_names(quick=False))  # a full run's cases, each out/CASE.json
 
 
 def run(seeds: list[int], out: Path, quick: bool) -> None:
@@ -301,7 +304,7 @@ def load(out: Path) -> dict[str, dict[str, dict[str, Any]]]:
     """The kept figures, by task and case."""
     found: dict[str, dict[str, dict[str, Any]]] = {}
     for task in TASKS:
-        for case in CASES:
+        for case in UPDATES:
             fig = read(out, f"{task}-{case}")
             if fig is not None:
                 found.setdefault(task, {})[case] = fig
