@@ -116,7 +116,7 @@ class OnPolicyConfig:
         if core.stateful and not self.memory_policies:
             raise ConfigError(
                 f"core.kind={core.kind!r}: this algorithm has feed-forward policies only; "
-                "use core.kind=mlp (memory policies: reinforce, a2c, ppo)"
+                "use core.kind=mlp (memory policies: reinforce, a2c, ppo, ippo, mappo)"
             )
 
 

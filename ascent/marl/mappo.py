@@ -49,11 +49,21 @@ class MAPPOConfig(PPOConfig, TeamFields):
     message_heads: int = 2
     """Attention heads of the message channel."""
 
-    memory_policies: ClassVar[bool] = False
+    memory_policies: ClassVar[bool] = True  # a core shared by the agents (TeamActorCritic)
 
     def validate(self) -> None:
         super().validate()
         self.check_team()
+        if self.core.stateful and not self.share_parameters:
+            raise ConfigError(
+                f"core.kind={self.core.kind}: a team's memory core is shared by its agents; "
+                "set share_parameters=true or core.kind=mlp"
+            )
+        if self.core.stateful and self.messages != "none":
+            raise ConfigError(
+                f"core.kind={self.core.kind} with messages={self.messages}: messages take "
+                "feed-forward actors only for now; use one or the other"
+            )
         if self.messages not in MESSAGES:
             raise ConfigError(
                 f"messages must be one of {', '.join(MESSAGES)}; got {self.messages!r}"
@@ -91,6 +101,7 @@ def team_model(
         centralised_critic=config.centralised_critic,
         messages=config.messages,
         num_heads=config.message_heads,
+        core=config.core,
     )
     model = SequenceModel(net.apply, net.initial_state, sample_mask=active_agents)
     return net, model, example_obs(spaces)

@@ -35,6 +35,7 @@ from ascent.core.distributions import Categorical
 from ascent.nn.attention import MultiHeadAttention
 from ascent.nn.heads import ActionSpec, masked_logits
 from ascent.nn.policies import PolicyNet, QNet, ValueNet
+from ascent.nn.sequence import CoreSpec
 from ascent.nn.torso import MLP
 
 Array = jax.Array
@@ -88,9 +89,16 @@ def per_agent(
 
 
 class TeamActorCritic(nn.Module):
-    """`(None, obs: AgentObs [..., A, ...], resets) -> (None, Categorical [..., A], V
-    [..., A])`: a feed-forward policy and V critic per agent (the state and resets of the
-    sequence-network signature are unused: no memory)."""
+    """`(state, obs: AgentObs [..., A, ...], resets) -> (state, Categorical [..., A], V
+    [..., A])`: a policy and V critic per agent.
+
+    With the `mlp` core (the default) they are feed-forward: state None, resets unused,
+    any leading dims. With a memory core (`core.kind` gru, lstm, ...: `nn.sequence`) the
+    actor and the critic each put every agent's inputs (its id appended) through their
+    own core before their MLP, batch-first as every core: obs [B, T, A, ...], resets
+    [B, T] (the team's episode starts, every agent's), state `{"actor", "critic"}` of
+    [B, A, ...] each. The core is shared by the agents (each (environment, agent) pair
+    one row of it), so memory needs `share_parameters`; messages take no memory yet."""
 
     n_agents: int
     n_actions: int
@@ -101,25 +109,40 @@ class TeamActorCritic(nn.Module):
     centralised_critic: bool = False
     messages: str = "none"
     num_heads: int = 2
+    core: CoreSpec = CoreSpec()
 
     @property
     def action(self) -> ActionSpec:
         """Each agent's action: one of `n_actions`."""
         return ActionSpec.discrete(self.n_actions)
 
-    def initial_state(self, batch: int) -> None:
-        del batch
-        return None
+    def initial_state(self, batch: int) -> dict[str, Any] | None:
+        """Every agent's state in `batch` environments before their first step, [batch,
+        A, ...] (None for a feed-forward team; needs no parameters)."""
+        if not self.core.stateful:
+            return None
+        rows = self.core.initial_state(batch * self.n_agents)
+        per_env = jax.tree.map(lambda s: s.reshape(batch, self.n_agents, *s.shape[1:]), rows)
+        return {"actor": per_env, "critic": per_env}
 
     @nn.compact
-    def __call__(self, state: None, obs: Any, resets: Array | None) -> tuple[None, Any, Array]:
-        del resets
+    def __call__(
+        self, state: dict[str, Any] | None, obs: Any, resets: Array | None
+    ) -> tuple[dict[str, Any] | None, Any, Array]:
         actor_in = jnp.asarray(obs.obs, jnp.float32)  # [..., A, obs_dim]
         if self.centralised_critic:  # every agent's critic sees the one global state
             critic_in = broadcast_state(obs.global_state, self.n_agents)
         else:
             critic_in = actor_in
         team = {"share": self.share_parameters, "agent_ids": self.agent_ids}
+        if state is not None:  # memory: each agent's sequence through a core shared by all
+            actor, actor_in = agents_through(
+                self.core.build("actor_core"), state["actor"], self._ids(actor_in), resets
+            )
+            critic, critic_in = agents_through(
+                self.core.build("critic_core"), state["critic"], self._ids(critic_in), resets
+            )
+            state, team = {"actor": actor, "critic": critic}, {**team, "agent_ids": False}
         if self.messages == "none":
             dist = per_agent(PolicyNet, (self.action, None, self.hidden, self.activation),
                              actor_in, name="actor", **team)  # fmt: skip
@@ -134,6 +157,26 @@ class TeamActorCritic(nn.Module):
         value = per_agent(ValueNet, (None, self.hidden, self.activation), critic_in,
                           name="critic", **team)  # fmt: skip
         return state, Categorical(masked_logits(dist.logits, obs.action_mask)), value
+
+    def _ids(self, x: Array) -> Array:
+        """x [..., A, d] with each agent's one-hot id appended (when `agent_ids`)."""
+        if not self.agent_ids:
+            return x
+        ids = jnp.broadcast_to(jnp.eye(self.n_agents), (*x.shape[:-1], self.n_agents))
+        return jnp.concatenate([x, ids], axis=-1)
+
+
+def agents_through(core: nn.Module, state: Any, x: Array, resets: Array) -> tuple[Any, Array]:
+    """Every agent's sequence through one shared core: state [B, A, ...], x [B, T, A, d],
+    resets [B, T] (the team's) -> (state [B, A, ...], y [B, T, A, e]); each (environment,
+    agent) pair is one of the core's B·A rows, reset where its team's episode starts."""
+    b, t, a = x.shape[:3]
+    rows = jnp.swapaxes(x, 1, 2).reshape(b * a, t, x.shape[-1])
+    starts = jnp.broadcast_to(jnp.asarray(resets, bool)[:, None, :], (b, a, t)).reshape(b * a, t)
+    flat = jax.tree.map(lambda s: s.reshape(b * a, *s.shape[2:]), state)
+    flat, y = core(flat, rows, starts)
+    y = jnp.swapaxes(y.reshape(b, a, t, y.shape[-1]), 1, 2)
+    return jax.tree.map(lambda s: s.reshape(b, a, *s.shape[1:]), flat), y
 
 
 MESSAGES = ("none", "attention", "cut")

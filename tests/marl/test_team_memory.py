@@ -1,0 +1,100 @@
+"""A team's memory policies (`TeamActorCritic` with a core; IPPO and MAPPO): one call over
+T steps is T calls of one step, an agent's state starts again at its team's episode
+start, agents share the core but not their state, and a memory team trains, saves and
+loads like a feed-forward one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import ascent
+from ascent.envs import AgentObs
+from ascent.errors import ConfigError
+from ascent.nn.multiagent import TeamActorCritic
+from ascent.nn.sequence import CoreSpec
+
+B, T, A, D, S, N_ACTIONS = 2, 5, 3, 4, 6, 3
+SMALL = {"n_envs": 4, "n_steps": 8, "minibatch_size": 16, "hidden": (8,), "total_steps": 640,
+         "core.kind": "gru", "core.embed_dim": 8}  # fmt: skip
+
+
+def team_obs(key: jax.Array) -> AgentObs:
+    k_obs, k_state = jax.random.split(key)
+    return AgentObs(
+        obs=jax.random.normal(k_obs, (B, T, A, D)),
+        global_state=jax.random.normal(k_state, (B, T, S)),
+        action_mask=jnp.ones((B, T, A, N_ACTIONS), bool),
+        active=jnp.ones((B, T, A), bool),
+    )
+
+
+@pytest.fixture(scope="module", params=["gru", "lstm"])
+def net_and_params(request: Any) -> tuple[TeamActorCritic, Any]:
+    net = TeamActorCritic(A, N_ACTIONS, hidden=(8,), centralised_critic=True,
+                          core=CoreSpec(kind=request.param, embed_dim=8))  # fmt: skip
+    obs = team_obs(jax.random.PRNGKey(0))
+    params = net.init(jax.random.PRNGKey(1), net.initial_state(B), obs, jnp.zeros((B, T), bool))
+    return net, params
+
+
+def test_one_call_over_t_steps_is_t_calls_of_one_step(net_and_params: Any) -> None:
+    net, params = net_and_params
+    obs = team_obs(jax.random.PRNGKey(2))
+    resets = jnp.zeros((B, T), bool).at[0, 2].set(True).at[1, 0].set(True)
+    whole_state, whole, whole_v = net.apply(params, net.initial_state(B), obs, resets)
+    state = net.initial_state(B)
+    for t in range(T):
+        step = jax.tree.map(lambda x: x[:, t : t + 1], obs)  # noqa: B023
+        state, dist, value = net.apply(params, state, step, resets[:, t : t + 1])
+        np.testing.assert_allclose(dist.logits[:, 0], whole.logits[:, t], atol=1e-5)
+        np.testing.assert_allclose(value[:, 0], whole_v[:, t], atol=1e-5)
+    for a, b in zip(jax.tree.leaves(state), jax.tree.leaves(whole_state), strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    assert whole.logits.shape == (B, T, A, N_ACTIONS) and whole_v.shape == (B, T, A)
+    assert jax.tree.leaves(whole_state)[0].shape[:2] == (B, A)  # every agent its own state
+
+
+def test_an_agents_memory_starts_again_at_its_teams_episode_start(net_and_params: Any) -> None:
+    net, params = net_and_params
+    obs = team_obs(jax.random.PRNGKey(3))
+    resets = jnp.zeros((B, T), bool).at[:, 2].set(True)  # a new episode at step 2
+    _, dist, value = net.apply(params, net.initial_state(B), obs, resets)
+    changed = obs._replace(obs=obs.obs.at[:, :2].add(5.0))  # the episode before, changed
+    _, dist2, value2 = net.apply(params, net.initial_state(B), changed, resets)
+    np.testing.assert_allclose(dist.logits[:, 2:], dist2.logits[:, 2:], atol=1e-6)
+    np.testing.assert_allclose(value[:, 2:], value2[:, 2:], atol=1e-6)
+    assert not np.allclose(dist.logits[:, :2], dist2.logits[:, :2])  # it was read before
+    # and the agents do not share their state: changing agent 0's inputs leaves agent 1's
+    # policy as it was (the actor reads its own observation)
+    one = obs._replace(obs=obs.obs.at[:, :, 0].add(5.0))
+    _, dist3, _ = net.apply(params, net.initial_state(B), one, jnp.zeros((B, T), bool))
+    _, dist4, _ = net.apply(params, net.initial_state(B), obs, jnp.zeros((B, T), bool))
+    np.testing.assert_allclose(dist3.logits[:, :, 1:], dist4.logits[:, :, 1:], atol=1e-6)
+    assert not np.allclose(dist3.logits[:, :, 0], dist4.logits[:, :, 0])
+
+
+@pytest.mark.parametrize("algo", ["ippo", "mappo"])
+def test_a_memory_team_trains_saves_and_loads(algo: str, tmp_path: Any) -> None:
+    agent = ascent.make(algo, env="ascent/Climbing-v0", seed=0, **SMALL)
+    agent.learn(run_dir=tmp_path / "run", progress=False)
+    assert jax.tree.leaves(agent.state.policy_state)[0].shape == (4, 2, 8)  # [N, A, H]
+    loaded = ascent.load(tmp_path / "run")
+    for x, y in zip(jax.tree.leaves(agent.state), jax.tree.leaves(loaded.state), strict=True):
+        assert np.array_equal(x, y)
+    assert loaded.evaluate(4).mean_return == agent.evaluate(4).mean_return
+    agent.learn(total_steps=1280, progress=False)  # training goes on exactly as it would have
+    loaded.learn(total_steps=1280, progress=False)
+    for x, y in zip(jax.tree.leaves(agent.state), jax.tree.leaves(loaded.state), strict=True):
+        assert np.array_equal(x, y)
+
+
+def test_a_teams_memory_is_shared_and_without_messages() -> None:
+    with pytest.raises(ConfigError, match="shared by its agents; set share_parameters=true"):
+        ascent.make("mappo", env="ascent/Climbing-v0", share_parameters=False, **SMALL)
+    with pytest.raises(ConfigError, match="messages take feed-forward actors only"):
+        ascent.make("mappo", env="ascent/Climbing-v0", messages="attention", **SMALL)
