@@ -14,10 +14,10 @@ simple_spread_v3 (JaxMARL's MPE, Ascent's `jaxmarl/simple_spread_v3`):
   (../shared/peers/jaxmarl/), compile + run of its jitted `train` (`peers/jaxmarl_run.py`);
   it has no persistent cache, so it compiles every time;
 - jaxmarl-mappo-rnn: JaxMARL's baselines/MAPPO/mappo_rnn_mpe.py with its
-  mappo_homogenous_rnn_mpe.yaml (128 environments × 128 steps, GRU 128, lr 2e-3). Ascent's
-  MAPPO has feed-forward policies only (`core.kind=gru` is refused), so it has no
-  contestant here yet; timed alone, `--rnn-seeds` × `--rnn-steps` (about 5 minutes a
-  million steps on one core).
+  mappo_homogenous_rnn_mpe.yaml (128 environments × 128 steps, GRU 128, lr 2e-3), against
+- ascent-mappo-rnn: Ascent's MAPPO with a GRU core and the same settings
+  (`peers/ascent_team.py` RNN_SETTINGS); `--rnn-seeds` × `--rnn-steps` (JaxMARL's takes
+  about 5 minutes a million steps on one core).
 
 For each Ascent algorithm and number of steps, first a cold run (an empty compilation
 cache: its compile time is the cold compile), then the seeds. End to end: `learn_s`
@@ -75,7 +75,8 @@ PEER_COPY = ROOT / "benchmarks" / "peers" / "jaxmarl" / "mappo_rnn_mpe.py"
 # jax as in .venv (jaxmarl 0.2.0 installs beside it), the JaxMARL scripts' imports
 JAXMARL_PACKAGES = ["jax==0.10.2", "jaxlib==0.10.2", "flax==0.12.8", "optax==0.2.8",
                     "gymnax==1.0.1", "jaxmarl==0.2.0", "distrax", "pyyaml"]  # fmt: skip
-BASELINE = {"ascent-ippo": "jaxmarl-ippo", "ascent-mappo": "jaxmarl-ippo"}
+BASELINE = {"ascent-ippo": "jaxmarl-ippo", "ascent-mappo": "jaxmarl-ippo",
+            "ascent-mappo-rnn": "jaxmarl-mappo-rnn"}  # fmt: skip
 LAST_SHARE = 0.1  # learning is judged on the last 10% of steps
 JAXMARL_MPE_SCALE = 25 / 26  # its MPE episodes are 26 steps long, mpe2's and Ascent's 25
 
@@ -197,7 +198,12 @@ def measure(args: argparse.Namespace) -> None:
             record("timed", jaxmarl("ippo", steps, seed))
             record("timed", ascent("mappo", steps, seed, CACHE / f"mappo-{steps}"))
     for steps in args.rnn_steps:
+        cache = CACHE / f"mappo-rnn-{steps}"
+        if args.rnn_seeds and (args.cold or not cache.is_dir()):
+            shutil.rmtree(cache, ignore_errors=True)
+            record("cold", ascent("mappo-rnn", steps, 100, cache))
         for seed in args.rnn_seeds:
+            record("timed", ascent("mappo-rnn", steps, seed, cache))
             record("timed", jaxmarl("mappo-rnn", steps, seed))
 
 
@@ -357,7 +363,7 @@ def section(figures: dict[str, Any]) -> list[str]:
                  and target(r) == steps]  # fmt: skip
         return found[-1] if found else None
 
-    all_steps = sorted({target(r) for r in runs if r["who"] != "jaxmarl-mappo-rnn"})
+    all_steps = sorted({target(r) for r in runs if not r["who"].endswith("mappo-rnn")})
     m = figures.get("machine", {})
     lines = [f"Made by `{figures.get('command', 'benchmarks/marl_speed.py')}` (under `flock "
              "/tmp/ascent-timing.lock`) at commit "
@@ -405,23 +411,22 @@ def section(figures: dict[str, Any]) -> list[str]:
             ratio = per_m.get(BASELINE.get(who, ""), math.nan) / per_m[who]
             lines.append(f"| {who} | {per_m[who]:.2f} | {run_m:.2f} "
                          f"| {'' if math.isnan(ratio) else f'{ratio:.2f}×'} |")  # fmt: skip
-    rnn = [r for r in runs if r["who"] == "jaxmarl-mappo-rnn"]
+    rnn = [r for r in runs if r["who"].endswith("mappo-rnn") and r["kind"] == "timed"]
     lines += ["", "## Recurrent MAPPO", "",
               "JaxMARL's baselines/MAPPO/mappo_rnn_mpe.py with its "
               "mappo_homogenous_rnn_mpe.yaml (128 environments × 128 steps, 4 epochs × 4 "
               "minibatches, lr 2e-3, dense 128 → GRU 128 → dense 128 for actor and critic, "
-              "the critic on every agent's observation concatenated). Ascent has no "
-              "contestant: its MAPPO takes feed-forward policies only (`core.kind=gru` is "
-              "a ConfigError: 'this algorithm has feed-forward policies only'), so the "
-              "comparison the issue asks for waits on a memory core for the team PPOs.", "",
+              "the critic on every agent's observation concatenated), against Ascent's "
+              "MAPPO with a GRU core and the same settings (GRU 128 → dense 128; "
+              "`peers/ascent_team.py` RNN_SETTINGS says where the networks differ).", "",
               "| contestant | steps | seed | end to end | compile | run | return, last 10% |",
               "|---|---|---|---|---|---|---|"]  # fmt: skip
-    for r in rnn:
+    for r in sorted(rnn, key=lambda r: (r["steps"], r["seed"], r["who"])):
         lines.append(f"| {r['who']} | {r['steps']:,} | {r['seed']} | {r['learn_s']:.1f} "
                      f"| {r['compile_s']:.1f} | {r['run_s']:.1f} "
                      f"| {last_return(r):.2f} |")  # fmt: skip
     if not rnn:
-        lines.append("| jaxmarl-mappo-rnn | not measured | | | | | |")
+        lines.append("| ascent-mappo-rnn, jaxmarl-mappo-rnn | not measured | | | | | |")
     if errors:
         lines += ["", "Runs that failed:", ""]
         lines += [f"- {r.get('who')} {r.get('steps')} seed {r.get('seed')}: {r['error'][:300]}"
