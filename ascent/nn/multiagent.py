@@ -41,6 +41,13 @@ from ascent.nn.torso import MLP
 Array = jax.Array
 
 
+def with_agent_ids(x: Array) -> Array:
+    """x [..., A, d] with each agent's one-hot id appended: [..., A, d + A]."""
+    n_agents = x.shape[-2]
+    ids = jnp.broadcast_to(jnp.eye(n_agents), (*x.shape[:-1], n_agents))
+    return jnp.concatenate([x, ids], axis=-1)
+
+
 def per_agent(
     module: type[nn.Module],
     args: tuple[Any, ...],
@@ -59,8 +66,7 @@ def per_agent(
     batch = x.shape[:-2]
     if share:
         if agent_ids:
-            ids = jnp.broadcast_to(jnp.eye(n_agents), (*batch, n_agents, n_agents))
-            x = jnp.concatenate([x, ids], axis=-1)
+            x = with_agent_ids(x)
         # every (batch, agent) row through the network as one 2-D batch [B·A, d]: on a
         # 3-D input a dense layer's weight gradient contracts two axes, which XLA:CPU
         # does through a transposed copy of each activation and a slower matrix product
@@ -159,11 +165,8 @@ class TeamActorCritic(nn.Module):
         return state, Categorical(masked_logits(dist.logits, obs.action_mask)), value
 
     def _ids(self, x: Array) -> Array:
-        """x [..., A, d] with each agent's one-hot id appended (when `agent_ids`)."""
-        if not self.agent_ids:
-            return x
-        ids = jnp.broadcast_to(jnp.eye(self.n_agents), (*x.shape[:-1], self.n_agents))
-        return jnp.concatenate([x, ids], axis=-1)
+        """x [..., A, d] with each agent's one-hot id appended, when `agent_ids`."""
+        return with_agent_ids(x) if self.agent_ids else x
 
 
 def agents_through(core: nn.Module, state: Any, x: Array, resets: Array) -> tuple[Any, Array]:
