@@ -104,7 +104,12 @@ class TeamActorCritic(nn.Module):
     own core before their MLP, batch-first as every core: obs [B, T, A, ...], resets
     [B, T] (the team's episode starts, every agent's), state `{"actor", "critic"}` of
     [B, A, ...] each. The core is shared by the agents (each (environment, agent) pair
-    one row of it), so memory needs `share_parameters`; messages take no memory yet."""
+    one row of it), so memory needs `share_parameters`; messages take no memory yet.
+
+    A centralised critic shared by the agents without their ids reads the same input for
+    every agent, so every agent's value is the same number: it is computed once a joint
+    step and given to each agent (its state, with memory, is [B, 1, ...]); the gradient
+    through the copies is the sum of theirs, as it would be through A equal rows."""
 
     n_agents: int
     n_actions: int
@@ -124,12 +129,22 @@ class TeamActorCritic(nn.Module):
 
     def initial_state(self, batch: int) -> dict[str, Any] | None:
         """Every agent's state in `batch` environments before their first step, [batch,
-        A, ...] (None for a feed-forward team; needs no parameters)."""
+        A, ...] (the critic's [batch, `critic_rows`, ...]; None for a feed-forward team;
+        needs no parameters)."""
         if not self.core.stateful:
             return None
-        rows = self.core.initial_state(batch * self.n_agents)
-        per_env = jax.tree.map(lambda s: s.reshape(batch, self.n_agents, *s.shape[1:]), rows)
-        return {"actor": per_env, "critic": per_env}
+        def per_env(n: int) -> Any:  # [batch, n, ...]
+            rows = self.core.initial_state(batch * n)
+            return jax.tree.map(lambda s: s.reshape(batch, n, *s.shape[1:]), rows)
+
+        return {"actor": per_env(self.n_agents), "critic": per_env(self.critic_rows)}
+
+    @property
+    def critic_rows(self) -> int:
+        """The critic's rows a joint step: 1 where every agent's input is the same
+        (the global state, shared parameters, no ids), else one an agent."""
+        same = self.centralised_critic and self.share_parameters and not self.agent_ids
+        return 1 if same else self.n_agents
 
     @nn.compact
     def __call__(
@@ -137,7 +152,7 @@ class TeamActorCritic(nn.Module):
     ) -> tuple[dict[str, Any] | None, Any, Array]:
         actor_in = jnp.asarray(obs.obs, jnp.float32)  # [..., A, obs_dim]
         if self.centralised_critic:  # every agent's critic sees the one global state
-            critic_in = broadcast_state(obs.global_state, self.n_agents)
+            critic_in = broadcast_state(obs.global_state, self.critic_rows)
         else:
             critic_in = actor_in
         team = {"share": self.share_parameters, "agent_ids": self.agent_ids}
@@ -162,6 +177,7 @@ class TeamActorCritic(nn.Module):
                              **team)  # fmt: skip
         value = per_agent(ValueNet, (None, self.hidden, self.activation), critic_in,
                           name="critic", **team)  # fmt: skip
+        value = jnp.broadcast_to(value, jnp.shape(obs.obs)[:-1])  # [..., 1]: to every agent
         return state, Categorical(masked_logits(dist.logits, obs.action_mask)), value
 
     def _ids(self, x: Array) -> Array:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -15,7 +16,8 @@ import pytest
 import ascent
 from ascent.envs import AgentObs
 from ascent.errors import ConfigError
-from ascent.nn.multiagent import TeamActorCritic
+from ascent.nn.multiagent import TeamActorCritic, agents_through, broadcast_state, per_agent
+from ascent.nn.policies import ValueNet
 from ascent.nn.sequence import CoreSpec
 
 B, T, A, D, S, N_ACTIONS = 2, 5, 3, 4, 6, 3
@@ -103,3 +105,55 @@ def test_a_teams_memory_is_shared_and_without_messages() -> None:
         ascent.make("mappo", env="ascent/Climbing-v0", share_parameters=False, **SMALL)
     with pytest.raises(ConfigError, match="messages take feed-forward actors only"):
         ascent.make("mappo", env="ascent/Climbing-v0", messages="attention", **SMALL)
+
+
+class _EveryAgentsCritic(nn.Module):
+    """The centralised critic as A equal rows, one an agent (the reference for the one
+    row a joint step `TeamActorCritic` computes when the agents' inputs are the same)."""
+
+    core: CoreSpec
+
+    @nn.compact
+    def __call__(self, state: Any, global_state: jax.Array, resets: jax.Array) -> jax.Array:
+        x = broadcast_state(global_state, A)  # [B, T, A, S]
+        if self.core.stateful:
+            _, x = agents_through(self.core.build("critic_core"), state, x, resets)
+        return per_agent(ValueNet, (None, (8,), "tanh"), x, name="critic", share=True,
+                         agent_ids=False)  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", ["mlp", "gru"])
+def test_a_critic_whose_agents_read_the_same_input_computes_it_once(kind: str) -> None:
+    # MAPPO's critic on the global state, shared, without ids: every agent's value is
+    # one number, computed once a joint step; the values and their gradient are those
+    # of A equal rows, one an agent
+    core = CoreSpec(kind=kind, embed_dim=8)
+    net = TeamActorCritic(A, N_ACTIONS, hidden=(8,), centralised_critic=True, agent_ids=False,
+                          core=core)  # fmt: skip
+    obs = team_obs(jax.random.PRNGKey(4))
+    resets = jnp.zeros((B, T), bool).at[0, 2].set(True)
+    state = net.initial_state(B)
+    params = net.init(jax.random.PRNGKey(5), state, obs, resets)
+    weights = jax.random.normal(jax.random.PRNGKey(6), (B, T, A))
+    critic = {k: v for k, v in params["params"].items() if k.startswith("critic")}
+    every = _EveryAgentsCritic(core)
+    rows = None if state is None else jax.tree.map(
+        lambda s: jnp.broadcast_to(s, (B, A, *s.shape[2:])), state["critic"]
+    )  # fmt: skip
+
+    def once(p: Any) -> jax.Array:
+        value = net.apply({"params": {**params["params"], **p}}, state, obs, resets)[2]
+        return jnp.sum(value * weights)
+
+    def reference(p: Any) -> jax.Array:
+        return jnp.sum(every.apply({"params": p}, rows, obs.global_state, resets) * weights)
+
+    if state is not None:
+        assert jax.tree.leaves(state["critic"])[0].shape[:2] == (B, 1)  # one row a step
+        assert jax.tree.leaves(state["actor"])[0].shape[:2] == (B, A)
+    value = net.apply(params, state, obs, resets)[2]
+    assert value.shape == (B, T, A)
+    np.testing.assert_allclose(once(critic), reference(critic), rtol=1e-5)
+    for g, h in zip(jax.tree.leaves(jax.grad(once)(critic)),
+                    jax.tree.leaves(jax.grad(reference)(critic)), strict=True):  # fmt: skip
+        np.testing.assert_allclose(g, h, rtol=1e-4, atol=1e-6)

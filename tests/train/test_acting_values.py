@@ -87,3 +87,29 @@ def test_updates_that_need_the_pass_record_no_values(settings: dict[str, Any]) -
     agent = ascent.make("ppo", env="ascent/Chain-v0", seed=0, **{**TINY, **settings})
     assert not agent.loop.acting.values
     assert jax_rollout(agent)[1].values is None
+
+
+@pytest.mark.parametrize("cut", [0, 3, 12], ids=["none", "few", "beyond_an_eighth"])
+def test_bootstrap_values_evaluate_only_what_obs_t_plus_1_does_not_give(cut: int) -> None:
+    # V(next_obs[t]) is values[t+1] where step t did not end its episode; the last step
+    # and the steps cut by the time limit are evaluated: gathered when they are at most
+    # an eighth of the rollout (here 8 of 64), all of it beyond that
+    agent = ascent.make("ppo", env="ascent/Chain-v0", seed=0, **TINY)
+    state, rollout = jax_rollout(agent)
+    t, n = rollout.rewards.shape
+    flags = np.zeros((t, n), bool)
+    flags.flat[np.random.default_rng(cut).choice((t - 1) * n, cut, replace=False)] = True
+    noise = np.random.default_rng(1).normal(size=(t, n)).astype(np.float32)
+    rollout = rollout._replace(truncated=flags, next_obs=rollout.next_obs + 0.5 * flags[..., None])
+    values = jax.numpy.asarray(values_by_a_pass(agent, state, rollout) + noise)  # any V(obs)
+    model, params = agent.algorithm.model, state.algo.params
+    every = np.asarray(jax.jit(model.bootstrap_values)(params, rollout))  # a pass over next_obs
+    got = np.asarray(jax.jit(model.bootstrap_values)(params, rollout, values))
+    evaluated = flags.copy()
+    evaluated[-1] = True
+    later = np.concatenate([np.asarray(values)[1:], np.zeros((1, n), np.float32)])
+    # (beyond an eighth, every V(next_obs[t]) is the pass's: values[t+1] is not read,
+    # which in a real rollout, where next_obs[t] is obs[t+1], is the same number)
+    expected = every if cut > t * n // 8 else np.where(evaluated, every, later)
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    assert cut > t * n // 8 or not np.allclose(got, every, atol=1e-3)  # values were read
