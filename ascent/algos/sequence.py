@@ -149,8 +149,8 @@ class SequenceModel:
         inside the rollout: only those, gathered into one batch, when they are at most
         an eighth of the steps (MPE's time limit cuts 16 environments 5 times in 128
         steps: 80 rows, not 2048); all of them otherwise (`lax.switch`, so only then).
-        The same values up to float round-off, for a ninth of PPO's update on MinAtar and
-        a twentieth of IPPO's on MPE."""
+        The same values up to float round-off, for a ninth of PPO's update on MinAtar
+        (no step cut inside) and about 1 ms of IPPO's 38 ms iteration on MPE."""
         if self.stateful:
             return rollout.next_values
 
@@ -167,12 +167,11 @@ class SequenceModel:
             # `count` rows for the steps cut inside (out of range where there are fewer:
             # read clipped, written nowhere), then the last step's N
             index = jnp.nonzero(inside, size=count, fill_value=inside.size)[0]
-            rows = jax.tree.map(
-                lambda x: jnp.concatenate([x[:-1].reshape(-1, *x.shape[2:])[index], x[-1]])[
-                    None
-                ],
-                rollout.next_obs,
-            )  # [1, count + N, ...]
+
+            def pick(x: jax.Array) -> jax.Array:  # [T, N, ...] -> [1, count + N, ...]
+                return jnp.concatenate([x[:-1].reshape(-1, *x.shape[2:])[index], x[-1]])[None]
+
+            rows = jax.tree.map(pick, rollout.next_obs)
             v = self.forward(params, None, rows, None)[2][0]
             later = values[1:].reshape(-1, *values.shape[2:]).at[index].set(v[:count], mode="drop")
             return jnp.concatenate([later.reshape(values[1:].shape), v[None, count:]])
@@ -181,9 +180,7 @@ class SequenceModel:
             return gathered(0)
         cut = jnp.sum(inside)
         branch = jnp.where(cut == 0, 0, jnp.where(cut <= capacity, 1, 2))
-        return jax.lax.switch(
-            branch, [lambda: gathered(0), lambda: gathered(capacity), every]
-        )
+        return jax.lax.switch(branch, [lambda: gathered(0), lambda: gathered(capacity), every])
 
     def minibatch_units(
         self, batch: dict[str, Any], rollout: Rollout, minibatch_size: int

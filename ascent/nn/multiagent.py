@@ -133,6 +133,7 @@ class TeamActorCritic(nn.Module):
         needs no parameters)."""
         if not self.core.stateful:
             return None
+
         def per_env(n: int) -> Any:  # [batch, n, ...]
             rows = self.core.initial_state(batch * n)
             return jax.tree.map(lambda s: s.reshape(batch, n, *s.shape[1:]), rows)
