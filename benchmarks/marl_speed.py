@@ -427,6 +427,15 @@ def section(figures: dict[str, Any]) -> list[str]:
                      f"| {last_return(r):.2f} |")  # fmt: skip
     if not rnn:
         lines.append("| ascent-mappo-rnn, jaxmarl-mappo-rnn | not measured | | | | | |")
+    for steps in sorted({target(r) for r in rnn}):
+        ours, theirs = timed("ascent-mappo-rnn", steps), timed("jaxmarl-mappo-rnn", steps)
+        if ours and theirs:
+            mine, peer = (median([r["learn_s"] for r in rs]) for rs in (ours, theirs))
+            lines += ["", f"At {steps:,} steps: median end to end {mine:.1f} s (Ascent, "
+                      f"{len(ours)} seeds) against {peer:.1f} s (JaxMARL, {len(theirs)}): "
+                      f"{peer / mine:.2f}×. Return, last 10%: Ascent "
+                      f"{spread([last_return(r) for r in ours])}, JaxMARL "
+                      f"{spread([last_return(r) for r in theirs])}."]  # fmt: skip
     if errors:
         lines += ["", "Runs that failed:", ""]
         lines += [f"- {r.get('who')} {r.get('steps')} seed {r.get('seed')}: {r['error'][:300]}"
