@@ -80,6 +80,11 @@ class PPOConfig(OnPolicyConfig):
     """Normalise advantages to zero mean, unit variance within each minibatch."""
     shared_trunk: bool = False
     """One torso (core and MLP) for policy and value instead of two."""
+    clip_per_network: bool = False
+    """Clip the policy's and the value network's gradients each to `max_grad_norm`, as
+    if each had its own optimiser (MAPPO's reference implementation, Yu et al. 2022, and
+    JaxMARL's recurrent MAPPO), instead of one norm over both (Stable-Baselines3,
+    CleanRL). Not with `shared_trunk`."""
 
     memory_policies: ClassVar[bool] = True
 
@@ -96,6 +101,11 @@ class PPOConfig(OnPolicyConfig):
             )
         if self.target_kl is not None and not self.target_kl > 0:
             raise ConfigError(f"target_kl must be > 0 (or unset), got {self.target_kl}")
+        if self.clip_per_network and self.shared_trunk:
+            raise ConfigError(
+                "clip_per_network needs two networks; shared_trunk=true makes one torso for "
+                "both: set one of them false"
+            )
         if self.clip_vf is not None and not self.clip_vf > 0:
             raise ConfigError(f"clip_vf must be > 0 (or unset), got {self.clip_vf}")
         if self.minibatch_size > self.batch_size:
@@ -140,7 +150,7 @@ class PPO(ActsThroughModel, Algorithm):
         self.net = net
         self.model = model
         self.example_obs = example_obs
-        self.optimizer = make_optimizer(config.max_grad_norm)
+        self.optimizer = make_optimizer(config.max_grad_norm, per_network=config.clip_per_network)
         total = config.total_updates
         self.lr = schedule_fn(config.lr, total)
         self.clip_eps = schedule_fn(config.clip_eps, total)

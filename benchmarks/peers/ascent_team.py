@@ -66,6 +66,8 @@ RNN_SETTINGS: dict[str, Any] = {
     "activation": "relu",
     "core.kind": "gru",
     "core.embed_dim": 128,
+    # its actor and critic have an optimiser each, each clipping its own gradient norm
+    "clip_per_network": True,
 }
 ALGOS = {"ippo": ("ippo", SETTINGS), "mappo": ("mappo", SETTINGS),
          "mappo-rnn": ("mappo", RNN_SETTINGS)}  # fmt: skip
