@@ -80,6 +80,11 @@ class PPOConfig(OnPolicyConfig):
     """Normalise advantages to zero mean, unit variance within each minibatch."""
     shared_trunk: bool = False
     """One torso (core and MLP) for policy and value instead of two."""
+    bootstrap_truncation: bool = True
+    """A step cut by the time limit (truncated) bootstraps from V(its true next
+    observation), since the task would have gone on (Pardo et al. 2018). False: it is
+    the task's end, as a termination (CleanRL's, PureJaxRL's and JaxMARL's PPOs), which
+    fits tasks whose episodes always last the same number of steps (MPE)."""
     clip_per_network: bool = False
     """Clip the policy's and the value network's gradients each to `max_grad_norm`, as
     if each had its own optimiser (MAPPO's reference implementation, Yu et al. 2022, and
@@ -228,12 +233,16 @@ class PPO(ActsThroughModel, Algorithm):
             old_dist, values = None, rollout.values
         else:
             old_dist, values = self.model.unroll(state.params, rollout, cfg.minibatch_size)
+        terminated = rollout.terminated
+        if not cfg.bootstrap_truncation:  # a cut is the task's end: nothing after it to value
+            terminated = terminated | rollout.truncated
+            rollout = rollout._replace(truncated=jnp.zeros_like(rollout.truncated))
         next_values = self.model.bootstrap_values(state.params, rollout, values)
         advantages = gae(
             rewards=rollout.rewards,
             values=values,
             next_values=next_values,
-            terminated=rollout.terminated,
+            terminated=terminated,
             truncated=rollout.truncated,
             gamma=cfg.gamma,
             gae_lambda=cfg.gae_lambda,

@@ -68,6 +68,8 @@ RNN_SETTINGS: dict[str, Any] = {
     "core.embed_dim": 128,
     # its actor and critic have an optimiser each, each clipping its own gradient norm
     "clip_per_network": True,
+    # and it ends an episode at the time limit as at a terminal state (no bootstrap)
+    "bootstrap_truncation": False,
 }
 ALGOS = {"ippo": ("ippo", SETTINGS), "mappo": ("mappo", SETTINGS),
          "mappo-rnn": ("mappo", RNN_SETTINGS)}  # fmt: skip

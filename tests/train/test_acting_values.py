@@ -113,3 +113,20 @@ def test_bootstrap_values_evaluate_only_what_obs_t_plus_1_does_not_give(cut: int
     expected = every if cut > t * n // 8 else np.where(evaluated, every, later)
     np.testing.assert_allclose(got, expected, atol=1e-5)
     assert cut > t * n // 8 or not np.allclose(got, every, atol=1e-3)  # values were read
+
+
+@pytest.mark.parametrize("bootstrap", [True, False])
+def test_a_cut_step_bootstraps_unless_told_it_is_the_tasks_end(bootstrap: bool) -> None:
+    # bootstrap_truncation: a truncated step's advantage reads V(its true next
+    # observation); with False it is a termination, and that observation is never read
+    agent = ascent.make("ppo", env="ascent/Chain-v0", seed=0, bootstrap_truncation=bootstrap,
+                        **TINY)  # fmt: skip
+    state, rollout = jax_rollout(agent)
+    cut = np.zeros(rollout.truncated.shape, bool)
+    cut[[3, 9], [0, 2]] = True
+    rollout = rollout._replace(truncated=cut, terminated=np.zeros_like(cut))
+    units = jax.jit(agent.algorithm.minibatch_units)
+    moved = rollout._replace(next_obs=rollout.next_obs + 3.0 * cut[..., None])
+    before = np.asarray(units(state.algo, rollout)[1]["advantages"])
+    after = np.asarray(units(state.algo, moved)[1]["advantages"])
+    assert (not np.allclose(before, after, atol=1e-6)) == bootstrap
