@@ -417,8 +417,8 @@ def section(figures: dict[str, Any]) -> list[str]:
               "mappo_homogenous_rnn_mpe.yaml (128 environments × 128 steps, 4 epochs × 4 "
               "minibatches, lr 2e-3, dense 128 → GRU 128 → dense 128 for actor and critic, "
               "the critic on every agent's observation concatenated), against Ascent's "
-              "MAPPO with a GRU core and the same settings (GRU 128 → dense 128; "
-              "`peers/ascent_team.py` RNN_SETTINGS says where the networks differ).", "",
+              "MAPPO with a GRU core and the settings of `peers/ascent_team.py` "
+              "RNN_SETTINGS (the findings below say which of them the runs here had).", "",
               "| contestant | steps | seed | end to end | compile | run | return, last 10% |",
               "|---|---|---|---|---|---|---|"]  # fmt: skip
     for r in sorted(rnn, key=lambda r: (r["steps"], r["seed"], r["who"])):

@@ -68,8 +68,9 @@ class OnPolicyConfig:
     `core.kind`: mlp (feed-forward), or a memory
     policy that carries a state from step to step, reset at each episode's start: lstm,
     gru, transformer or tcn (REINFORCE, A2C and PPO). `core.embed_dim`: lstm, gru: units
-    of the recurrent state; transformer, tcn: the model width. tcn (a temporal
-    convolution): `num_layers` dilated causal convolutions, each step seeing the last
+    of the recurrent state; transformer, tcn: the model width. `core.input_dim`: a
+    dense layer of that width and a ReLU before the core (0, the default: none). tcn
+    (a temporal convolution): `num_layers` dilated causal convolutions, each step seeing the last
     2^num_layers steps of its episode, at most `memory_len`. Transformer: `num_layers`
     (blocks), `num_heads` (attention heads, each of embed_dim / num_heads, even),
     `memory_len` (past steps of its episode each step attends to), `score` (dot,

@@ -153,13 +153,16 @@ class CoreSpec:
     """Which core a policy uses and its options (hashable: a static field of the nets).
 
     `kind` names an entry of `CORES`; `embed_dim` is the recurrent state size or the
-    transformer or TCN width; the other fields are the transformer's (see `Attention`),
-    except that a `tcn` has `num_layers` layers, whose receptive field 2^num_layers
-    must fit in `memory_len` (see `TemporalConv`).
+    transformer or TCN width; `input_dim`, when above 0, puts a dense layer of that
+    width and a ReLU before the core (`InputLayer`: JaxMARL's recurrent MAPPO reads its
+    GRU's input so); the other fields are the transformer's (see `Attention`), except
+    that a `tcn` has `num_layers` layers, whose receptive field 2^num_layers must fit in
+    `memory_len` (see `TemporalConv`).
     """
 
     kind: str = "mlp"
     embed_dim: int = 64
+    input_dim: int = 0
     num_layers: int = 1
     num_heads: int = 2
     memory_len: int = 32
@@ -170,6 +173,8 @@ class CoreSpec:
 
     def __post_init__(self) -> None:
         check_choice("core.kind", self.kind, CORES)
+        if self.input_dim < 0:
+            raise ConfigError(f"core.input_dim must be >= 0 (0: none), got {self.input_dim}")
         if self.kind == "mlp":
             return
         if self.embed_dim < 1:
@@ -191,7 +196,10 @@ class CoreSpec:
             )
 
     def build(self, name: str | None = None) -> nn.Module:
-        """The core module, a submodule called `name` of the module being set up."""
+        """The core module, a submodule called `name` of the module being set up (with
+        its input layer first, when `input_dim`)."""
+        if self.input_dim:
+            return InputLayer(self, name=name)
         return CORES[self.kind](self, name=name)
 
     def _detached(self) -> nn.Module:
@@ -204,6 +212,22 @@ class CoreSpec:
     def initial_state(self, batch: int) -> Any:
         """The state of `batch` rows before their first step (None for `mlp`)."""
         return self._detached().initial_state(batch)
+
+
+class InputLayer(nn.Module):
+    """A core (`spec.kind`) that reads relu(W x + b) of width `spec.input_dim` instead
+    of x: (state, x [B, T, d], resets) -> the core's (state, y). The core is the
+    submodule `core`, the layer `input` (orthogonal weights of gain √2, as `torso.dense`);
+    the state is the core's own."""
+
+    spec: CoreSpec
+
+    @nn.compact
+    def __call__(self, state: Any, x: Array, resets: Array | None) -> tuple[Any, Array]:
+        layer = nn.Dense(self.spec.input_dim, kernel_init=nn.initializers.orthogonal(2.0**0.5),
+                         name="input")  # fmt: skip
+        x = nn.relu(layer(x))
+        return CORES[self.spec.kind](self.spec, name="core")(state, x, resets)
 
 
 CORES: dict[str, Callable[..., nn.Module]] = {

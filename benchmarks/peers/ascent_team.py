@@ -55,8 +55,8 @@ SETTINGS: dict[str, Any] = {
 # to 0, clip 0.2 on ratio and value, entropy 0.01, vf 0.5 × ½ MSE (0.25 here), gradient
 # norm 0.5; its networks (mappo_rnn_mpe.py): dense 128 relu → GRU 128 → dense 128 relu →
 # head, the actor on an agent's observation, the critic on every agent's observation
-# concatenated, no agent ids. Ascent's: GRU 128 → dense 128 relu → head, the GRU on the
-# observation itself (no dense layer before it), the critic on the global state.
+# concatenated, no agent ids; Ascent's the same (`core.input_dim` the dense layer before
+# the GRU), the critic on the global state (the same concatenation).
 RNN_SETTINGS: dict[str, Any] = {
     **SETTINGS,
     "n_envs": 128,
@@ -66,6 +66,7 @@ RNN_SETTINGS: dict[str, Any] = {
     "activation": "relu",
     "core.kind": "gru",
     "core.embed_dim": 128,
+    "core.input_dim": 128,
     # its actor and critic have an optimiser each, each clipping its own gradient norm
     "clip_per_network": True,
     # and it ends an episode at the time limit as at a terminal state (no bootstrap)

@@ -188,9 +188,28 @@ def test_initial_states(kind: str) -> None:
         ({"kind": "transformer", "embed_dim": 6, "num_heads": 4}, "num_heads"),
         ({"kind": "transformer", "memory_len": 0}, "memory_len"),
         ({"kind": "gru", "embed_dim": 0}, "embed_dim"),
+        ({"kind": "gru", "input_dim": -1}, "input_dim"),
         ({"kind": "tcn", "num_layers": 3, "memory_len": 7}, "num_layers"),
     ],
 )
 def test_bad_core_options_name_the_field(options: dict[str, Any], field: str) -> None:
     with pytest.raises(ConfigError, match=field):
         CoreSpec(**options)
+
+
+def test_an_input_layer_is_a_dense_relu_before_the_core() -> None:
+    # core.input_dim: the core reads relu(W x + b), its own state unchanged
+    spec = CoreSpec(kind="gru", embed_dim=8, input_dim=6)
+    core = spec.build()
+    x = jax.random.normal(jax.random.PRNGKey(0), (2, 5, 3))
+    resets = jnp.zeros((2, 5), bool).at[1, 2].set(True)
+    params = core.init(jax.random.PRNGKey(1), spec.initial_state(2), x, resets)
+    state, y = core.apply(params, spec.initial_state(2), x, resets)
+    p = params["params"]
+    assert p["input"]["kernel"].shape == (3, 6)
+    inner = CoreSpec(kind="gru", embed_dim=8).build()
+    h = jax.nn.relu(x @ p["input"]["kernel"] + p["input"]["bias"])
+    state2, y2 = inner.apply({"params": p["core"]}, spec.initial_state(2), h, resets)
+    np.testing.assert_allclose(y, y2, atol=1e-6)
+    np.testing.assert_allclose(state, state2, atol=1e-6)
+    assert spec.stateful and state.shape == (2, 8)
