@@ -32,13 +32,17 @@ it, jaxmarl, distrax, pyyaml). The MAPPO one is an adapted copy of JaxMARL's fil
 benchmarks/peers/jaxmarl/ (git-ignored: JaxMARL's code stays out of Ascent's history; its
 header lists the changes: hydra and wandb out, a no-op per-update callback, and returns of
 finished episodes summed per update). Results: benchmarks/results/marl_speed.json (every
-run at one commit; a marl_speed_before.json there is shown as an earlier measurement)
+run with its commit: a command replaces the runs of the contestants and step counts it
+measures and keeps the others; a marl_speed_before.json there is shown as an earlier
+measurement)
 and marl_speed.md (rebuilt from them, with the per-op profile of `--profile`,
 marl_speed_profile.json, and the notes of marl_speed_findings.md).
 
     .venv/bin/python benchmarks/marl_speed.py --setup
     flock /tmp/ascent-timing.lock .venv/bin/python benchmarks/marl_speed.py   # about 35 min
     flock /tmp/ascent-timing.lock .venv/bin/python benchmarks/marl_speed.py --steps 1000000
+    flock /tmp/ascent-timing.lock .venv/bin/python benchmarks/marl_speed.py --steps \
+        --rnn-steps 1000000 5000000 --rnn-seeds 0 1 2   # the recurrent ones only: hours
     flock /tmp/ascent-timing.lock .venv/bin/python benchmarks/marl_speed.py --profile
     .venv/bin/python benchmarks/marl_speed.py --report
 """
@@ -171,7 +175,15 @@ def measure(args: argparse.Namespace) -> None:
     commit = git_commit()
     figures.update(commit=commit, date=str(dt.date.today()), machine=machine(),
                    command=" ".join(["benchmarks/marl_speed.py", *sys.argv[1:]]))  # fmt: skip
-    runs = figures["runs"] = [r for r in figures["runs"] if r.get("commit") == commit]
+    # this invocation's contestants and step counts replace their runs of any commit;
+    # the others' runs stay, each with its commit (the report names them)
+    again = {(w, n) for n in args.steps for w in ("ascent-ippo", "ascent-mappo", "jaxmarl-ippo")}
+    if args.rnn_seeds:
+        again |= {(w, n) for n in args.rnn_steps for w in ("ascent-mappo-rnn", "jaxmarl-mappo-rnn")}
+    runs = figures["runs"] = [
+        r for r in figures["runs"]
+        if r.get("commit") == commit or (r.get("who"), target(r)) not in again
+    ]  # fmt: skip
 
     def record(kind: str, result: dict[str, Any]) -> None:
         same = (kind, result.get("who"), result.get("steps"), result.get("seed"))
@@ -364,11 +376,12 @@ def section(figures: dict[str, Any]) -> list[str]:
         return found[-1] if found else None
 
     all_steps = sorted({target(r) for r in runs if not r["who"].endswith("mappo-rnn")})
+    ff_commits = sorted({r.get("commit", "?") for r in runs if not r["who"].endswith("mappo-rnn")})
     m = figures.get("machine", {})
     lines = [f"Made by `{figures.get('command', 'benchmarks/marl_speed.py')}` (under `flock "
-             "/tmp/ascent-timing.lock`) at commit "
-             f"{figures.get('commit', '?')}, {figures.get('date', '?')}; {m.get('cpu', '?')}, "
-             f"Python {m.get('python', '?')}.", ""]  # fmt: skip
+             f"/tmp/ascent-timing.lock`; the last command) at commit {figures.get('commit', '?')}, "
+             f"{figures.get('date', '?')}; {m.get('cpu', '?')}, Python {m.get('python', '?')}. "
+             f"The runs in this table at commit {', '.join(ff_commits) or '—'}.", ""]  # fmt: skip
     header = ["| contestant | steps | seeds | end to end | compile | run | speed-up "
               "| cold end to end (compile) | return, last 10% | CPU share, lowest |",
               "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
@@ -412,13 +425,15 @@ def section(figures: dict[str, Any]) -> list[str]:
             lines.append(f"| {who} | {per_m[who]:.2f} | {run_m:.2f} "
                          f"| {'' if math.isnan(ratio) else f'{ratio:.2f}×'} |")  # fmt: skip
     rnn = [r for r in runs if r["who"].endswith("mappo-rnn") and r["kind"] == "timed"]
+    rnn_commits = sorted({r.get("commit", "?") for r in rnn})
     lines += ["", "## Recurrent MAPPO", "",
               "JaxMARL's baselines/MAPPO/mappo_rnn_mpe.py with its "
               "mappo_homogenous_rnn_mpe.yaml (128 environments × 128 steps, 4 epochs × 4 "
               "minibatches, lr 2e-3, dense 128 → GRU 128 → dense 128 for actor and critic, "
               "the critic on every agent's observation concatenated), against Ascent's "
               "MAPPO with a GRU core and the settings of `peers/ascent_team.py` "
-              "RNN_SETTINGS (the findings below say which of them the runs here had).", "",
+              "RNN_SETTINGS (the findings below say which of them the runs here had). "
+              f"Runs at commit {', '.join(rnn_commits) or '—'}.", "",
               "| contestant | steps | seed | end to end | compile | run | return, last 10% |",
               "|---|---|---|---|---|---|---|"]  # fmt: skip
     for r in sorted(rnn, key=lambda r: (r["steps"], r["seed"], r["who"])):
@@ -497,7 +512,8 @@ def profile_report() -> list[str]:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--steps", type=int, nargs="+", default=[1_000_000, 5_000_000])
+    p.add_argument("--steps", type=int, nargs="*", default=[1_000_000, 5_000_000],
+                   help="feed-forward step counts (none: only the recurrent runs)")  # fmt: skip
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--rnn-steps", type=int, nargs="*", default=[1_000_000])
     p.add_argument("--rnn-seeds", type=int, nargs="*", default=[0])
