@@ -311,16 +311,20 @@ def target(run: dict[str, Any]) -> int:
     return int(run.get("target") or round(run.get("steps", 0), -5))
 
 
-def last_return(run: dict[str, Any]) -> float:
+def last_return(run: dict[str, Any], first_25: bool = False) -> float:
     """The mean training-episode return per agent over the last 10% of steps, each
     logged point weighted by the episodes it averages, in 25-step episodes: JaxMARL
     0.2.0's MPE ends its episodes a step later than mpe2 and Ascent (26 steps: its
     `done` reads the step count before the step), so its returns are scaled by 25/26,
-    the same mean reward per step over 25 steps."""
-    curve = run.get("curve") or []
+    the same mean reward per step over 25 steps. `first_25`: JaxMARL's recurrent run's
+    returns without each episode's last step instead (`curve_but_last`, logged by
+    peers/jaxmarl_run.py), unscaled: the same 25 steps as Ascent's episodes (NaN for a
+    run that did not log them; an Ascent run's own return)."""
+    jaxmarl = run.get("who", "").startswith("jaxmarl")
+    curve = run.get("curve_but_last" if first_25 and jaxmarl else "curve") or []
     tail = [(r, n) for s, r, n in curve if s > (1 - LAST_SHARE) * run["steps"]]
     episodes = sum(n for _, n in tail)
-    scale = JAXMARL_MPE_SCALE if run.get("who", "").startswith("jaxmarl") else 1.0
+    scale = JAXMARL_MPE_SCALE if jaxmarl and not first_25 else 1.0
     return scale * sum(r * n for r, n in tail) / episodes if episodes else math.nan
 
 
@@ -434,14 +438,18 @@ def section(figures: dict[str, Any]) -> list[str]:
               "MAPPO with a GRU core and the settings of `peers/ascent_team.py` "
               "RNN_SETTINGS (the findings below say which of them the runs here had). "
               f"Runs at commit {', '.join(rnn_commits) or '—'}.", "",
-              "| contestant | steps | seed | end to end | compile | run | return, last 10% |",
-              "|---|---|---|---|---|---|---|"]  # fmt: skip
+              "Return, first 25 steps: JaxMARL's returns without each episode's 26th step "
+              "(`curve_but_last`), unscaled, so that both sides sum the same 25 steps of "
+              "each episode (Ascent's are 25 steps long).", "",
+              "| contestant | steps | seed | end to end | compile | run | return, last 10% "
+              "| return, first 25 steps |",
+              "|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for r in sorted(rnn, key=lambda r: (r["steps"], r["seed"], r["who"])):
         lines.append(f"| {r['who']} | {r['steps']:,} | {r['seed']} | {r['learn_s']:.1f} "
                      f"| {r['compile_s']:.1f} | {r['run_s']:.1f} "
-                     f"| {last_return(r):.2f} |")  # fmt: skip
+                     f"| {last_return(r):.2f} | {last_return(r, True):.2f} |")  # fmt: skip
     if not rnn:
-        lines.append("| ascent-mappo-rnn, jaxmarl-mappo-rnn | not measured | | | | | |")
+        lines.append("| ascent-mappo-rnn, jaxmarl-mappo-rnn | not measured | | | | | | |")
     for steps in sorted({target(r) for r in rnn}):
         ours, theirs = timed("ascent-mappo-rnn", steps), timed("jaxmarl-mappo-rnn", steps)
         if ours and theirs:
@@ -450,7 +458,9 @@ def section(figures: dict[str, Any]) -> list[str]:
                       f"{len(ours)} seeds) against {peer:.1f} s (JaxMARL, {len(theirs)}): "
                       f"{peer / mine:.2f}×. Return, last 10%: Ascent "
                       f"{spread([last_return(r) for r in ours])}, JaxMARL "
-                      f"{spread([last_return(r) for r in theirs])}."]  # fmt: skip
+                      f"{spread([last_return(r) for r in theirs])}; over the same first "
+                      f"25 steps of each episode, JaxMARL "
+                      f"{spread([last_return(r, True) for r in theirs])}."]  # fmt: skip
     if errors:
         lines += ["", "Runs that failed:", ""]
         lines += [f"- {r.get('who')} {r.get('steps')} seed {r.get('seed')}: {r['error'][:300]}"

@@ -76,10 +76,14 @@ class ActorCritic(Algorithm):
         self.action = ActionSpec.of(action_space)
         self.actor = policy_net(config, observation_space, action_space)
         if config.critic == "v":
-            self.critic = ValueNet(self.obs_spec, config.hidden, config.activation)
+            self.critic = ValueNet(
+                self.obs_spec, config.hidden, config.activation, config.hidden_gain
+            )
         else:  # Q(s, ·) over a Discrete's actions; else Q(s, a), a read as numbers
             n_actions = self.action.sizes[0] if self.action.kind == "discrete" else None
-            self.critic = QNet(n_actions, self.obs_spec, config.hidden, config.activation)
+            self.critic = QNet(
+                n_actions, self.obs_spec, config.hidden, config.activation, config.hidden_gain
+            )
         self.optimizer = make_optimizer(config.max_grad_norm)
         total = config.total_updates
         self.lr = {

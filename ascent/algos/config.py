@@ -17,6 +17,7 @@ from ascent.errors import ConfigError
 from ascent.nn import ACTIVATIONS
 from ascent.nn.encoders import TORSO_CHOICES
 from ascent.nn.sequence import CoreSpec
+from ascent.nn.torso import HIDDEN_GAIN
 
 ScheduleLike = Union[float, str, Schedule]  # noqa: UP007  (a runtime alias, read by the parser)
 """A coefficient that may change over training: a number, or a schedule such as
@@ -46,6 +47,10 @@ class OnPolicyConfig:
     read the encoder's features, as Atari's CNN policies do)."""
     activation: str = "tanh"
     """Activation of the hidden layers: tanh, relu, elu, gelu or silu."""
+    hidden_gain: float = HIDDEN_GAIN
+    """Gain of the hidden layers' orthogonal initial weights: √2 (Andrychowicz et al.
+    2021, §3.2; Stable-Baselines3, CleanRL); JaxMARL's recurrent MAPPO uses 2 for the
+    layer after its GRU. The heads keep theirs (0.01 policy, 1 value)."""
     torso: str = "auto"
     """Image observations' convolutional torso (`ascent.nn.cnn`): nature (Mnih et al.
     2015), impala (Espeholt et al. 2018's ResNet), minatar (Young & Tian 2019), mlp (the
@@ -104,6 +109,8 @@ class OnPolicyConfig:
                 f"max_grad_norm must be > 0 (inf disables clipping), got {self.max_grad_norm}"
             )
         positive(self, "clip_obs")
+        if not 0 < self.hidden_gain < math.inf:
+            raise ConfigError(f"hidden_gain must be a finite number > 0, got {self.hidden_gain}")
         if any(w <= 0 for w in self.hidden):
             raise ConfigError(
                 f"hidden must be positive layer widths, e.g. 64,64; got {self.hidden}"

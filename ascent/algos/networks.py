@@ -62,6 +62,7 @@ def _policy_fields(
         "activation": config.activation,
         "state_dependent_std": config.state_dependent_std,
         "log_std_init": config.log_std_init,
+        "hidden_gain": config.hidden_gain,
     }
 
 
@@ -89,7 +90,11 @@ def sequence_policy_net(
 def sequence_value_net(config: OnPolicyConfig, observation_space: gym.Space) -> SequenceValueNet:
     """A V network with the config's core (`policy`)."""
     return SequenceValueNet(
-        ObsSpec.of(observation_space, config.torso), config.hidden, config.activation, config.core
+        ObsSpec.of(observation_space, config.torso),
+        config.hidden,
+        config.activation,
+        config.core,
+        config.hidden_gain,
     )
 
 

@@ -130,7 +130,7 @@ class TRPO(Algorithm):
         self.config = config
         self.obs_spec = ObsSpec.of(observation_space, config.torso)
         self.actor = policy_net(config, observation_space, action_space)
-        self.critic = ValueNet(self.obs_spec, config.hidden, config.activation)
+        self.critic = ValueNet(self.obs_spec, config.hidden, config.activation, config.hidden_gain)
         self.optimizer = make_optimizer(config.max_grad_norm)
         total = config.total_updates
         self.critic_lr = schedule_fn(config.critic_lr, total)

@@ -101,6 +101,7 @@ class COMA(Algorithm):
             "n_actions": int(spaces.action_space.n),
             "hidden": config.hidden,
             "activation": config.activation,
+            "hidden_gain": config.hidden_gain,
             "share_parameters": config.share_parameters,
             "agent_ids": config.agent_ids,
         }

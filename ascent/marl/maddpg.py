@@ -145,6 +145,7 @@ class MADDPG(Algorithm):
             "n_agents": spaces.n_agents,
             "hidden": config.hidden,
             "activation": config.activation,
+            "hidden_gain": config.hidden_gain,
             "share_parameters": config.share_parameters,
             "agent_ids": config.agent_ids,
         }

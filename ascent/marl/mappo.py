@@ -96,6 +96,7 @@ def team_model(
         n_actions=n_actions,
         hidden=config.hidden,
         activation=config.activation,
+        hidden_gain=config.hidden_gain,
         share_parameters=config.share_parameters,
         agent_ids=config.agent_ids,
         centralised_critic=config.centralised_critic,

@@ -36,7 +36,7 @@ from ascent.nn.attention import MultiHeadAttention
 from ascent.nn.heads import ActionSpec, masked_logits
 from ascent.nn.policies import PolicyNet, QNet, ValueNet
 from ascent.nn.sequence import CoreSpec
-from ascent.nn.torso import MLP
+from ascent.nn.torso import HIDDEN_GAIN, MLP
 
 Array = jax.Array
 
@@ -56,8 +56,9 @@ def per_agent(
     share: bool,
     agent_ids: bool,
     name: str,
+    kwargs: dict[str, Any] | None = None,
 ) -> Any:
-    """`module(*args)` applied to every agent's input x [..., A, d]: one network for all
+    """`module(*args, **kwargs)` applied to every agent's input x [..., A, d]: one network for all
     agents, each input with its one-hot id appended when `agent_ids`, or (share=False) a
     network per agent, their parameters stacked on a leading axis of length A (`nn.vmap`).
     Every output leaf comes back with the agents axis after the batch dims ([..., A, ...]).
@@ -73,7 +74,7 @@ def per_agent(
         # (issue 32, benchmarks/results/marl_speed.md). Leaves not per row (a Gaussian's
         # log_std [D]) stay as they are.
         rows = x.reshape(-1, x.shape[-1])
-        out = module(*args, name=name)(rows)
+        out = module(*args, **(kwargs or {}), name=name)(rows)
         return jax.tree.map(
             lambda y: (
                 y.reshape(*batch, n_agents, *y.shape[1:])
@@ -90,7 +91,7 @@ def per_agent(
         out_axes=0,
         axis_size=n_agents,
     )
-    out = stacked(*args, name=name)(jnp.moveaxis(x, -2, 0))  # [A, ..., *out]
+    out = stacked(*args, **(kwargs or {}), name=name)(jnp.moveaxis(x, -2, 0))  # [A, ..., *out]
     return jax.tree.map(lambda y: jnp.moveaxis(y, 0, len(batch)), out)
 
 
@@ -121,6 +122,7 @@ class TeamActorCritic(nn.Module):
     messages: str = "none"
     num_heads: int = 2
     core: CoreSpec = CoreSpec()
+    hidden_gain: float = HIDDEN_GAIN
 
     @property
     def action(self) -> ActionSpec:
@@ -157,6 +159,7 @@ class TeamActorCritic(nn.Module):
         else:
             critic_in = actor_in
         team = {"share": self.share_parameters, "agent_ids": self.agent_ids}
+        gain = {"hidden_gain": self.hidden_gain}
         if state is not None:  # memory: each agent's sequence through a core shared by all
             actor, actor_in = agents_through(
                 self.core.build("actor_core"), state["actor"], self._ids(actor_in), resets
@@ -167,17 +170,17 @@ class TeamActorCritic(nn.Module):
             state, team = {"actor": actor, "critic": critic}, {**team, "agent_ids": False}
         if self.messages == "none":
             dist = per_agent(PolicyNet, (self.action, None, self.hidden, self.activation),
-                             actor_in, name="actor", **team)  # fmt: skip
+                             actor_in, name="actor", kwargs=gain, **team)  # fmt: skip
         else:  # each agent's features, then what it hears from the others, then its policy
-            features = per_agent(MLP, (self.hidden, self.activation), actor_in,
-                                 name="encoder", **team)  # fmt: skip
+            features = per_agent(MLP, (self.hidden, self.activation, self.hidden_gain),
+                                 actor_in, name="encoder", **team)  # fmt: skip
             heard = MessageChannel(self.hidden[-1], self.num_heads, self.messages == "cut",
                                    name="channel")(features, obs.active)  # fmt: skip
             dist = per_agent(PolicyNet, (self.action, None, (), self.activation),
                              jnp.concatenate([features, heard], axis=-1), name="actor",
                              **team)  # fmt: skip
-        value = per_agent(ValueNet, (None, self.hidden, self.activation), critic_in,
-                          name="critic", **team)  # fmt: skip
+        value = per_agent(ValueNet, (None, self.hidden, self.activation, self.hidden_gain),
+                          critic_in, name="critic", **team)  # fmt: skip
         value = jnp.broadcast_to(value, jnp.shape(obs.obs)[:-1])  # [..., 1]: to every agent
         return state, Categorical(masked_logits(dist.logits, obs.action_mask)), value
 
@@ -260,14 +263,15 @@ class CounterfactualCritic(nn.Module):
     activation: str = "tanh"
     share_parameters: bool = True
     agent_ids: bool = True
+    hidden_gain: float = HIDDEN_GAIN
 
     @nn.compact
     def __call__(self, obs: Any, actions: Array) -> Array:
         others = others_actions(actions, self.n_actions, obs.active)
         x = jnp.concatenate([broadcast_state(obs.global_state, self.n_agents), others], axis=-1)
         team = {"share": self.share_parameters, "agent_ids": self.agent_ids}
-        return per_agent(QNet, (self.n_actions, None, self.hidden, self.activation), x,
-                         name="q", **team)  # fmt: skip
+        return per_agent(QNet, (self.n_actions, None, self.hidden, self.activation,
+                                self.hidden_gain), x, name="q", **team)  # fmt: skip
 
 
 def joint_actions_seen(team: Array, own: Array, active: Array) -> Array:
@@ -291,13 +295,15 @@ class CentralQ(nn.Module):
     activation: str = "relu"
     share_parameters: bool = True
     agent_ids: bool = True
+    hidden_gain: float = HIDDEN_GAIN
 
     @nn.compact
     def __call__(self, obs: Any, joint: Array) -> Array:
         flat = joint.reshape(*joint.shape[:-2], -1)  # [..., A, A·n]
         x = jnp.concatenate([broadcast_state(obs.global_state, self.n_agents), flat], axis=-1)
         team = {"share": self.share_parameters, "agent_ids": self.agent_ids}
-        return per_agent(ValueNet, (None, self.hidden, self.activation), x, name="q", **team)
+        return per_agent(ValueNet, (None, self.hidden, self.activation, self.hidden_gain), x,
+                         name="q", **team)  # fmt: skip
 
 
 class TeamActor(nn.Module):
@@ -310,6 +316,7 @@ class TeamActor(nn.Module):
     activation: str = "tanh"
     share_parameters: bool = True
     agent_ids: bool = True
+    hidden_gain: float = HIDDEN_GAIN
 
     @property
     def action(self) -> ActionSpec:
@@ -320,7 +327,8 @@ class TeamActor(nn.Module):
     def __call__(self, obs: Any) -> Categorical:
         team = {"share": self.share_parameters, "agent_ids": self.agent_ids}
         dist = per_agent(PolicyNet, (self.action, None, self.hidden, self.activation),
-                         jnp.asarray(obs.obs, jnp.float32), name="actor", **team)  # fmt: skip
+                         jnp.asarray(obs.obs, jnp.float32), name="actor",
+                         kwargs={"hidden_gain": self.hidden_gain}, **team)  # fmt: skip
         return Categorical(masked_logits(dist.logits, obs.action_mask))
 
 
@@ -335,9 +343,11 @@ class TeamQNet(nn.Module):
     activation: str = "relu"
     share_parameters: bool = True
     agent_ids: bool = True
+    hidden_gain: float = HIDDEN_GAIN
 
     @nn.compact
     def __call__(self, obs: Any) -> Array:
         team = {"share": self.share_parameters, "agent_ids": self.agent_ids}
-        return per_agent(QNet, (self.n_actions, None, self.hidden, self.activation),
-                         jnp.asarray(obs.obs, jnp.float32), name="q", **team)  # fmt: skip
+        return per_agent(QNet, (self.n_actions, None, self.hidden, self.activation,
+                                self.hidden_gain), jnp.asarray(obs.obs, jnp.float32),
+                         name="q", **team)  # fmt: skip

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 from ascent.core.distributions import Categorical, DiagGaussian
 from ascent.nn.encoders import ObsSpec, encode
 from ascent.nn.heads import ActionSpec, with_mask
-from ascent.nn.torso import MLP, dense
+from ascent.nn.torso import HIDDEN_GAIN, MLP, dense
 
 
 class PolicyNet(nn.Module):
@@ -28,10 +28,11 @@ class PolicyNet(nn.Module):
     activation: str = "tanh"
     state_dependent_std: bool = False
     log_std_init: float = 0.0
+    hidden_gain: float = HIDDEN_GAIN
 
     @nn.compact
     def __call__(self, obs: jax.Array) -> Categorical | DiagGaussian:
-        features = MLP(self.hidden, self.activation)(encode(self.obs_spec, obs))
+        features = MLP(self.hidden, self.activation, self.hidden_gain)(encode(self.obs_spec, obs))
         dist = self.action.head(self.state_dependent_std, self.log_std_init)(features)
         return with_mask(dist, self.obs_spec, obs, self.action)
 
@@ -42,10 +43,11 @@ class ValueNet(nn.Module):
     obs_spec: ObsSpec | None = None  # None: a flat vector
     hidden: Sequence[int] = (64, 64)
     activation: str = "tanh"
+    hidden_gain: float = HIDDEN_GAIN
 
     @nn.compact
     def __call__(self, obs: jax.Array) -> jax.Array:
-        features = MLP(self.hidden, self.activation)(encode(self.obs_spec, obs))
+        features = MLP(self.hidden, self.activation, self.hidden_gain)(encode(self.obs_spec, obs))
         return dense(1, scale=1.0)(features)[..., 0]
 
 
@@ -61,14 +63,16 @@ class QNet(nn.Module):
     obs_spec: ObsSpec | None = None  # None: a flat vector
     hidden: Sequence[int] = (64, 64)
     activation: str = "tanh"
+    hidden_gain: float = HIDDEN_GAIN
 
     @nn.compact
     def __call__(self, obs: jax.Array, action: jax.Array | None = None) -> jax.Array:
         x = encode(self.obs_spec, obs)
+        mlp = MLP(self.hidden, self.activation, self.hidden_gain)
         if self.n_actions is None:
             x = jnp.concatenate([x, jnp.asarray(action, jnp.float32)], axis=-1)
-            return dense(1, scale=1.0)(MLP(self.hidden, self.activation)(x))[..., 0]
-        q = dense(self.n_actions, scale=1.0)(MLP(self.hidden, self.activation)(x))
+            return dense(1, scale=1.0)(mlp(x))[..., 0]
+        q = dense(self.n_actions, scale=1.0)(mlp(x))
         if action is None:
             return q
         return jnp.take_along_axis(q, action[..., None].astype(jnp.int32), axis=-1)[..., 0]

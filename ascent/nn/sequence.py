@@ -46,7 +46,7 @@ from ascent.nn.attention.mha import check_attention, check_choice
 from ascent.nn.encoders import Encoder, ObsSpec, encode
 from ascent.nn.heads import ActionSpec, with_mask
 from ascent.nn.tcn import TemporalConv
-from ascent.nn.torso import MLP, dense
+from ascent.nn.torso import HIDDEN_GAIN, MLP, dense
 
 Array = jax.Array
 
@@ -262,13 +262,14 @@ class SequencePolicyNet(nn.Module):
     state_dependent_std: bool = False
     log_std_init: float = 0.0
     core: CoreSpec = CoreSpec()
+    hidden_gain: float = HIDDEN_GAIN
 
     @nn.compact
     def __call__(
         self, state: Any, obs: Array, resets: Array | None
     ) -> tuple[Any, Categorical | DiagGaussian]:
         state, x = self.core.build("core")(state, encode(self.obs_spec, obs), resets)
-        features = MLP(self.hidden, self.activation)(x)
+        features = MLP(self.hidden, self.activation, self.hidden_gain)(x)
         head = self.action.head(self.state_dependent_std, self.log_std_init)
         return state, with_mask(head(features), self.obs_spec, obs, self.action)
 
@@ -280,11 +281,12 @@ class SequenceValueNet(nn.Module):
     hidden: Sequence[int] = (64, 64)
     activation: str = "tanh"
     core: CoreSpec = CoreSpec()
+    hidden_gain: float = HIDDEN_GAIN
 
     @nn.compact
     def __call__(self, state: Any, obs: Array, resets: Array | None) -> tuple[Any, Array]:
         state, x = self.core.build("core")(state, encode(self.obs_spec, obs), resets)
-        features = MLP(self.hidden, self.activation)(x)
+        features = MLP(self.hidden, self.activation, self.hidden_gain)(x)
         return state, dense(1, scale=1.0)(features)[..., 0]
 
 
@@ -306,6 +308,7 @@ class SequenceActorCriticNet(nn.Module):
     state_dependent_std: bool = False
     log_std_init: float = 0.0
     core: CoreSpec = CoreSpec()
+    hidden_gain: float = HIDDEN_GAIN
 
     def initial_state(self, batch: int) -> dict[str, Any] | None:
         """The state of `batch` rows before their first step (needs no parameters)."""
@@ -318,7 +321,7 @@ class SequenceActorCriticNet(nn.Module):
         if self.shared_trunk:
             self.encoder = Encoder(self.obs_spec)
             self.trunk_core = self.core.build()
-            self.trunk = MLP(self.hidden, self.activation)
+            self.trunk = MLP(self.hidden, self.activation, self.hidden_gain)
             self.policy_head = self.action.head(self.state_dependent_std, self.log_std_init)
             self.value_head = dense(1, scale=1.0)
         else:
@@ -330,8 +333,11 @@ class SequenceActorCriticNet(nn.Module):
                 self.state_dependent_std,
                 self.log_std_init,
                 self.core,
+                self.hidden_gain,
             )
-            self.critic = SequenceValueNet(self.obs_spec, self.hidden, self.activation, self.core)
+            self.critic = SequenceValueNet(
+                self.obs_spec, self.hidden, self.activation, self.core, self.hidden_gain
+            )
 
     def __call__(
         self, state: dict[str, Any] | None, obs: Array, resets: Array | None

@@ -16,7 +16,11 @@ ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
 }
 
 
-def dense(features: int, scale: float = 2.0**0.5) -> nn.Dense:
+HIDDEN_GAIN = 2.0**0.5
+"""The hidden layers' default orthogonal gain (`dense`; the config's `hidden_gain`)."""
+
+
+def dense(features: int, scale: float = HIDDEN_GAIN) -> nn.Dense:
     """A dense layer with orthogonal weights of the given gain and zero bias.
 
     Orthogonal initialisation with gain √2 for hidden layers, 0.01 for the policy
@@ -36,10 +40,12 @@ class MLP(nn.Module):
 
     hidden: Sequence[int] = (64, 64)
     activation: str = "tanh"
+    gain: float = HIDDEN_GAIN
+    """The orthogonal initialisation's gain of every layer (`dense`)."""
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         act = ACTIVATIONS[self.activation]
         for width in self.hidden:
-            x = act(dense(width)(x))
+            x = act(dense(width, self.gain)(x))
         return x

@@ -56,7 +56,8 @@ SETTINGS: dict[str, Any] = {
 # norm 0.5; its networks (mappo_rnn_mpe.py): dense 128 relu → GRU 128 → dense 128 relu →
 # head, the actor on an agent's observation, the critic on every agent's observation
 # concatenated, no agent ids; Ascent's the same (`core.input_dim` the dense layer before
-# the GRU), the critic on the global state (the same concatenation).
+# the GRU, `hidden_gain` the initial scale of the one after), the critic on the global
+# state (the same concatenation).
 RNN_SETTINGS: dict[str, Any] = {
     **SETTINGS,
     "n_envs": 128,
@@ -71,6 +72,8 @@ RNN_SETTINGS: dict[str, Any] = {
     "clip_per_network": True,
     # and it ends an episode at the time limit as at a terminal state (no bootstrap)
     "bootstrap_truncation": False,
+    # its layer after the GRU starts orthogonal with gain 2 (`orthogonal(2)`), not √2
+    "hidden_gain": 2.0,
 }
 ALGOS = {"ippo": ("ippo", SETTINGS), "mappo": ("mappo", SETTINGS),
          "mappo-rnn": ("mappo", RNN_SETTINGS)}  # fmt: skip

@@ -118,6 +118,21 @@ def per_update_returns(algo: str, metrics: dict[str, Any], config: dict) -> tupl
     return held / N_AGENTS, share * config["NUM_STEPS"] * config["NUM_ENVS"]
 
 
+def first_steps_curve(metrics: dict[str, Any], curve: list) -> dict[str, Any]:
+    """The recurrent copy's ended episodes' mean length (`episode_length`, over the run)
+    and, beside `curve`, `curve_but_last`: each row's return without its episodes' last
+    step (per agent): JaxMARL 0.2.0's MPE episodes are 26 steps, mpe2's (Ascent's) 25, so
+    this is the return over the same 25 steps as Ascent's."""
+    import numpy as np
+
+    ended = np.asarray(metrics["ended"])
+    lengths = float(np.asarray(metrics["ended_length_sum"]).sum() / max(ended.sum(), 1))
+    last = np.asarray(metrics["ended_last_reward_sum"]) / np.maximum(ended, 1)  # per agent
+    rows = [i for i, n in enumerate(ended) if n > 0]
+    but_last = [[s, r - float(last[i]), n] for i, (s, r, n) in zip(rows, curve, strict=True)]
+    return {"episode_length": lengths, "curve_but_last": but_last}
+
+
 def main() -> None:
     args = parse()
     if args.profile:
@@ -143,7 +158,9 @@ def main() -> None:
         for i, (r, n) in enumerate(zip(returns, episodes, strict=True))
         if n > 0
     ]
+    extra = first_steps_curve(out["metrics"], curve) if args.algo == "mappo-rnn" else {}
     print(json.dumps({
+        **extra,
         "who": f"jaxmarl-{args.algo}",
         "steps": int(config["NUM_UPDATES"]) * per_update,
         "seed": args.seed,

@@ -34,6 +34,8 @@ COMMON_BAD: list[tuple[str, Any]] = [
     ("activation", "nope"),
     ("hidden", (16, 0)),
     ("max_grad_norm", 0.0),
+    ("hidden_gain", 0.0),
+    ("hidden_gain", float("inf")),
     ("learning_rate", 1e-3),  # not a field
 ]
 
