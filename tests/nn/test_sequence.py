@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import flax.linen as nn
@@ -63,6 +64,13 @@ def _net(kind: str, shared: bool = False, discrete: bool = True) -> SequenceActo
     return SequenceActorCriticNet(action, hidden=(8,), shared_trunk=shared, core=_spec(kind))
 
 
+@functools.cache
+def _apply(kind: str, shared: bool = False) -> Any:
+    """`_net(kind, shared).apply`, compiled once for the tests that share it (op by op, a
+    transformer's hundreds of operations would each compile apart)."""
+    return jax.jit(_net(kind, shared).apply)
+
+
 def _inputs(seed: int = 0) -> tuple[jax.Array, jax.Array]:
     obs = jax.random.normal(jax.random.key(seed), (B, T, OBS))
     resets = jnp.zeros((B, T), bool).at[:, 0].set(True).at[1, 3].set(True).at[2, 5].set(True)
@@ -116,7 +124,7 @@ def test_one_call_over_t_steps_equals_t_calls_of_one_step(kind: str, shared: boo
     net = _net(kind, shared)
     params = _init(net)
     obs, resets = _inputs()
-    apply = jax.jit(net.apply)  # op by op, a transformer's hundreds of operations compile apart
+    apply = _apply(kind, shared)
     state_t, dist_t, value_t = apply(params, net.initial_state(B), obs, resets)
     state, logits, values = net.initial_state(B), [], []
     for t in range(T):
@@ -134,29 +142,27 @@ def test_state_resets_at_episode_starts_and_nothing_leaks(kind: str) -> None:
     """Row 1 starts a new episode at step 3: its outputs from there on equal those of the
     new episode run alone from the initial state, whatever came before (any state,
     any observations). Inside an episode the past does matter (the core has memory)."""
-    net = _net(kind)
+    net, apply = _net(kind), _apply(kind)
     params = _init(net)
     obs, resets = _inputs()
-    _, dist, value = net.apply(params, net.initial_state(B), obs, resets)
+    _, dist, value = apply(params, net.initial_state(B), obs, resets)
 
     alone_state = net.initial_state(B)
-    _, alone, alone_value = net.apply(
-        params, alone_state, obs[:, 3:], resets[:, 3:].at[1, 0].set(True)
-    )
+    _, alone, alone_value = apply(params, alone_state, obs[:, 3:], resets[:, 3:].at[1, 0].set(True))
     np.testing.assert_allclose(dist.logits[1, 3:], alone.logits[1], atol=1e-6)
     np.testing.assert_allclose(value[1, 3:], alone_value[1], atol=1e-6)
 
     # a different earlier episode and a carried-in state change nothing after the reset
     other_obs = obs.at[1, :3].set(10.0 * jax.random.normal(jax.random.key(9), (3, OBS)))
-    carried, _, _ = net.apply(params, net.initial_state(B), obs[:, ::-1], resets)
-    _, dist2, value2 = net.apply(params, carried, other_obs, resets)
+    carried, _, _ = apply(params, net.initial_state(B), obs[:, ::-1], resets)
+    _, dist2, value2 = apply(params, carried, other_obs, resets)
     np.testing.assert_allclose(dist2.logits[1, 3:], dist.logits[1, 3:], atol=1e-6)
     np.testing.assert_allclose(value2[1, 3:], value[1, 3:], atol=1e-6)
     assert not np.allclose(dist2.logits[1, :3], dist.logits[1, :3], atol=1e-3)
 
     # within an episode the past matters: change step 3 of row 1, step 4 moves
     inside = obs.at[1, 3].add(3.0)
-    _, dist3, _ = net.apply(params, net.initial_state(B), inside, resets)
+    _, dist3, _ = apply(params, net.initial_state(B), inside, resets)
     assert not np.allclose(dist3.logits[1, 4], dist.logits[1, 4], atol=1e-4)
 
 
