@@ -217,16 +217,14 @@ class CoreSpec:
 class InputLayer(nn.Module):
     """A core (`spec.kind`) that reads relu(W x + b) of width `spec.input_dim` instead
     of x: (state, x [B, T, d], resets) -> the core's (state, y). The core is the
-    submodule `core`, the layer `input` (orthogonal weights of gain √2, as `torso.dense`);
+    submodule `core`, the layer `input` (`torso.dense`: orthogonal weights of gain √2);
     the state is the core's own."""
 
     spec: CoreSpec
 
     @nn.compact
     def __call__(self, state: Any, x: Array, resets: Array | None) -> tuple[Any, Array]:
-        layer = nn.Dense(self.spec.input_dim, kernel_init=nn.initializers.orthogonal(2.0**0.5),
-                         name="input")  # fmt: skip
-        x = nn.relu(layer(x))
+        x = nn.relu(dense(self.spec.input_dim, name="input")(x))
         return CORES[self.spec.kind](self.spec, name="core")(state, x, resets)
 
 

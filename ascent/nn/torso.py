@@ -20,7 +20,7 @@ HIDDEN_GAIN = 2.0**0.5
 """The hidden layers' default orthogonal gain (`dense`; the config's `hidden_gain`)."""
 
 
-def dense(features: int, scale: float = HIDDEN_GAIN) -> nn.Dense:
+def dense(features: int, scale: float = HIDDEN_GAIN, name: str | None = None) -> nn.Dense:
     """A dense layer with orthogonal weights of the given gain and zero bias.
 
     Orthogonal initialisation with gain √2 for hidden layers, 0.01 for the policy
@@ -28,7 +28,10 @@ def dense(features: int, scale: float = HIDDEN_GAIN) -> nn.Dense:
     in on-policy RL", §3.2) and Stable-Baselines3's defaults.
     """
     return nn.Dense(
-        features, kernel_init=nn.initializers.orthogonal(scale), bias_init=nn.initializers.zeros
+        features,
+        kernel_init=nn.initializers.orthogonal(scale),
+        bias_init=nn.initializers.zeros,
+        name=name,
     )
 
 
