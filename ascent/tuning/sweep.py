@@ -19,7 +19,7 @@ Adam divides by its bias correction in one and multiplies by its reciprocal in t
 other; the value head's weight gradient is a dot in one and a multiply-and-sum in the
 other), as it does for `train/seeds.py`'s seeds. Batching is not the only cause: with
 PPO on CartPole, one run compiled alone differs from the single run's chunk program in
-the last bits of its parameters (up to 3e-8 after 6 updates) whenever its program
+the last bits of its parameters (up to 6e-8 after 6 updates) whenever its program
 differs in any of: the outputs kept (the chunk's metrics rows dropped), the loop around
 it (`lax.map` over two runs), or one number traced instead of constant (`lr`, `gamma`,
 `gae_lambda`, `clip_eps`, `ent_coef` or `vf_coef`, each alone). Bit for bit would take
