@@ -64,7 +64,9 @@ imports JAX), all sharing the study through its storage (SQLite: one writer at a
 others wait up to a minute for the lock). A worker prints one line per finished trial
 (its number, value or "pruned", settings and the best so far) and stops when the
 COMPLETE and PRUNED trials, with the ones RUNNING, reach `--trials`; two workers that
-start the last slot at once leave the later one's trial FAIL (`surplus`), untrained. A
+start the last slot at once leave the later one's trial FAIL (`surplus`), untrained; on
+SQLite, which cannot lock a row, the workers of one machine take turns to ask for a
+trial, so that a retry is popped by one of them only (`ask`). A
 worker dies with its parent (Linux: PR_SET_PDEATHSIG), so a killed `ascent tune` leaves
 nothing running.
 
@@ -89,6 +91,7 @@ import contextlib
 import ctypes
 import dataclasses
 import difflib
+import fcntl
 import json
 import math
 import multiprocessing
@@ -541,8 +544,7 @@ def run_trials(spec: StudySpec, worker: int = 0, echo: Callable[[str], None] = p
         finished, running = _counts(study)
         if finished + running >= spec.trials:
             return
-        trial = study.ask()
-        trial.set_user_attr(OWNER, _process_tag(os.getpid()))
+        trial = ask(study, spec.storage)
         if sum(_counts(study, before=trial.number)) >= spec.trials:
             # another worker took the last slot as this one asked: leave it untrained
             trial.set_user_attr("surplus", True)
@@ -561,6 +563,34 @@ def run_trials(spec: StudySpec, worker: int = 0, echo: Callable[[str], None] = p
         else:
             frozen = study.tell(trial, value)
             echo(_progress(spec, study, frozen, f"{value:.2f}"))
+
+
+def ask(study: Any, url: str) -> Any:
+    """`study.ask()`, one worker of this machine at a time on a SQLite study, the new trial
+    tagged with its process (`OWNER`). A waiting trial (a retry) is popped by setting it
+    RUNNING after reading it WAITING; other databases lock the row in between (SELECT ...
+    FOR UPDATE), SQLite has no row locks, so two workers asking at once could both pop
+    it, both train it, and the later one's `tell` fail ("Cannot tell a COMPLETE trial";
+    optuna#4621). Here they take turns: an exclusive flock on the database file, held
+    only while asking (on Linux independent of SQLite's own fcntl locks on it)."""
+    with _asking_alone(url):
+        trial = study.ask()
+        trial.set_user_attr(OWNER, _process_tag(os.getpid()))
+    return trial
+
+
+@contextlib.contextmanager
+def _asking_alone(url: str) -> Iterator[None]:
+    database = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else ""
+    if not database:  # another database, or SQLite in memory (one process)
+        yield
+        return
+    with open(database, "rb") as lock:  # made by `run_study` before any worker starts
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _progress(spec: StudySpec, study: Any, trial: Any, outcome: str) -> str:

@@ -14,7 +14,9 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import optuna
@@ -39,6 +41,7 @@ from ascent.tuning.study import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
+ROUNDS = 20  # of asking at once (without the turns, about 1 in 4 of them pops a retry twice)
 TINY = [
     "--set", "hidden=16", "--set", "n_envs=2", "--set", "n_steps=16",
     "--set", "minibatch_size=16", "--set", "n_epochs=1", "--eval-episodes", "2",
@@ -183,6 +186,29 @@ def test_a_trial_left_running_by_a_dead_process_is_failed_and_tried_again(
     assert [t.state for t in trials] == [TrialState.FAIL, TrialState.RUNNING, TrialState.WAITING]
     assert trials[2].system_attrs["fixed_params"] == dead.params  # the next ask takes them
     assert trials[2].user_attrs == {"retry_of": dead.number}
+
+
+def test_workers_asking_at_once_pop_a_retry_once(tmp_path: Path) -> None:
+    # SQLite cannot lock the waiting trial's row: without `ask`'s turns, askers released at
+    # once (threads here, each with its own connections, as worker processes have) can
+    # pop the same retry, and all but one of them then fail at `tell`
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    optuna.create_study(study_name="s", storage=url, direction="maximize")
+    askers = [optuna.load_study(study_name="s", storage=tuning.open_storage(url))
+              for _ in range(6)]  # fmt: skip
+    for round_ in range(ROUNDS):
+        askers[0].enqueue_trial({"lr": 1e-3}, user_attrs={"retry_of": round_})
+        start = threading.Barrier(len(askers))
+
+        def ask(study: optuna.Study, start: threading.Barrier = start) -> optuna.Trial:
+            start.wait()
+            return tuning.ask(study, url)
+
+        with ThreadPoolExecutor(len(askers)) as pool:
+            trials = list(pool.map(ask, askers))
+        assert len({t.number for t in trials}) == len(askers)  # each trial asked for once
+        retries = [t.user_attrs.get("retry_of") for t in trials]
+        assert sorted(retries, key=str) == [round_] + [None] * (len(askers) - 1)
 
 
 def test_a_study_writes_its_results_and_the_best_trial_round_trips_through_config(
