@@ -428,7 +428,8 @@ def section(figures: dict[str, Any]) -> list[str]:
             ratio = per_m.get(BASELINE.get(who, ""), math.nan) / per_m[who]
             lines.append(f"| {who} | {per_m[who]:.2f} | {run_m:.2f} "
                          f"| {'' if math.isnan(ratio) else f'{ratio:.2f}×'} |")  # fmt: skip
-    rnn = [r for r in runs if r["who"].endswith("mappo-rnn") and r["kind"] == "timed"]
+    RNN_WHO = ("ascent-mappo-rnn", "jaxmarl-mappo-rnn")
+    rnn = [r for r in runs if r["who"] in RNN_WHO and r["kind"] == "timed"]
     rnn_commits = sorted({r.get("commit", "?") for r in rnn})
     lines += ["", "## Recurrent MAPPO", "",
               "JaxMARL's baselines/MAPPO/mappo_rnn_mpe.py with its "
@@ -461,6 +462,20 @@ def section(figures: dict[str, Any]) -> list[str]:
                       f"{spread([last_return(r) for r in theirs])}; over the same first "
                       f"25 steps of each episode, JaxMARL "
                       f"{spread([last_return(r, True) for r in theirs])}."]  # fmt: skip
+    rnn_steps = sorted({target(r) for r in rnn})
+    ends = rnn_steps[:1] + rnn_steps[-1:]
+    if len(rnn_steps) >= 2 and all(timed(w, n) for w in RNN_WHO for n in ends):
+        per_m = {}
+        for w in RNN_WHO:  # each side's own step counts (whole iterations, rounded its way)
+            (t_lo, n_lo), (t_hi, n_hi) = (
+                (median([r["learn_s"] for r in timed(w, n)]), timed(w, n)[0]["steps"])
+                for n in ends
+            )
+            per_m[w] = (t_hi - t_lo) / ((n_hi - n_lo) / 1e6)
+        lines += ["", f"Steady state: seconds per further million steps (median end to end "
+                  f"at {ends[1]:,} − at {ends[0]:,}, over the steps between): Ascent "
+                  f"{per_m['ascent-mappo-rnn']:.1f}, JaxMARL {per_m['jaxmarl-mappo-rnn']:.1f}: "
+                  f"{per_m['jaxmarl-mappo-rnn'] / per_m['ascent-mappo-rnn']:.2f}×."]  # fmt: skip
     if errors:
         lines += ["", "Runs that failed:", ""]
         lines += [f"- {r.get('who')} {r.get('steps')} seed {r.get('seed')}: {r['error'][:300]}"
