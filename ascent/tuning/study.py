@@ -793,12 +793,20 @@ def _worker(spec: StudySpec, index: int, errors: Any) -> None:
     _die_with_parent()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
-        run_trials(spec, index, echo=lambda line: print(line, flush=True))
+        run_trials(spec, index, echo=print_line)
     except AscentError as e:
         errors.send(str(e))
         sys.exit(2)
     except KeyboardInterrupt:
         sys.exit(130)
+
+
+def print_line(line: str) -> None:
+    """`line` and its newline to stdout in one write, flushed: the workers share stdout,
+    and under PYTHONUNBUFFERED `print`'s text and newline are two writes, between which
+    another worker's line could land (seen: two trials' lines on one)."""
+    sys.stdout.write(f"{line}\n")
+    sys.stdout.flush()
 
 
 def _die_with_parent() -> None:

@@ -211,6 +211,24 @@ def test_workers_asking_at_once_pop_a_retry_once(tmp_path: Path) -> None:
         assert sorted(retries, key=str) == [round_] + [None] * (len(askers) - 1)
 
 
+def test_a_workers_line_is_one_write(monkeypatch: pytest.MonkeyPatch) -> None:
+    # workers share stdout: a line written in two pieces (print's text, then its newline,
+    # each its own write under PYTHONUNBUFFERED) can have another worker's line between
+    writes: list[str] = []
+
+    class Recorder:
+        def write(self, text: str) -> int:
+            writes.append(text)
+            return len(text)
+
+        def flush(self) -> None:
+            writes.append("<flush>")
+
+    monkeypatch.setattr(sys, "stdout", Recorder())
+    tuning.print_line("trial 3 [3/4]: 9.50")
+    assert writes == ["trial 3 [3/4]: 9.50\n", "<flush>"]
+
+
 def test_a_study_writes_its_results_and_the_best_trial_round_trips_through_config(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
