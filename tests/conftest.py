@@ -36,16 +36,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     tier = "slow" if config.option.markexpr.strip() == "slow" else "default"
     seconds = json.loads(table.read_text()).get(tier, {}) if table.is_file() else {}
     root = Path(config.rootpath)
-
-    def name(item: pytest.Item) -> str:
-        path = Path(item.path)
-        return path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
-
     first: dict[str, int] = {}
     for item in items:
-        first.setdefault(name(item), len(first))
+        first.setdefault(Path(item.path).relative_to(root).as_posix(), len(first))
 
     def key(item: pytest.Item) -> tuple[float, int]:
-        return -seconds.get(name(item), float("inf")), first[name(item)]
+        name = Path(item.path).relative_to(root).as_posix()
+        return -seconds.get(name, float("inf")), first[name]
 
     items.sort(key=key)  # stable: a file's tests keep their order
