@@ -30,15 +30,14 @@ $(DEMO_STAMP): pyproject.toml
 demo: $(DEMO_STAMP)
 	$(BIN)/ascent train ppo --env CartPole-v1 --seed 0
 
-# --dist loadfile: a file's tests share one worker, so the programs they cache compile once;
-# --no-loadscope-reorder: the files in the order tests/conftest.py gives them (longest first)
+# --dist loadfile: a file's tests share one worker, so the programs they cache compile once
 test: $(STAMP)
 	$(BIN)/ruff check ascent tests benchmarks examples
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder --durations=15
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=15
 
 # the learning runs and the cases that repeat a default one's path (CI runs both tiers)
 test-slow: $(STAMP)
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder --durations=15 -m slow
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=15 -m slow
 
 lint: $(STAMP)
 	$(BIN)/ruff check ascent tests benchmarks examples

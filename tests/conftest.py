@@ -3,7 +3,6 @@ compile fast, the slow ones run fast) and the persistent compilation cache."""
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -25,23 +24,3 @@ def pytest_configure(config: pytest.Config) -> None:
 
     jax.config.update("jax_compilation_cache_dir", str(_CACHE))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The test files longest first in the tier run (`tests/file_seconds.json`; a file
-    not in it first of all, its cost unknown), each file's tests in their own order: the
-    Makefile runs `--dist loadfile --no-loadscope-reorder`, so xdist hands the files out
-    in this order and the two workers end together (`tests/file_seconds.py` says why)."""
-    table = Path(__file__).with_name("file_seconds.json")
-    tier = "slow" if config.option.markexpr.strip() == "slow" else "default"
-    seconds = json.loads(table.read_text()).get(tier, {}) if table.is_file() else {}
-    root = Path(config.rootpath)
-    first: dict[str, int] = {}
-    for item in items:
-        first.setdefault(Path(item.path).relative_to(root).as_posix(), len(first))
-
-    def key(item: pytest.Item) -> tuple[float, int]:
-        name = Path(item.path).relative_to(root).as_posix()
-        return -seconds.get(name, float("inf")), first[name]
-
-    items.sort(key=key)  # stable: a file's tests keep their order
