@@ -66,9 +66,8 @@ others wait up to a minute for the lock). A worker prints one line per finished 
 COMPLETE and PRUNED trials, with the ones RUNNING, reach `--trials`; two workers that
 start the last slot at once leave the later one's trial FAIL (`surplus`), untrained; on
 SQLite, which cannot lock a row, the workers of one machine take turns to ask for a
-trial, so that a retry is popped by one of them only (`ask`). A
-worker dies with its parent (Linux: PR_SET_PDEATHSIG), so a killed `ascent tune` leaves
-nothing running.
+trial, so that a retry is popped by one of them only (`ask`). A worker dies with its
+parent (Linux: PR_SET_PDEATHSIG), so a killed `ascent tune` leaves nothing running.
 
 **Crash safety.** The same storage and study name (and the same algorithm, environment,
 space and settings: another combination is refused) continue the study. Its trials left
