@@ -27,6 +27,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from ascent.nn.products import dense_dot_general, dense_product
+
 Array = jax.Array
 
 
@@ -89,7 +91,7 @@ def _input_shifts(x: Array, kernel: Array, s: int, out: tuple[int, int]) -> Arra
          for i in range(k) for j in range(k)],
         axis=-1,
     )  # fmt: skip  # ordered (i, j, channel) as the kernel's first three axes
-    return patches @ kernel.reshape(k * k * c, f)
+    return dense_product(patches, kernel.reshape(k * k * c, f))
 
 
 def _output_shifts(x: Array, kernel: Array, s: int, out: tuple[int, int]) -> Array:
@@ -99,7 +101,7 @@ def _output_shifts(x: Array, kernel: Array, s: int, out: tuple[int, int]) -> Arr
     kernels = kernel.transpose(2, 0, 1, 3).reshape(c, k * k * f)  # columns ordered (i, j, f)
     # a 2-D product: on a 4-D one XLA chose a transposed layout for its gradient and ran
     # the Atari step 1.8x slower
-    z = (x.reshape(-1, c) @ kernels).reshape(*x.shape[:3], k * k * f)
+    z = dense_product(x.reshape(-1, c), kernels).reshape(*x.shape[:3], k * k * f)
     views = [
         z[:, i : i + s * (oh - 1) + 1 : s, j : j + s * (ow - 1) + 1 : s, n * f : (n + 1) * f]
         for n, (i, j) in enumerate((i, j) for i in range(k) for j in range(k))
@@ -133,6 +135,7 @@ def _dense(features: int) -> nn.Dense:
         features,
         kernel_init=nn.initializers.orthogonal(2.0**0.5),
         bias_init=nn.initializers.zeros,
+        dot_general=dense_dot_general,
     )
 
 

@@ -7,6 +7,8 @@ from collections.abc import Callable, Sequence
 import flax.linen as nn
 import jax
 
+from ascent.nn.products import dense_dot_general
+
 ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "tanh": nn.tanh,
     "relu": nn.relu,
@@ -32,6 +34,7 @@ def dense(features: int, scale: float = HIDDEN_GAIN, name: str | None = None) ->
         kernel_init=nn.initializers.orthogonal(scale),
         bias_init=nn.initializers.zeros,
         name=name,
+        dot_general=dense_dot_general,
     )
 
 
