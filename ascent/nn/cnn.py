@@ -27,7 +27,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from ascent.nn.products import dense_dot_general, dense_product
+from ascent.nn.products import dense_product
+from ascent.nn.torso import dense
 
 Array = jax.Array
 
@@ -130,15 +131,6 @@ def conv(features: int, kernel: int, stride: int = 1, padding: str = "VALID") ->
     return Conv(features, kernel, stride, padding)
 
 
-def _dense(features: int) -> nn.Dense:
-    return nn.Dense(
-        features,
-        kernel_init=nn.initializers.orthogonal(2.0**0.5),
-        bias_init=nn.initializers.zeros,
-        dot_general=dense_dot_general,
-    )
-
-
 def _frames(module: Callable[[Array], Array], x: Array) -> Array:
     """Apply `module` ([B, H, W, C] -> [B, F]) to frames with any leading dims."""
     batch = x.shape[:-3]
@@ -158,7 +150,7 @@ class NatureCNN(nn.Module):
             x = nn.relu(conv(32, 8, 4)(x))  # [B, 20, 20, 32] from 84×84
             x = nn.relu(conv(64, 4, 2)(x))  # [B, 9, 9, 64]
             x = nn.relu(conv(64, 3, 1)(x))  # [B, 7, 7, 64]
-            return nn.relu(_dense(self.features)(x.reshape(x.shape[0], -1)))
+            return nn.relu(dense(self.features)(x.reshape(x.shape[0], -1)))
 
         return _frames(net, x)
 
@@ -193,7 +185,7 @@ class ImpalaResNet(nn.Module):
                 x = _ResidualBlock(c)(x)
                 x = _ResidualBlock(c)(x)
             x = nn.relu(x)
-            return nn.relu(_dense(self.features)(x.reshape(x.shape[0], -1)))
+            return nn.relu(dense(self.features)(x.reshape(x.shape[0], -1)))
 
         return _frames(net, x)
 
@@ -208,7 +200,7 @@ class MinAtarCNN(nn.Module):
     def __call__(self, x: Array) -> Array:
         def net(x: Array) -> Array:
             x = nn.relu(conv(16, 3, 1)(x))  # [B, 8, 8, 16] from 10×10
-            return nn.relu(_dense(self.features)(x.reshape(x.shape[0], -1)))
+            return nn.relu(dense(self.features)(x.reshape(x.shape[0], -1)))
 
         return _frames(net, x)
 
