@@ -117,11 +117,12 @@ def atari(args: argparse.Namespace) -> None:
     steps = str(args.atari_steps)
     common = ["--steps", steps, "--episodes", "1", "--cache", str(CACHE / "ascent")]
     runs: dict[str, Any] = {}
-    # a user's second run finds its programs in the persistent cache (on by default):
-    # a short run fills it first, so neither engine's timed run compiles from scratch
+    # a user's second run finds its programs in the persistent cache (on by default): the
+    # first WARM_UP_STEPS of the same run fill it first (the same programs: a run's length
+    # is in them, through its schedules), so neither engine's timed run compiles
     print("ascent warm-up (fills the compilation cache; not timed)", flush=True)
-    launch([*ASCENT, "breakdown", "ppo", f"atari/{ATARI_GAME}", "--steps", str(WARM_UP_STEPS),
-            "--episodes", "1", "--cache", str(CACHE / "ascent")], 1)  # fmt: skip
+    launch([*ASCENT, "breakdown", "ppo", f"atari/{ATARI_GAME}", *common,
+            "--learn-steps", str(WARM_UP_STEPS)], 1)  # fmt: skip
     for engine in ("ale", "envpool"):
         print(f"ascent {engine}", flush=True)
         command = [*ASCENT, "breakdown", "ppo", f"atari/{ATARI_GAME}", *common]
@@ -262,9 +263,9 @@ def atari_report(data: dict[str, Any]) -> list[str]:
              f"minibatch steps: XLA {floors['xla'] * n_updates:.0f} s "
              f"({floors['xla'] * 1e3:.0f} ms each), PyTorch "
              f"{floors['torch'] * n_updates:.0f} s ({floors['torch'] * 1e3:.0f} ms each). "
-             f"Ascent's runs find their programs in the persistent compilation cache (an "
-             f"untimed {WARM_UP_STEPS:,}-step run fills it first), as a user's second run "
-             "does; each run's compile time is in pixels.json.", "",
+             f"Ascent's runs find their programs in the persistent compilation cache (the "
+             f"untimed first {WARM_UP_STEPS:,} steps of the same run fill it), as a user's "
+             "second run does; each run's compile time is in pixels.json.", "",
              "| run | steps/s | wall s | updates s | updates / XLA floor | collecting s "
              "| peak memory MB |", "|---|---|---|---|---|---|---|"]  # fmt: skip
     for name in ("ascent-ale", "ascent-envpool", "sb3"):

@@ -39,6 +39,12 @@ def parse() -> argparse.Namespace:
     p.add_argument("env")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--steps", type=int, default=None)
+    p.add_argument(
+        "--learn-steps",
+        type=int,
+        default=None,
+        help="train only this many of the --steps run's steps (the same programs: a warm-up)",
+    )
     p.add_argument("--episodes", type=int, default=20)
     p.add_argument(
         "--shared-episodes",
@@ -150,7 +156,7 @@ def run(args: argparse.Namespace, breakdown: bool = False) -> dict[str, Any]:
     run_dir = tempfile.mkdtemp(prefix="ascent-run-") if args.curve else None
     clock.on = True
     start = time.perf_counter()
-    agent.learn(progress=False, run_dir=run_dir)
+    agent.learn(args.learn_steps, progress=False, run_dir=run_dir)
     learn = time.perf_counter() - start
     clock.on = False
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # training's peak
