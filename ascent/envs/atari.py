@@ -225,6 +225,10 @@ def ale_game(game: str, options: AtariOptions, scores: GameScores) -> gymnasium.
     _import_ale()
     env = gymnasium.make(
         f"ALE/{game}-v5",
+        # each frame's observation is dropped (AtariPreprocessing reads the screens it
+        # keeps from the emulator): grey ones cost a third of RGB's copy (4.6 -> 4.4 ms a
+        # step of 8 games, the same frames)
+        obs_type="grayscale",
         frameskip=1,
         repeat_action_probability=options.repeat_action_probability,
         full_action_space=options.full_action_space,

@@ -17,6 +17,14 @@ Only from `ROWS` rows up: one core, 3-layer MLP's Adam step inside a scan, time 
 transpose costs more than the dot saves: 64 × 1024 → 128 0.62 → 0.82 ms, 256 × 3136 →
 512 (the Nature CNN's dense layer on an Atari minibatch) 21.6 → 24.0 ms (jax 0.10.2,
 XLA_FLAGS of `ascent/_xla.py`). MinAtar PPO's iteration: 1341 → 1056 ms (pixels.md).
+
+And only where the layer narrows or keeps its width (O ≤ I): the faster of the two
+products is the one whose result has the shorter first axis. The weight gradient alone
+inside a scan, one core, JAX's [I, O] → weights-last [O, I]: R × I → O = 12544 × 576 →
+64 (the Nature CNN's third convolution) 17.0 → 11.5 ms, 65536 × 90 → 16 (MinAtar's
+convolution) 7.6 → 4.8 ms, 4096 × 64 → 64 0.62 → 0.62 ms; where it widens, the other
+way round: 112896 × 64 → 128 (the Nature CNN's first convolution, written on its output
+side) 41.8 → 47.9 ms, 25600 × 128 → 256 (its second) 26.3 → 30.9 ms.
 """
 
 from __future__ import annotations
@@ -30,13 +38,14 @@ Array = jax.Array
 
 ROWS = 1024
 """The rows (product of x's leading dims) from which the weight gradient is written
-weights-last: a MinAtar minibatch's 1024 frames, a convolution's frames × pixels."""
+weights-last, for a kernel [I, O] with O ≤ I: a MinAtar minibatch's 1024 frames, a
+convolution's frames × pixels."""
 
 
 def dense_product(x: Array, kernel: Array) -> Array:
     """x [..., I] · kernel [I, O] -> [..., O]; the same function and gradients as
     `x @ kernel`."""
-    if math.prod(x.shape[:-1]) >= ROWS:
+    if math.prod(x.shape[:-1]) >= ROWS and kernel.shape[1] <= kernel.shape[0]:
         return _rows_first(x, kernel)
     return x @ kernel
 

@@ -178,6 +178,8 @@ def run(args: argparse.Namespace, breakdown: bool = False) -> dict[str, Any]:
         # each part's first call compiles (or reads the cache): counted apart
         out["parts_s"] = {k: sum(v[1:]) for k, v in calls.items()}
         out["first_calls_s"] = sum(v[0] for v in calls.values())
+        out["first_call_s"] = {k: v[0] for k, v in calls.items()}
+        out["update_call_s"] = calls.get("update", [])
         out["calls"] = {k: len(v) for k, v in calls.items()}
     return out
 

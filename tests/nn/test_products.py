@@ -71,3 +71,15 @@ def test_ascents_dense_layer_is_flaxs_with_the_same_parameters():
     np.testing.assert_array_equal(
         dense_dot_general(a, b, batched), jax.lax.dot_general(a, b, batched)
     )
+
+
+def test_the_weights_last_gradient_is_taken_where_the_layer_does_not_widen():
+    # nn/products.py: from ROWS rows up, for a kernel [I, O] with O <= I only
+    def written_weights_last(rows: int, i: int, o: int) -> bool:
+        jaxpr = jax.make_jaxpr(dense_product)(jnp.ones((rows, i)), jnp.ones((i, o)))
+        return "custom_vjp_call" in str(jaxpr)
+
+    assert written_weights_last(ROWS, 8, 4)
+    assert written_weights_last(ROWS, 8, 8)
+    assert not written_weights_last(ROWS, 4, 8)
+    assert not written_weights_last(ROWS - 1, 8, 4)
