@@ -1,7 +1,9 @@
 """Pixels benchmark (issue 29): MinAtar on the compiled door, Atari on the Gymnasium door.
 
 Every contestant runs in its own process pinned to core 0 (`compare.launch`: one XLA
-thread, torch one thread), one at a time, Ascent and its peer interleaved seed by seed.
+thread, torch one thread), one at a time, Ascent and its peer interleaved seed by seed;
+the Atari case also on both cores (`--atari-threads 2`: XLA's pool and torch's threads
+two, pinned to cores 0 and 1), its figures kept apart (`atari-2-cores`).
 
 - minatar: Ascent's PPO preset (`gymnax/<game>`: gymnax-blines' MinAtar settings,
   MinAtar's small CNN) on Breakout-MinAtar and SpaceInvaders-MinAtar, 3 seeds, `--steps`
@@ -28,6 +30,7 @@ own); pixels.md and pixels_minatar.png are rebuilt from that file.
     .venv/bin/python benchmarks/pixels.py --only minatar --steps 500000
     .venv/bin/python benchmarks/pixels.py --only gymnax                # the environments alone
     .venv/bin/python benchmarks/pixels.py --only atari --atari-steps 50000
+    .venv/bin/python benchmarks/pixels.py --only atari --atari-steps 50000 --atari-threads 2
     .venv/bin/python benchmarks/pixels.py --report-only
 """
 
@@ -113,32 +116,40 @@ def gymnax_steps(args: argparse.Namespace) -> None:
     save("gymnax", {"rows": rows, "commit": commit(), "date": str(dt.date.today())})
 
 
+def atari_case(threads: int) -> str:
+    """pixels.json's key for the Atari case on `threads` cores."""
+    return "atari" if threads == 1 else f"atari-{threads}-cores"
+
+
 def atari(args: argparse.Namespace) -> None:
-    steps = str(args.atari_steps)
-    common = ["--steps", steps, "--episodes", "1", "--cache", str(CACHE / "ascent")]
+    steps, n = str(args.atari_steps), args.atari_threads
+    cache = CACHE / ("ascent" if n == 1 else f"ascent-{n}-cores")
+    common = ["--steps", steps, "--episodes", "1", "--cache", str(cache), "--threads", str(n)]
     runs: dict[str, Any] = {}
     # a user's second run finds its programs in the persistent cache (on by default): the
     # first WARM_UP_STEPS of the same run fill it first (the same programs: a run's length
     # is in them, through its schedules), so neither engine's timed run compiles
     print("ascent warm-up (fills the compilation cache; not timed)", flush=True)
     launch([*ASCENT, "breakdown", "ppo", f"atari/{ATARI_GAME}", *common,
-            "--learn-steps", str(WARM_UP_STEPS)], 1)  # fmt: skip
+            "--learn-steps", str(WARM_UP_STEPS)], n)  # fmt: skip
     for engine in ("ale", "envpool"):
         print(f"ascent {engine}", flush=True)
         command = [*ASCENT, "breakdown", "ppo", f"atari/{ATARI_GAME}", *common]
-        runs[f"ascent-{engine}"] = launch([*command, "--env-option", f"engine={engine}"], 1)
+        runs[f"ascent-{engine}"] = launch([*command, "--env-option", f"engine={engine}"], n)
         show(f"ascent-{engine}", runs[f"ascent-{engine}"])
     print("sb3", flush=True)
     runs["sb3"] = launch([str(venv_python("sb3")), "benchmarks/peers/sb3_atari.py",
-                          "--steps", steps, "--seed", "0", "--threads", "1"], 1)  # fmt: skip
+                          "--steps", steps, "--seed", "0", "--threads", str(n)], n)  # fmt: skip
     show("sb3", runs["sb3"])
     print("floors", flush=True)
-    runs["floor-xla"] = launch([*ASCENT[:1], "benchmarks/peers/xla_floor.py"], 1)
-    runs["floor-torch"] = launch([str(venv_python("sb3")), "benchmarks/peers/torch_floor.py"], 1)
+    threads = ["--threads", str(n)]
+    runs["floor-xla"] = launch([*ASCENT[:1], "benchmarks/peers/xla_floor.py", *threads], n)
+    runs["floor-torch"] = launch([str(venv_python("sb3")), "benchmarks/peers/torch_floor.py",
+                                  *threads], n)  # fmt: skip
     show("floor-xla", runs["floor-xla"])
     show("floor-torch", runs["floor-torch"])
-    save("atari", {"runs": runs, "steps": args.atari_steps, "commit": commit(),
-                   "date": str(dt.date.today())})  # fmt: skip
+    save(atari_case(n), {"runs": runs, "steps": args.atari_steps, "threads": n,
+                         "commit": commit(), "date": str(dt.date.today())})  # fmt: skip
 
 
 def mean(xs: list[float]) -> float:
@@ -154,7 +165,8 @@ def report() -> None:
     figures = load()
     lines = ["# Pixels (issue 29)", "",
              "Made by `benchmarks/pixels.py` (commands in its docstring); every process "
-             "pinned to one core of this machine, one at a time. "
+             "pinned to one core of this machine (the Atari case also on both), one at a "
+             "time. "
              f"{platform.processor() or platform.machine()}, Python {platform.python_version()}.",
              ""]  # fmt: skip
     if "minatar" in figures:
@@ -168,8 +180,8 @@ def report() -> None:
                   f"| {r.get('ms_per_rollout', math.nan):.1f} |"
                   for r in figures["gymnax"]["rows"]]  # fmt: skip
         lines += [""]
-    if "atari" in figures:
-        lines += atari_report(figures["atari"])
+    for case in sorted(k for k in figures if k.startswith("atari")):
+        lines += atari_report(figures[case])
     lines += ["## On a GPU", "",
               "Not measured: no GPU machine was lent to the session that ran this benchmark.",
               ""]  # fmt: skip
@@ -255,8 +267,12 @@ def atari_report(data: dict[str, Any]) -> list[str]:
     # the XLA step as PPO's update runs it (inside a scan); PyTorch's has no such loop
     floors = {"xla": runs["floor-xla"].get("scan_step_ms", math.nan) / 1e3,
               "torch": runs["floor-torch"].get("step_ms", math.nan) / 1e3}  # fmt: skip
-    lines = [f"## Atari Breakout, Gymnasium door (PPO, Nature CNN), {steps:,} steps", "",
-             f"Commit {data['commit']}, {data['date']}. RL-Zoo's atari PPO settings for "
+    n = data.get("threads", 1)
+    cores = "one core" if n == 1 else f"{n} cores"
+    lines = [f"## Atari Breakout, Gymnasium door (PPO, Nature CNN), {steps:,} steps, "
+             f"{cores} each", "",
+             f"Commit {data['commit']}, {data['date']}. Every process pinned to {cores} "
+             f"(XLA's pool and PyTorch's threads: {n}). RL-Zoo's atari PPO settings for "
              "all three (8 environments × 128 steps, 4 epochs × minibatches of 256, lr "
              "2.5e-4 and clip 0.1 decayed linearly), frames (4, 84, 84) uint8. Update "
              f"floor: one minibatch's forward + backward + Adam, alone, × {n_updates} "
@@ -317,6 +333,7 @@ def main() -> None:
                    default=["minatar", "gymnax", "atari"])  # fmt: skip
     p.add_argument("--steps", type=int, default=500_000, help="MinAtar steps per run")
     p.add_argument("--atari-steps", type=int, default=50_000)
+    p.add_argument("--atari-threads", type=int, default=1, help="cores each Atari run uses")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--setup", action="store_true", help="only make the peers' virtualenvs")
     p.add_argument("--report-only", action="store_true")

@@ -17,9 +17,9 @@ epochs and minibatches: RL-Zoo's Atari settings make 4 x 4 = 16), the median of
 alone (the kernel's gradient, jax 0.10.2); `unrolled_step_ms` is the same scan unrolled
 (`unroll=True`). `act_ms` is the forward pass alone on `--act-batch` frames.
 
-XLA_FLAGS are `ascent/_xla.py`'s (unless set), and the process runs on one core
-(`ascent.use_threads(1)`: the first core its affinity allows, so `taskset -c N` picks
-it).
+XLA_FLAGS are `ascent/_xla.py`'s (unless set), and the process runs on `--threads`
+cores (`ascent.use_threads`: the first ones its affinity allows, so `taskset -c N`
+picks them), one by default.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ def parse() -> argparse.Namespace:
     p.add_argument("--scan", type=int, default=4, help="minibatches in one lax.scan; 0: skip")
     p.add_argument("--scan-repeats", type=int, default=3, help="scans timed, after one warm-up")
     p.add_argument("--act-batch", type=int, default=8)
+    p.add_argument("--threads", type=int, default=1, help="cores XLA's pool runs on")
     return p.parse_args()
 
 
@@ -52,7 +53,7 @@ def main() -> None:
     flags = set_xla_flags()
     import ascent
 
-    ascent.use_threads(1)
+    ascent.use_threads(args.threads)
     import flax.linen as nn
     import jax
     import jax.numpy as jnp
@@ -143,6 +144,7 @@ def main() -> None:
                 "compile_s": compile_s,
                 "params": sum(int(np.prod(x.shape)) for x in jax.tree.leaves(params)),
                 "repeats": args.repeats,
+                "threads": args.threads,
                 "xla_flags": flags,
                 "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                 "versions": {"jax": jax.__version__},
