@@ -318,6 +318,13 @@ def atari_report(data: dict[str, Any]) -> list[str]:
                   "product, whichever array is smaller: `ascent/nn/cnn.py`) against "
                   f"{floors['torch'] * 1e3:.0f} ms in PyTorch (oneDNN's convolutions). "
                   "Collecting (acting and stepping) is the rest: the table's column."]  # fmt: skip
+        below = (update / (floors["xla"] * n_updates),
+                 runs["sb3"]["train_s"] / (floors["torch"] * n_updates))  # fmt: skip
+        if max(below) < 0.9:
+            lines += ["", f"Here a floor measured alone ran slower than the same step inside "
+                      "both libraries' runs (their updates under 0.9× their floors): "
+                      "there the floors are no yardstick; the runs, one after another in "
+                      "the same sitting, compare the libraries."]  # fmt: skip
     peaks = [runs[k].get("peak_rss_mb", math.nan) for k in ("ascent-ale", "ascent-envpool")
              if k in runs]  # fmt: skip
     if peaks:
