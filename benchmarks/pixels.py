@@ -321,7 +321,7 @@ def atari_report(data: dict[str, Any]) -> list[str]:
         below = (update / (floors["xla"] * n_updates),
                  runs["sb3"]["train_s"] / (floors["torch"] * n_updates))  # fmt: skip
         if max(below) < 0.9:
-            lines += ["", f"Here a floor measured alone ran slower than the same step inside "
+            lines += ["", "Here a floor measured alone ran slower than the same step inside "
                       "both libraries' runs (their updates under 0.9× their floors): "
                       "there the floors are no yardstick; the runs, one after another in "
                       "the same sitting, compare the libraries."]  # fmt: skip
