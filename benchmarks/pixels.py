@@ -30,7 +30,7 @@ own); pixels.md and pixels_minatar.png are rebuilt from that file.
     .venv/bin/python benchmarks/pixels.py --only minatar --steps 500000
     .venv/bin/python benchmarks/pixels.py --only gymnax                # the environments alone
     .venv/bin/python benchmarks/pixels.py --only atari --atari-steps 50000
-    .venv/bin/python benchmarks/pixels.py --only atari --atari-steps 50000 --atari-threads 2
+    .venv/bin/python benchmarks/pixels.py --only atari --atari-threads 2 --atari-rounds 3
     .venv/bin/python benchmarks/pixels.py --report-only
 """
 
@@ -141,6 +141,16 @@ def atari(args: argparse.Namespace) -> None:
     runs["sb3"] = launch([str(venv_python("sb3")), "benchmarks/peers/sb3_atari.py",
                           "--steps", steps, "--seed", "0", "--threads", str(n)], n)  # fmt: skip
     show("sb3", runs["sb3"])
+    # ale-py and SB3 again, in turn: the machine's speed drifts by 10-30% within a sitting
+    rounds = [{k: runs[k].get("steps_per_s") for k in ("ascent-ale", "sb3")}]
+    for number in range(2, args.atari_rounds + 1):
+        print(f"round {number}: ascent ale, sb3", flush=True)
+        ale = launch([*ASCENT, "breakdown", "ppo", f"atari/{ATARI_GAME}", *common], n)
+        sb3 = launch([str(venv_python("sb3")), "benchmarks/peers/sb3_atari.py",
+                      "--steps", steps, "--seed", "0", "--threads", str(n)], n)  # fmt: skip
+        rounds.append({"ascent-ale": ale.get("steps_per_s"), "sb3": sb3.get("steps_per_s")})
+        print(f"  {rounds[-1]}", flush=True)
+    runs["rounds"] = rounds
     print("floors", flush=True)
     threads = ["--threads", str(n)]
     runs["floor-xla"] = launch([*ASCENT[:1], "benchmarks/peers/xla_floor.py", *threads], n)
@@ -305,6 +315,11 @@ def atari_report(data: dict[str, Any]) -> list[str]:
         mine = runs.get(f"ascent-{engine}", {}).get("steps_per_s")
         if sb3 and mine:
             lines.append(f"\nAscent ({engine}) / SB3 steps per second: {mine / sb3:.2f}×.")
+    rounds = [r for r in runs.get("rounds", []) if r.get("ascent-ale") and r.get("sb3")]
+    if len(rounds) > 1:
+        each = ", ".join(f"{r['ascent-ale'] / r['sb3']:.2f}×" for r in rounds)
+        lines.append(f"\nAscent (ale) / SB3 in {len(rounds)} rounds, one after the other in "
+                     f"turn (the first is the table's): {each}.")  # fmt: skip
     ale = runs.get("ascent-ale", {})
     if "parts_s" in ale and "train_s" in runs.get("sb3", {}):
         update = ale["parts_s"].get("update", math.nan)
@@ -341,6 +356,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=500_000, help="MinAtar steps per run")
     p.add_argument("--atari-steps", type=int, default=50_000)
     p.add_argument("--atari-threads", type=int, default=1, help="cores each Atari run uses")
+    p.add_argument("--atari-rounds", type=int, default=1, help="ale-py and SB3 runs, in turn")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--setup", action="store_true", help="only make the peers' virtualenvs")
     p.add_argument("--report-only", action="store_true")
