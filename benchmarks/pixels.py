@@ -125,30 +125,29 @@ def atari(args: argparse.Namespace) -> None:
     steps, n = str(args.atari_steps), args.atari_threads
     cache = CACHE / ("ascent" if n == 1 else f"ascent-{n}-cores")
     common = ["--steps", steps, "--episodes", "1", "--cache", str(cache), "--threads", str(n)]
+    ascent = [*ASCENT, "breakdown", "ppo", f"atari/{ATARI_GAME}", *common]
+    sb3 = [str(venv_python("sb3")), "benchmarks/peers/sb3_atari.py", "--steps", steps,
+           "--seed", "0", "--threads", str(n)]  # fmt: skip
     runs: dict[str, Any] = {}
     # a user's second run finds its programs in the persistent cache (on by default): the
     # first WARM_UP_STEPS of the same run fill it first (the same programs: a run's length
     # is in them, through its schedules), so neither engine's timed run compiles
     print("ascent warm-up (fills the compilation cache; not timed)", flush=True)
-    launch([*ASCENT, "breakdown", "ppo", f"atari/{ATARI_GAME}", *common,
-            "--learn-steps", str(WARM_UP_STEPS)], n)  # fmt: skip
+    launch([*ascent, "--learn-steps", str(WARM_UP_STEPS)], n)
     for engine in ("ale", "envpool"):
         print(f"ascent {engine}", flush=True)
-        command = [*ASCENT, "breakdown", "ppo", f"atari/{ATARI_GAME}", *common]
-        runs[f"ascent-{engine}"] = launch([*command, "--env-option", f"engine={engine}"], n)
+        runs[f"ascent-{engine}"] = launch([*ascent, "--env-option", f"engine={engine}"], n)
         show(f"ascent-{engine}", runs[f"ascent-{engine}"])
     print("sb3", flush=True)
-    runs["sb3"] = launch([str(venv_python("sb3")), "benchmarks/peers/sb3_atari.py",
-                          "--steps", steps, "--seed", "0", "--threads", str(n)], n)  # fmt: skip
+    runs["sb3"] = launch(sb3, n)
     show("sb3", runs["sb3"])
     # ale-py and SB3 again, in turn: the machine's speed drifts by 10-30% within a sitting
     rounds = [{k: runs[k].get("steps_per_s") for k in ("ascent-ale", "sb3")}]
     for number in range(2, args.atari_rounds + 1):
         print(f"round {number}: ascent ale, sb3", flush=True)
-        ale = launch([*ASCENT, "breakdown", "ppo", f"atari/{ATARI_GAME}", *common], n)
-        sb3 = launch([str(venv_python("sb3")), "benchmarks/peers/sb3_atari.py",
-                      "--steps", steps, "--seed", "0", "--threads", str(n)], n)  # fmt: skip
-        rounds.append({"ascent-ale": ale.get("steps_per_s"), "sb3": sb3.get("steps_per_s")})
+        ale = launch([*ascent, "--env-option", "engine=ale"], n)
+        rounds.append({"ascent-ale": ale.get("steps_per_s"),
+                       "sb3": launch(sb3, n).get("steps_per_s")})  # fmt: skip
         print(f"  {rounds[-1]}", flush=True)
     runs["rounds"] = rounds
     print("floors", flush=True)
